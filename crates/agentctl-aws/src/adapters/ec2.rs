@@ -1,0 +1,812 @@
+//! EC2: VPC, internet gateway, subnets, route table, security group. These have no
+//! names of their own; agentctl finds them by their `Name` tag.
+
+use std::collections::BTreeMap;
+
+use agentctl_core::model::{
+    addr, EgressRule, InternetGatewaySpec, Resource, Route, RouteTableSpec, SecurityGroupSpec,
+    Spec, SubnetSpec, VpcSpec,
+};
+use agentctl_core::plan::{Known, LiveResource};
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification,
+    VpcAttributeName,
+};
+
+use super::{outputs, Names, Outputs};
+use crate::error::{sdk, Error};
+use crate::retry::{self, Poll};
+use crate::Aws;
+
+fn filter(name: &str, values: &[&str]) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.iter().map(|v| (*v).to_owned()).collect()))
+        .build()
+}
+
+fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect()
+}
+
+fn tag_spec(kind: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(kind)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .build()
+}
+
+/// Prefers the one carrying our ownership tag when several share a Name.
+fn pick<T>(
+    items: Vec<(T, BTreeMap<String, String>)>,
+    deployment: &str,
+) -> Option<(T, BTreeMap<String, String>)> {
+    let mut items = items;
+    let ours = items.iter().position(|(_, t)| {
+        t.get(agentctl_core::model::OWNERSHIP_TAG)
+            .map(String::as_str)
+            == Some(deployment)
+    });
+    match ours {
+        Some(i) => Some(items.swap_remove(i)),
+        None => items.into_iter().next(),
+    }
+}
+
+fn live(id: String, tags: BTreeMap<String, String>, spec: Spec) -> LiveResource {
+    LiveResource {
+        outputs: outputs(&[("id", &id)]),
+        id,
+        tags,
+        spec,
+    }
+}
+
+fn ports(p: &IpPermission) -> String {
+    match (p.from_port(), p.to_port()) {
+        (Some(a), Some(b)) if a == b && a != -1 => a.to_string(),
+        (Some(a), Some(b)) if a != -1 => format!("{a}-{b}"),
+        _ => "all".into(),
+    }
+}
+
+fn rules(perms: &[IpPermission]) -> Vec<EgressRule> {
+    let mut out: Vec<EgressRule> = perms
+        .iter()
+        .flat_map(|p| {
+            let protocol = p.ip_protocol().unwrap_or("-1").to_owned();
+            let ports = ports(p);
+            let v4 = p
+                .ip_ranges()
+                .iter()
+                .filter_map(|r| r.cidr_ip().map(str::to_owned));
+            let v6 = p
+                .ipv6_ranges()
+                .iter()
+                .filter_map(|r| r.cidr_ipv6().map(str::to_owned));
+            let groups = p
+                .user_id_group_pairs()
+                .iter()
+                .filter_map(|g| g.group_id().map(str::to_owned));
+            v4.chain(v6)
+                .chain(groups)
+                .map(move |cidr| EgressRule {
+                    protocol: protocol.clone(),
+                    ports: ports.clone(),
+                    cidr,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn permission(rule: &EgressRule) -> IpPermission {
+    let b = IpPermission::builder()
+        .ip_protocol(&rule.protocol)
+        .ip_ranges(IpRange::builder().cidr_ip(&rule.cidr).build());
+    let b = match rule.ports.split_once('-') {
+        _ if rule.ports == "all" => b,
+        Some((a, z)) => b
+            .from_port(a.parse().unwrap_or(0))
+            .to_port(z.parse().unwrap_or(0)),
+        None => b
+            .from_port(rule.ports.parse().unwrap_or(0))
+            .to_port(rule.ports.parse().unwrap_or(0)),
+    };
+    b.build()
+}
+
+/// Reads the network in two waves: every Describe* at once, then the VPC's DNS
+/// attributes (which need its id).
+pub(crate) async fn read(
+    aws: &Aws,
+    names: &Names,
+    vpc_hint: Option<&str>,
+) -> Result<BTreeMap<agentctl_core::model::Address, LiveResource>, Error> {
+    let d = names.deployment.as_str();
+    let vpc_name = names.vpc.as_str();
+    let (vpcs, igws, subnets, rts, sgs) = tokio::try_join!(
+        async {
+            aws.ec2
+                .describe_vpcs()
+                .filters(filter("tag:Name", &[vpc_name]))
+                .send()
+                .await
+                .map_err(sdk("reading VPCs"))
+        },
+        async {
+            aws.ec2
+                .describe_internet_gateways()
+                .filters(filter("tag:Name", &[&names.igw]))
+                .send()
+                .await
+                .map_err(sdk("reading internet gateways"))
+        },
+        async {
+            aws.ec2
+                .describe_subnets()
+                .filters(filter("tag:Name", &[&names.subnet_a, &names.subnet_b]))
+                .send()
+                .await
+                .map_err(sdk("reading subnets"))
+        },
+        async {
+            aws.ec2
+                .describe_route_tables()
+                .filters(filter("tag:Name", &[&names.route_table]))
+                .send()
+                .await
+                .map_err(sdk("reading route tables"))
+        },
+        async {
+            aws.ec2
+                .describe_security_groups()
+                .filters(filter("group-name", &[&names.security_group]))
+                .send()
+                .await
+                .map_err(sdk("reading security groups"))
+        },
+    )?;
+    let mut out = BTreeMap::new();
+    let vpc = pick(
+        vpcs.vpcs()
+            .iter()
+            .map(|v| (v.clone(), tags_of(v.tags())))
+            .collect(),
+        d,
+    );
+    let our_vpc_id = vpc
+        .as_ref()
+        .map(|(v, _)| v.vpc_id().unwrap_or_default().to_owned());
+    if let Some((v, tags)) = vpc {
+        let id = v.vpc_id().unwrap_or_default().to_owned();
+        let (dns_support, dns_hostnames) = tokio::try_join!(
+            async {
+                aws.ec2
+                    .describe_vpc_attribute()
+                    .vpc_id(&id)
+                    .attribute(VpcAttributeName::EnableDnsSupport)
+                    .send()
+                    .await
+                    .map_err(sdk("reading VPC attributes"))
+            },
+            async {
+                aws.ec2
+                    .describe_vpc_attribute()
+                    .vpc_id(&id)
+                    .attribute(VpcAttributeName::EnableDnsHostnames)
+                    .send()
+                    .await
+                    .map_err(sdk("reading VPC attributes"))
+            },
+        )?;
+        let spec = VpcSpec {
+            cidr_block: v.cidr_block().unwrap_or_default().to_owned(),
+            enable_dns_support: dns_support
+                .enable_dns_support()
+                .and_then(|a| a.value())
+                .unwrap_or(false),
+            enable_dns_hostnames: dns_hostnames
+                .enable_dns_hostnames()
+                .and_then(|a| a.value())
+                .unwrap_or(false),
+        };
+        out.insert(addr::VPC, live(id, tags, Spec::Vpc(spec)));
+    }
+    if let Some((g, tags)) = pick(
+        igws.internet_gateways()
+            .iter()
+            .map(|g| (g.clone(), tags_of(g.tags())))
+            .collect(),
+        d,
+    ) {
+        let vpc_id = g
+            .attachments()
+            .iter()
+            .find_map(|a| a.vpc_id())
+            .unwrap_or_default()
+            .to_owned();
+        out.insert(
+            addr::IGW,
+            live(
+                g.internet_gateway_id().unwrap_or_default().to_owned(),
+                tags,
+                Spec::InternetGateway(InternetGatewaySpec { vpc_id }),
+            ),
+        );
+    }
+    for (address, name) in [
+        (addr::SUBNET_A, &names.subnet_a),
+        (addr::SUBNET_B, &names.subnet_b),
+    ] {
+        let matching = subnets
+            .subnets()
+            .iter()
+            .map(|s| (s.clone(), tags_of(s.tags())))
+            .filter(|(_, t)| t.get("Name") == Some(name))
+            .collect();
+        if let Some((s, tags)) = pick(matching, d) {
+            let spec = SubnetSpec {
+                vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
+                cidr_block: s.cidr_block().unwrap_or_default().to_owned(),
+                availability_zone: s.availability_zone().unwrap_or_default().to_owned(),
+            };
+            out.insert(
+                address,
+                live(
+                    s.subnet_id().unwrap_or_default().to_owned(),
+                    tags,
+                    Spec::Subnet(spec),
+                ),
+            );
+        }
+    }
+    if let Some((rt, tags)) = pick(
+        rts.route_tables()
+            .iter()
+            .map(|r| (r.clone(), tags_of(r.tags())))
+            .collect(),
+        d,
+    ) {
+        let mut routes: Vec<Route> = rt
+            .routes()
+            .iter()
+            .filter(|r| r.gateway_id() != Some("local"))
+            .map(|r| Route {
+                destination: r.destination_cidr_block().unwrap_or_default().to_owned(),
+                gateway_id: r
+                    .gateway_id()
+                    .or(r.nat_gateway_id())
+                    .unwrap_or_default()
+                    .to_owned(),
+            })
+            .collect();
+        routes.sort();
+        let mut subnet_ids: Vec<String> = rt
+            .associations()
+            .iter()
+            .filter(|a| a.main() != Some(true))
+            .filter_map(|a| a.subnet_id().map(str::to_owned))
+            .collect();
+        subnet_ids.sort();
+        let spec = RouteTableSpec {
+            vpc_id: rt.vpc_id().unwrap_or_default().to_owned(),
+            routes,
+            subnet_ids,
+        };
+        out.insert(
+            addr::ROUTE_TABLE,
+            live(
+                rt.route_table_id().unwrap_or_default().to_owned(),
+                tags,
+                Spec::RouteTable(spec),
+            ),
+        );
+    }
+    // Group names are unique per VPC: only ours matters.
+    let sg_vpc = vpc_hint.map(str::to_owned).or(our_vpc_id);
+    let matching = sgs
+        .security_groups()
+        .iter()
+        .filter(|g| sg_vpc.is_none() || g.vpc_id() == sg_vpc.as_deref())
+        .map(|g| (g.clone(), tags_of(g.tags())))
+        .collect();
+    if let Some((g, tags)) = pick(matching, d) {
+        let spec = SecurityGroupSpec {
+            vpc_id: g.vpc_id().unwrap_or_default().to_owned(),
+            description: g.description().unwrap_or_default().to_owned(),
+            ingress: rules(g.ip_permissions()),
+            egress: rules(g.ip_permissions_egress()),
+        };
+        out.insert(
+            addr::SECURITY_GROUP,
+            live(
+                g.group_id().unwrap_or_default().to_owned(),
+                tags,
+                Spec::SecurityGroup(spec),
+            ),
+        );
+    }
+    Ok(out)
+}
+
+pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
+    let what = format!("creating {} {}", r.addr.kind.noun(), r.name);
+    let id = match &r.spec {
+        Spec::Vpc(s) => {
+            let out = aws
+                .ec2
+                .create_vpc()
+                .cidr_block(&s.cidr_block)
+                .tag_specifications(tag_spec(ResourceType::Vpc, &r.tags))
+                .send()
+                .await
+                .map_err(sdk(&what))?;
+            let id = out
+                .vpc()
+                .and_then(|v| v.vpc_id())
+                .unwrap_or_default()
+                .to_owned();
+            set_dns(aws, &id, s).await?;
+            id
+        }
+        Spec::InternetGateway(s) => {
+            let out = aws
+                .ec2
+                .create_internet_gateway()
+                .tag_specifications(tag_spec(ResourceType::InternetGateway, &r.tags))
+                .send()
+                .await
+                .map_err(sdk(&what))?;
+            let id = out
+                .internet_gateway()
+                .and_then(|g| g.internet_gateway_id())
+                .unwrap_or_default()
+                .to_owned();
+            aws.ec2
+                .attach_internet_gateway()
+                .internet_gateway_id(&id)
+                .vpc_id(known.resolve_str(&s.vpc_id))
+                .send()
+                .await
+                .map_err(sdk(format!("attaching internet gateway {id}")))?;
+            id
+        }
+        Spec::Subnet(s) => {
+            let out = aws
+                .ec2
+                .create_subnet()
+                .vpc_id(known.resolve_str(&s.vpc_id))
+                .cidr_block(&s.cidr_block)
+                .availability_zone(&s.availability_zone)
+                .tag_specifications(tag_spec(ResourceType::Subnet, &r.tags))
+                .send()
+                .await
+                .map_err(sdk(&what))?;
+            out.subnet()
+                .and_then(|s| s.subnet_id())
+                .unwrap_or_default()
+                .to_owned()
+        }
+        Spec::RouteTable(s) => {
+            let out = aws
+                .ec2
+                .create_route_table()
+                .vpc_id(known.resolve_str(&s.vpc_id))
+                .tag_specifications(tag_spec(ResourceType::RouteTable, &r.tags))
+                .send()
+                .await
+                .map_err(sdk(&what))?;
+            let id = out
+                .route_table()
+                .and_then(|t| t.route_table_id())
+                .unwrap_or_default()
+                .to_owned();
+            let empty = RouteTableSpec {
+                vpc_id: String::new(),
+                routes: vec![],
+                subnet_ids: vec![],
+            };
+            reconcile_route_table(aws, &id, &empty, s, known, &[]).await?;
+            id
+        }
+        Spec::SecurityGroup(s) => {
+            let out = aws
+                .ec2
+                .create_security_group()
+                .group_name(&r.name)
+                .description(&s.description)
+                .vpc_id(known.resolve_str(&s.vpc_id))
+                .tag_specifications(tag_spec(ResourceType::SecurityGroup, &r.tags))
+                .send()
+                .await
+                .map_err(sdk(&what))?;
+            let id = out.group_id().unwrap_or_default().to_owned();
+            // AWS gives a new group "all egress to 0.0.0.0/0"; make it exactly ours.
+            let default = vec![EgressRule {
+                protocol: "-1".into(),
+                ports: "all".into(),
+                cidr: "0.0.0.0/0".into(),
+            }];
+            reconcile_rules(aws, &id, &default, &s.egress, true).await?;
+            id
+        }
+        other => unreachable!("not an EC2 spec: {other:?}"),
+    };
+    Ok(outputs(&[("id", &id)]))
+}
+
+async fn set_dns(aws: &Aws, id: &str, s: &VpcSpec) -> Result<(), Error> {
+    // One attribute per call, as the API requires.
+    let b = |v: bool| AttributeBooleanValue::builder().value(v).build();
+    aws.ec2
+        .modify_vpc_attribute()
+        .vpc_id(id)
+        .enable_dns_support(b(s.enable_dns_support))
+        .send()
+        .await
+        .map_err(sdk(format!("enabling DNS support on {id}")))?;
+    aws.ec2
+        .modify_vpc_attribute()
+        .vpc_id(id)
+        .enable_dns_hostnames(b(s.enable_dns_hostnames))
+        .send()
+        .await
+        .map_err(sdk(format!("enabling DNS hostnames on {id}")))?;
+    Ok(())
+}
+
+async fn reconcile_rules(
+    aws: &Aws,
+    id: &str,
+    have: &[EgressRule],
+    want: &[EgressRule],
+    egress: bool,
+) -> Result<(), Error> {
+    let add: Vec<IpPermission> = want
+        .iter()
+        .filter(|r| !have.contains(r))
+        .map(permission)
+        .collect();
+    let remove: Vec<IpPermission> = have
+        .iter()
+        .filter(|r| !want.contains(r))
+        .map(permission)
+        .collect();
+    let dir = if egress { "egress" } else { "ingress" };
+    if !add.is_empty() {
+        let what = format!("adding {dir} rules to security group {id}");
+        if egress {
+            aws.ec2
+                .authorize_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(add))
+                .send()
+                .await
+                .map_err(sdk(what))?;
+        } else {
+            aws.ec2
+                .authorize_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(add))
+                .send()
+                .await
+                .map_err(sdk(what))?;
+        }
+    }
+    if !remove.is_empty() {
+        let what = format!("removing {dir} rules from security group {id}");
+        if egress {
+            aws.ec2
+                .revoke_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(remove))
+                .send()
+                .await
+                .map_err(sdk(what))?;
+        } else {
+            aws.ec2
+                .revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(remove))
+                .send()
+                .await
+                .map_err(sdk(what))?;
+        }
+    }
+    Ok(())
+}
+
+async fn reconcile_route_table(
+    aws: &Aws,
+    id: &str,
+    have: &RouteTableSpec,
+    want: &RouteTableSpec,
+    known: &Known,
+    associations: &[(String, String)],
+) -> Result<(), Error> {
+    for route in &want.routes {
+        let gateway = known.resolve_str(&route.gateway_id);
+        match have
+            .routes
+            .iter()
+            .find(|r| r.destination == route.destination)
+        {
+            Some(r) if r.gateway_id == gateway => {}
+            Some(_) => {
+                aws.ec2
+                    .replace_route()
+                    .route_table_id(id)
+                    .destination_cidr_block(&route.destination)
+                    .gateway_id(&gateway)
+                    .send()
+                    .await
+                    .map_err(sdk(format!(
+                        "replacing route {} in {id}",
+                        route.destination
+                    )))?;
+            }
+            None => {
+                aws.ec2
+                    .create_route()
+                    .route_table_id(id)
+                    .destination_cidr_block(&route.destination)
+                    .gateway_id(&gateway)
+                    .send()
+                    .await
+                    .map_err(sdk(format!("adding route {} to {id}", route.destination)))?;
+            }
+        }
+    }
+    for route in &have.routes {
+        if !want
+            .routes
+            .iter()
+            .any(|r| r.destination == route.destination)
+        {
+            aws.ec2
+                .delete_route()
+                .route_table_id(id)
+                .destination_cidr_block(&route.destination)
+                .send()
+                .await
+                .map_err(sdk(format!(
+                    "removing route {} from {id}",
+                    route.destination
+                )))?;
+        }
+    }
+    let want_subnets: Vec<String> = want
+        .subnet_ids
+        .iter()
+        .map(|s| known.resolve_str(s))
+        .collect();
+    for subnet in &want_subnets {
+        if !have.subnet_ids.contains(subnet) {
+            aws.ec2
+                .associate_route_table()
+                .route_table_id(id)
+                .subnet_id(subnet)
+                .send()
+                .await
+                .map_err(sdk(format!("associating {subnet} with route table {id}")))?;
+        }
+    }
+    for (subnet, association) in associations {
+        if !want_subnets.contains(subnet) {
+            aws.ec2
+                .disassociate_route_table()
+                .association_id(association)
+                .send()
+                .await
+                .map_err(sdk(format!(
+                    "disassociating {subnet} from route table {id}"
+                )))?;
+        }
+    }
+    Ok(())
+}
+
+async fn route_table_associations(aws: &Aws, id: &str) -> Result<Vec<(String, String)>, Error> {
+    let out = aws
+        .ec2
+        .describe_route_tables()
+        .route_table_ids(id)
+        .send()
+        .await
+        .map_err(sdk(format!("reading route table {id}")))?;
+    Ok(out
+        .route_tables()
+        .iter()
+        .flat_map(|t| t.associations())
+        .filter(|a| a.main() != Some(true))
+        .filter_map(|a| {
+            Some((
+                a.subnet_id()?.to_owned(),
+                a.route_table_association_id()?.to_owned(),
+            ))
+        })
+        .collect())
+}
+
+pub(crate) async fn update(
+    aws: &Aws,
+    r: &Resource,
+    l: &LiveResource,
+    known: &Known,
+) -> Result<Outputs, Error> {
+    let id = l.id.as_str();
+    match (&r.spec, &l.spec) {
+        (Spec::Vpc(want), Spec::Vpc(have)) if want != have => set_dns(aws, id, want).await?,
+        (Spec::RouteTable(want), Spec::RouteTable(have)) => {
+            let associations = route_table_associations(aws, id).await?;
+            reconcile_route_table(aws, id, have, want, known, &associations).await?
+        }
+        (Spec::SecurityGroup(want), Spec::SecurityGroup(have)) => {
+            reconcile_rules(aws, id, &have.egress, &want.egress, true).await?;
+            reconcile_rules(aws, id, &have.ingress, &want.ingress, false).await?;
+        }
+        _ => {}
+    }
+    update_tags(aws, id, &l.tags, &r.tags).await?;
+    Ok(l.outputs.clone())
+}
+
+async fn update_tags(
+    aws: &Aws,
+    id: &str,
+    have: &BTreeMap<String, String>,
+    want: &BTreeMap<String, String>,
+) -> Result<(), Error> {
+    let set: Vec<Tag> = want
+        .iter()
+        .filter(|(k, v)| have.get(*k) != Some(v))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    let unset: Vec<Tag> = have
+        .keys()
+        .filter(|k| !want.contains_key(*k))
+        .map(|k| Tag::builder().key(k).build())
+        .collect();
+    if !set.is_empty() {
+        aws.ec2
+            .create_tags()
+            .resources(id)
+            .set_tags(Some(set))
+            .send()
+            .await
+            .map_err(sdk(format!("tagging {id}")))?;
+    }
+    if !unset.is_empty() {
+        aws.ec2
+            .delete_tags()
+            .resources(id)
+            .set_tags(Some(unset))
+            .send()
+            .await
+            .map_err(sdk(format!("untagging {id}")))?;
+    }
+    Ok(())
+}
+
+/// ENIs of stopped tasks linger for a while after the service is gone; AWS
+/// answers DependencyViolation until they are released.
+async fn while_in_use<F, Fut>(what: &str, mut call: F) -> Result<(), Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
+    retry::until(what, std::time::Duration::from_secs(600), || {
+        let fut = call();
+        async move {
+            match fut.await {
+                Ok(()) => Ok(Poll::Ready(())),
+                Err(Error::Aws { message, .. }) if message.starts_with("DependencyViolation") => {
+                    Ok(Poll::Pending(message))
+                }
+                Err(e) => Err(e),
+            }
+        }
+    })
+    .await
+}
+
+pub(crate) async fn delete(
+    aws: &Aws,
+    address: agentctl_core::model::Address,
+    l: &LiveResource,
+) -> Result<(), Error> {
+    let id = l.id.clone();
+    let what = format!("deleting {} {id}", address.kind.noun());
+    match &l.spec {
+        Spec::Vpc(_) => {
+            while_in_use(&what, || async {
+                aws.ec2
+                    .delete_vpc()
+                    .vpc_id(&id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(sdk(&what))
+            })
+            .await
+        }
+        Spec::InternetGateway(s) => {
+            if !s.vpc_id.is_empty() {
+                while_in_use(&what, || async {
+                    aws.ec2
+                        .detach_internet_gateway()
+                        .internet_gateway_id(&id)
+                        .vpc_id(&s.vpc_id)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(sdk(format!("detaching internet gateway {id}")))
+                })
+                .await?;
+            }
+            aws.ec2
+                .delete_internet_gateway()
+                .internet_gateway_id(&id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(sdk(&what))
+        }
+        Spec::Subnet(_) => {
+            while_in_use(&what, || async {
+                aws.ec2
+                    .delete_subnet()
+                    .subnet_id(&id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(sdk(&what))
+            })
+            .await
+        }
+        Spec::RouteTable(_) => {
+            for (_, association) in route_table_associations(aws, &id).await? {
+                aws.ec2
+                    .disassociate_route_table()
+                    .association_id(&association)
+                    .send()
+                    .await
+                    .map_err(sdk(format!("disassociating route table {id}")))?;
+            }
+            aws.ec2
+                .delete_route_table()
+                .route_table_id(&id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(sdk(&what))
+        }
+        Spec::SecurityGroup(_) => {
+            while_in_use(&what, || async {
+                aws.ec2
+                    .delete_security_group()
+                    .group_id(&id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(sdk(&what))
+            })
+            .await
+        }
+        other => unreachable!("not an EC2 spec: {other:?}"),
+    }
+}

@@ -1,0 +1,220 @@
+//! Secrets Manager: the agent's credentials. The value is read and compared in
+//! memory only; it never reaches output, logs or errors.
+
+use agentctl_core::model::{Resource, SecretSpec, Spec};
+use agentctl_core::plan::LiveResource;
+use agentctl_core::secret::SecretString;
+use aws_sdk_secretsmanager::types::Tag;
+
+use super::{is_not_found, outputs, tag_delta, Outputs};
+use crate::error::{sdk, Error};
+use crate::Aws;
+
+pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
+    let (described, value) = tokio::join!(
+        aws.secrets.describe_secret().secret_id(name).send(),
+        aws.secrets.get_secret_value().secret_id(name).send(),
+    );
+    let d = match described.map_err(sdk(format!("reading secret {name}"))) {
+        Ok(d) => d,
+        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // Pending deletion counts as absent: apply restores it.
+    if d.deleted_date().is_some() {
+        return Ok(None);
+    }
+    let arn = d.arn().unwrap_or_default().to_owned();
+    let tags = d
+        .tags()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect();
+    // A secret without a value yet (created, killed before the value was set)
+    // compares as empty and is updated.
+    let value = value
+        .ok()
+        .and_then(|v| v.secret_string().map(SecretString::new))
+        .unwrap_or_default();
+    let spec = SecretSpec {
+        description: d.description().unwrap_or_default().to_owned(),
+        value,
+    };
+    Ok(Some(LiveResource {
+        id: arn.clone(),
+        outputs: outputs(&[("arn", &arn)]),
+        tags,
+        spec: Spec::Secret(spec),
+    }))
+}
+
+fn spec(r: &Resource) -> &SecretSpec {
+    match &r.spec {
+        Spec::Secret(s) => s,
+        other => unreachable!("not a secret: {other:?}"),
+    }
+}
+
+fn tags(r: &Resource) -> Vec<Tag> {
+    r.tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
+    let s = spec(r);
+    let created = aws
+        .secrets
+        .create_secret()
+        .name(&r.name)
+        .description(&s.description)
+        .secret_string(s.value.expose())
+        .set_tags(Some(tags(r)))
+        .send()
+        .await;
+    match created {
+        Ok(out) => Ok(outputs(&[("arn", out.arn().unwrap_or_default())])),
+        Err(e) => {
+            let err = sdk(format!("creating secret {}", r.name))(e);
+            // AWS answers InvalidRequestException for a name pending deletion
+            // (moto answers ResourceExistsException): restore it and set it.
+            let pending = matches!(&err, Error::Aws { message, .. } if message.starts_with("InvalidRequestException") || message.starts_with("ResourceExistsException"));
+            if !pending {
+                return Err(err);
+            }
+            restore(aws, r, s).await
+        }
+    }
+}
+
+/// Takes back a secret from its recovery window, only if it is ours.
+async fn restore(aws: &Aws, r: &Resource, s: &SecretSpec) -> Result<Outputs, Error> {
+    let d = aws
+        .secrets
+        .describe_secret()
+        .secret_id(&r.name)
+        .send()
+        .await
+        .map_err(sdk(format!("reading secret {}", r.name)))?;
+    let owner = d
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(agentctl_core::model::OWNERSHIP_TAG))
+        .and_then(|t| t.value());
+    let arn = d.arn().unwrap_or_default().to_owned();
+    if owner
+        != r.tags
+            .get(agentctl_core::model::OWNERSHIP_TAG)
+            .map(String::as_str)
+    {
+        return Err(Error::Foreign(vec![agentctl_core::plan::Foreign {
+            address: r.addr.to_string(),
+            kind: "secret",
+            name: r.name.clone(),
+            id: arn,
+            owner: owner.map(str::to_owned),
+        }]));
+    }
+    if d.deleted_date().is_some() {
+        aws.secrets
+            .restore_secret()
+            .secret_id(&arn)
+            .send()
+            .await
+            .map_err(sdk(format!(
+                "restoring secret {} from its recovery window",
+                r.name
+            )))?;
+    }
+    aws.secrets
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(s.value.expose())
+        .send()
+        .await
+        .map_err(sdk(format!("setting the value of secret {}", r.name)))?;
+    aws.secrets
+        .update_secret()
+        .secret_id(&arn)
+        .description(&s.description)
+        .send()
+        .await
+        .map_err(sdk(format!("updating secret {}", r.name)))?;
+    aws.secrets
+        .tag_resource()
+        .secret_id(&arn)
+        .set_tags(Some(tags(r)))
+        .send()
+        .await
+        .map_err(sdk(format!("tagging secret {}", r.name)))?;
+    Ok(outputs(&[("arn", &arn)]))
+}
+
+pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<Outputs, Error> {
+    let want = spec(r);
+    let Spec::Secret(have) = &l.spec else {
+        unreachable!()
+    };
+    let arn = &l.id;
+    if want.value != have.value {
+        aws.secrets
+            .put_secret_value()
+            .secret_id(arn)
+            .secret_string(want.value.expose())
+            .send()
+            .await
+            .map_err(sdk(format!("setting the value of secret {}", r.name)))?;
+    }
+    if want.description != have.description {
+        aws.secrets
+            .update_secret()
+            .secret_id(arn)
+            .description(&want.description)
+            .send()
+            .await
+            .map_err(sdk(format!("updating secret {}", r.name)))?;
+    }
+    let (set, unset) = tag_delta(&l.tags, &r.tags);
+    if !set.is_empty() {
+        let t = set
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        aws.secrets
+            .tag_resource()
+            .secret_id(arn)
+            .set_tags(Some(t))
+            .send()
+            .await
+            .map_err(sdk(format!("tagging secret {}", r.name)))?;
+    }
+    if !unset.is_empty() {
+        aws.secrets
+            .untag_resource()
+            .secret_id(arn)
+            .set_tag_keys(Some(unset))
+            .send()
+            .await
+            .map_err(sdk(format!("untagging secret {}", r.name)))?;
+    }
+    Ok(l.outputs.clone())
+}
+
+pub(crate) async fn delete(aws: &Aws, name: &str, force: bool) -> Result<(), Error> {
+    let req = aws.secrets.delete_secret().secret_id(name);
+    let req = if force {
+        req.force_delete_without_recovery(true)
+    } else {
+        req.recovery_window_in_days(7)
+    };
+    req.send()
+        .await
+        .map_err(sdk(format!("deleting secret {name}")))?;
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! The executor: walks a plan as a dependency graph with bounded concurrency.
+//! Independent resources run at once; a resource starts as soon as everything it
+//! depends on is done. A failure or Ctrl-C stops new work, lets in-flight work
+//! finish, and reports what was and was not done.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use agentctl_core::model::{Address, Kind, Stack};
+use agentctl_core::plan::{Action, Known, Live, LiveResource, Plan};
+use futures::stream::{FuturesUnordered, StreamExt};
+
+pub use crate::adapters::DeleteOptions;
+use crate::adapters::{self, Outputs};
+use crate::error::Error;
+use crate::progress::{Event, Op, Progress};
+use crate::Aws;
+
+/// Set by the CLI's Ctrl-C handler; checked before each new operation.
+#[derive(Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub parallelism: usize,
+    pub delete: DeleteOptions,
+}
+
+/// What an apply did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub done: Vec<(Address, Op)>,
+    /// Outputs of every resource, created or already there.
+    pub outputs: BTreeMap<Address, Outputs>,
+}
+
+impl Report {
+    /// The deployment this apply started on the service, if it started one.
+    pub fn service_deployment(&self) -> Option<&str> {
+        self.outputs
+            .get(&agentctl_core::model::addr::SERVICE)
+            .and_then(|o| o.get("deployment_id"))
+            .map(String::as_str)
+    }
+}
+
+fn op_of(action: Action) -> Option<Op> {
+    match action {
+        Action::Create => Some(Op::Create),
+        Action::Update => Some(Op::Update),
+        Action::Replace => Some(Op::Replace),
+        Action::Delete => Some(Op::Delete),
+        Action::NoChange => None,
+    }
+}
+
+struct Node {
+    addr: Address,
+    name: String,
+    op: Op,
+    deps: Vec<Address>,
+}
+
+/// Applies `plan` (from `live::plan`) to make AWS match `stack`.
+pub async fn apply(
+    aws: &Aws,
+    stack: &Stack,
+    plan: &Plan,
+    live: &Live,
+    opts: Options,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Report, Error> {
+    let mut report = Report::default();
+    let mut known = Known::default();
+    for c in plan.changes.iter().filter(|c| c.action == Action::NoChange) {
+        if let Some(l) = live.resources.get(&c.addr) {
+            for (k, v) in &l.outputs {
+                known.insert(c.addr, k, v.clone());
+            }
+            report.outputs.insert(c.addr, l.outputs.clone());
+        }
+    }
+    let pending: BTreeSet<Address> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoChange && c.action != Action::Delete)
+        .map(|c| c.addr)
+        .collect();
+    let nodes: Vec<Node> = plan
+        .changes
+        .iter()
+        .filter(|c| pending.contains(&c.addr))
+        .map(|c| Node {
+            addr: c.addr,
+            name: c.name.clone(),
+            op: op_of(c.action).expect("changes only"),
+            // Only dependencies that are themselves changing need waiting for.
+            deps: c
+                .depends_on
+                .iter()
+                .copied()
+                .filter(|d| pending.contains(d))
+                .collect(),
+        })
+        .collect();
+    let run = |node: &Node, known: Known| {
+        let resource = stack.get(node.addr).expect("planned resource").clone();
+        let l = live.resources.get(&node.addr).cloned();
+        let op = node.op;
+        async move {
+            match (op, l) {
+                (Op::Create, _) => adapters::create(aws, &resource, &known).await,
+                (Op::Update, Some(l)) => adapters::update(aws, &resource, &l, &known).await,
+                (Op::Replace, Some(_)) if resource.addr.kind == Kind::TaskDefinition => adapters::create(aws, &resource, &known).await,
+                (Op::Replace, Some(l)) => Err(Error::Unsupported(format!(
+                    "changing {} {} ({}) needs a new one; agentctl does not replace network resources in place. Revert the change, or run `agentctl destroy` then `agentctl apply`",
+                    resource.addr.kind.noun(),
+                    resource.name,
+                    l.id
+                ))),
+                (Op::Delete, _) | (_, None) => unreachable!("apply's graph holds creates and updates of read resources"),
+            }
+        }
+    };
+    walk(
+        nodes,
+        opts.parallelism,
+        progress,
+        cancel,
+        &mut report,
+        &mut known,
+        run,
+    )
+    .await?;
+
+    // Resources of ours the config no longer wants: after everything else, so
+    // nothing still uses them, dependents first.
+    let deletes: Vec<Node> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .map(|c| Node {
+            addr: c.addr,
+            name: c.name.clone(),
+            op: Op::Delete,
+            deps: vec![],
+        })
+        .collect();
+    delete_in_order(aws, deletes, live, opts, progress, cancel, &mut report).await?;
+    Ok(report)
+}
+
+/// Destroys everything in a destroy plan, dependents first.
+pub async fn destroy(
+    aws: &Aws,
+    plan: &Plan,
+    live: &Live,
+    opts: Options,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Report, Error> {
+    let mut report = Report::default();
+    let nodes = plan
+        .changes
+        .iter()
+        .map(|c| Node {
+            addr: c.addr,
+            name: c.name.clone(),
+            op: Op::Delete,
+            deps: vec![],
+        })
+        .collect();
+    delete_in_order(aws, nodes, live, opts, progress, cancel, &mut report).await?;
+    Ok(report)
+}
+
+async fn delete_in_order(
+    aws: &Aws,
+    mut nodes: Vec<Node>,
+    live: &Live,
+    opts: Options,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+    report: &mut Report,
+) -> Result<(), Error> {
+    // A delete waits for every delete of a higher rank (its possible dependents).
+    let addrs: Vec<Address> = nodes.iter().map(|n| n.addr).collect();
+    for n in &mut nodes {
+        let rank = agentctl_core::plan::delete_rank(n.addr.kind);
+        n.deps = addrs
+            .iter()
+            .copied()
+            .filter(|a| agentctl_core::plan::delete_rank(a.kind) > rank)
+            .collect();
+    }
+    let find = |addr: Address| {
+        live.orphans
+            .iter()
+            .find(|(a, _, _)| *a == addr)
+            .map(|(_, _, l)| l)
+            .or_else(|| live.resources.get(&addr))
+    };
+    let run = |node: &Node, _known: Known| {
+        let l: Option<LiveResource> = find(node.addr).cloned();
+        let addr = node.addr;
+        let name = node.name.clone();
+        async move {
+            let l = l.expect("deleting a resource that was read");
+            adapters::delete(aws, addr, &name, &l, opts.delete)
+                .await
+                .map(|()| Outputs::new())
+        }
+    };
+    walk(
+        nodes,
+        opts.parallelism,
+        progress,
+        cancel,
+        report,
+        &mut Known::default(),
+        run,
+    )
+    .await
+}
+
+/// The graph walk shared by apply and destroy.
+async fn walk<'a, F, Fut>(
+    nodes: Vec<Node>,
+    parallelism: usize,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+    report: &mut Report,
+    known: &mut Known,
+    run: F,
+) -> Result<(), Error>
+where
+    F: Fn(&Node, Known) -> Fut,
+    Fut: std::future::Future<Output = Result<Outputs, Error>> + 'a,
+{
+    let total = nodes.len();
+    let mut started: BTreeSet<Address> = BTreeSet::new();
+    let mut finished: BTreeSet<Address> = BTreeSet::new();
+    let mut errors: Vec<String> = Vec::new();
+    let mut first_error: Option<Error> = None;
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        let stop = first_error.is_some() || cancel.is_cancelled();
+        if !stop {
+            for node in &nodes {
+                if in_flight.len() >= parallelism {
+                    break;
+                }
+                if started.contains(&node.addr) || !node.deps.iter().all(|d| finished.contains(d)) {
+                    continue;
+                }
+                started.insert(node.addr);
+                progress.event(&Event::Started {
+                    address: node.addr.to_string(),
+                    name: node.name.clone(),
+                    op: node.op,
+                });
+                let fut = run(node, known.clone());
+                let (addr, name, op) = (node.addr, node.name.clone(), node.op);
+                in_flight.push(async move {
+                    let t = Instant::now();
+                    let r = fut.await;
+                    (addr, name, op, t.elapsed().as_secs_f64(), r)
+                });
+            }
+        }
+        let Some((addr, name, op, seconds, result)) = in_flight.next().await else {
+            break;
+        };
+        match result {
+            Ok(outputs) => {
+                let id = outputs.get("arn").or_else(|| outputs.get("id")).cloned();
+                progress.event(&Event::Finished {
+                    address: addr.to_string(),
+                    name,
+                    op,
+                    id,
+                    seconds,
+                });
+                for (k, v) in &outputs {
+                    known.insert(addr, k, v.clone());
+                }
+                finished.insert(addr);
+                report.done.push((addr, op));
+                if op != Op::Delete {
+                    report.outputs.insert(addr, outputs);
+                }
+            }
+            Err(e) => {
+                progress.event(&Event::Failed {
+                    address: addr.to_string(),
+                    name: name.clone(),
+                    op,
+                    error: e.to_string(),
+                });
+                errors.push(format!("{addr}: {e}"));
+                if first_error.is_none() {
+                    first_error = Some(e);
+                }
+            }
+        }
+    }
+    let not_started: Vec<&Node> = nodes
+        .iter()
+        .filter(|n| !started.contains(&n.addr))
+        .collect();
+    for n in &not_started {
+        progress.event(&Event::NotStarted {
+            address: n.addr.to_string(),
+            name: n.name.clone(),
+            op: n.op,
+        });
+    }
+    match first_error {
+        // One failure: report it as itself (its own help applies), unless work was left.
+        Some(e) if errors.len() == 1 && not_started.is_empty() => Err(e),
+        Some(_) => Err(Error::Incomplete {
+            failed: errors.len(),
+            total,
+            done: finished.len(),
+            not_started: not_started.len(),
+            errors,
+        }),
+        None if !not_started.is_empty() => Err(Error::Interrupted),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,16 @@
+//! The AWS side of agentctl: one place builds the SDK config, one adapter per
+//! service maps SDK types to the core model, the executor walks the plan as a
+//! dependency graph, and a lock keeps two runs apart.
+
+mod adapters;
+pub mod apply;
+mod error;
+pub mod live;
+pub mod lock;
+pub mod outputs;
+pub mod progress;
+mod retry;
+mod sdk;
+
+pub use error::Error;
+pub use sdk::{Aws, AwsSettings};

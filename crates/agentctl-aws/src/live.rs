@@ -1,0 +1,93 @@
+//! Reads what AWS holds for a deployment into the core's `Live` state, and turns
+//! it into plans for apply and destroy.
+
+use agentctl_core::model::{Address, Context, Stack};
+use agentctl_core::plan::{self, Action, Foreign, Live, Plan, ResourceChange};
+
+use crate::adapters::{self, Names};
+use crate::error::Error;
+use crate::Aws;
+
+impl Aws {
+    pub fn context(&self) -> Context {
+        Context {
+            aws_account_id: Some(self.account_id.clone()),
+        }
+    }
+}
+
+/// Every resource under this deployment's names, read concurrently: resources in
+/// the stack go to `resources` (ours or not: diff refuses foreign ones); ours
+/// that the config no longer wants go to `orphans`.
+pub async fn read(aws: &Aws, stack: &Stack) -> Result<Live, Error> {
+    let names = Names::new(&stack.deployment, &aws.account_id, &aws.region);
+    let found = adapters::read_all(aws, &names, stack.existing.vpc_id.as_deref()).await?;
+    let mut live = Live::default();
+    for (addr, l) in found {
+        if stack.get(addr).is_some() {
+            live.resources.insert(addr, l);
+        } else if l.owner() == Some(stack.deployment.as_str()) {
+            live.orphans.push((addr, names.of(addr).to_owned(), l));
+        }
+    }
+    Ok(live)
+}
+
+/// The live plan: read, then diff. Foreign resources stop it.
+pub async fn plan(aws: &Aws, stack: &Stack) -> Result<(Plan, Live), Error> {
+    let live = read(aws, stack).await?;
+    let plan = plan::diff(stack, &live).map_err(Error::Foreign)?;
+    Ok((plan, live))
+}
+
+/// What destroy would delete: every resource carrying our ownership tag, in
+/// reverse dependency order. Foreign ones under our names are listed apart and
+/// never touched.
+pub async fn destroy_plan(aws: &Aws, stack: &Stack) -> Result<(Plan, Live, Vec<Foreign>), Error> {
+    let names = Names::new(&stack.deployment, &aws.account_id, &aws.region);
+    let found = adapters::read_all(aws, &names, stack.existing.vpc_id.as_deref()).await?;
+    let mut live = Live::default();
+    let mut foreign = Vec::new();
+    for (addr, l) in found {
+        if l.owner() == Some(stack.deployment.as_str()) {
+            live.orphans.push((addr, names.of(addr).to_owned(), l));
+        } else {
+            foreign.push(Foreign {
+                address: addr.to_string(),
+                kind: addr.kind.noun(),
+                name: names.of(addr).to_owned(),
+                id: l.id.clone(),
+                owner: l.owner().map(str::to_owned),
+            });
+        }
+    }
+    live.orphans
+        .sort_by_key(|(addr, _, _)| (std::cmp::Reverse(plan::delete_rank(addr.kind)), *addr));
+    let changes = live
+        .orphans
+        .iter()
+        .map(|(addr, name, l)| ResourceChange {
+            addr: *addr,
+            name: name.clone(),
+            action: Action::Delete,
+            attrs: vec![],
+            changes: vec![],
+            live_id: Some(l.id.clone()),
+            depends_on: vec![],
+        })
+        .collect();
+    let plan = Plan {
+        deployment: stack.deployment.clone(),
+        region: stack.region.clone(),
+        changes,
+        existing: stack.existing.clone(),
+    };
+    Ok((plan, live, foreign))
+}
+
+/// Names of everything, for `outputs`.
+pub fn name_of(aws: &Aws, deployment: &str, addr: Address) -> String {
+    Names::new(deployment, &aws.account_id, &aws.region)
+        .of(addr)
+        .to_owned()
+}

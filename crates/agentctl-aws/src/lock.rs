@@ -1,0 +1,224 @@
+//! One run at a time per deployment: a lock held as an SSM parameter, created
+//! with "fail if it exists" (atomic in SSM), deleted on release.
+//!
+//! A run killed with -9 leaves its lock behind. A later run on the same host
+//! sees that the holder's process is gone and takes the lock over; from another
+//! host, `agentctl unlock <id>` removes it.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_sdk_ssm::types::{ParameterType, Tag};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{sdk, Error};
+use crate::Aws;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    pub operation: String,
+    pub host: String,
+    pub pid: u32,
+    pub caller: String,
+    /// Seconds since the Unix epoch.
+    pub since: u64,
+}
+
+impl LockInfo {
+    fn holder(&self) -> String {
+        format!("pid {} on {} ({})", self.pid, self.host, self.caller)
+    }
+    fn since_text(&self) -> String {
+        let age = now().saturating_sub(self.since);
+        format!("{} ({} s ago)", format_utc(self.since), age)
+    }
+}
+
+pub struct Lock {
+    parameter: String,
+    pub info: LockInfo,
+    /// A stale lock of a killed run that this one took over.
+    pub took_over: Option<LockInfo>,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `2026-11-27T12:00:00Z` from Unix seconds (civil-from-days, proleptic Gregorian).
+pub fn format_utc(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown-host".into())
+}
+
+/// Is this process (on this host) gone?
+fn is_dead(info: &LockInfo) -> bool {
+    info.host == hostname()
+        && cfg!(target_os = "linux")
+        && !std::path::Path::new(&format!("/proc/{}", info.pid)).exists()
+}
+
+pub async fn acquire(aws: &Aws, deployment: &str, operation: &str) -> Result<Lock, Error> {
+    let parameter = agentctl_core::names::lock_parameter(deployment);
+    let info = LockInfo {
+        id: format!("{:x}-{:x}", now(), std::process::id()),
+        operation: operation.to_owned(),
+        host: hostname(),
+        pid: std::process::id(),
+        caller: aws.caller_arn.clone(),
+        since: now(),
+    };
+    let mut took_over = None;
+    // Two attempts: the second after removing a provably stale lock.
+    for _ in 0..2 {
+        let put = aws
+            .ssm
+            .put_parameter()
+            .name(&parameter)
+            .description(format!("agentctl lock of deployment {deployment}"))
+            .value(serde_json::to_string(&info).expect("json"))
+            .r#type(ParameterType::String)
+            .overwrite(false)
+            .tags(
+                Tag::builder()
+                    .key(agentctl_core::model::OWNERSHIP_TAG)
+                    .value(deployment)
+                    .build()
+                    .expect("tag"),
+            )
+            .send()
+            .await;
+        match put.map_err(sdk(format!("taking the lock {parameter}"))) {
+            Ok(_) => {
+                return Ok(Lock {
+                    parameter,
+                    info,
+                    took_over,
+                })
+            }
+            Err(Error::Aws { message, .. }) if message.starts_with("ParameterAlreadyExists") => {
+                let holder = read(aws, &parameter).await?;
+                match holder {
+                    None => continue, // released meanwhile
+                    Some(h) if is_dead(&h) && took_over.is_none() => {
+                        aws.ssm
+                            .delete_parameter()
+                            .name(&parameter)
+                            .send()
+                            .await
+                            .map_err(sdk(format!("removing the stale lock {parameter}")))?;
+                        took_over = Some(h);
+                    }
+                    Some(h) => {
+                        return Err(Error::Locked {
+                            deployment: deployment.to_owned(),
+                            holder: h.holder(),
+                            operation: h.operation.clone(),
+                            since: h.since_text(),
+                            lock_id: h.id,
+                        })
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::aws(
+        format!("taking the lock {parameter}"),
+        "another run took it at the same moment",
+    ))
+}
+
+async fn read(aws: &Aws, parameter: &str) -> Result<Option<LockInfo>, Error> {
+    match aws
+        .ssm
+        .get_parameter()
+        .name(parameter)
+        .send()
+        .await
+        .map_err(sdk(format!("reading the lock {parameter}")))
+    {
+        Ok(out) => Ok(out
+            .parameter()
+            .and_then(|p| p.value())
+            .and_then(|v| serde_json::from_str(v).ok())),
+        Err(Error::Aws { message, .. }) if message.starts_with("ParameterNotFound") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl Lock {
+    pub async fn release(self, aws: &Aws) -> Result<(), Error> {
+        // Only our own lock: never one another run took over meanwhile.
+        if read(aws, &self.parameter)
+            .await?
+            .is_some_and(|h| h.id == self.info.id)
+        {
+            aws.ssm
+                .delete_parameter()
+                .name(&self.parameter)
+                .send()
+                .await
+                .map_err(sdk(format!("releasing the lock {}", self.parameter)))?;
+        }
+        Ok(())
+    }
+}
+
+/// Removes a stale lock, given the id its holder printed (or the error showed).
+pub async fn unlock(aws: &Aws, deployment: &str, lock_id: &str) -> Result<Option<LockInfo>, Error> {
+    let parameter = agentctl_core::names::lock_parameter(deployment);
+    match read(aws, &parameter).await? {
+        None => Ok(None),
+        Some(h) if h.id == lock_id => {
+            aws.ssm
+                .delete_parameter()
+                .name(&parameter)
+                .send()
+                .await
+                .map_err(sdk(format!("removing the lock {parameter}")))?;
+            Ok(Some(h))
+        }
+        Some(h) => Err(Error::aws(
+            format!("removing the lock {parameter}"),
+            format!(
+                "the lock is held under id {}, not {lock_id}; check that run is really gone",
+                h.id
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn formats_utc() {
+        assert_eq!(super::format_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::format_utc(1_795_780_800), "2026-11-27T08:00:00Z");
+    }
+}

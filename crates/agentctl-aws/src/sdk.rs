@@ -1,0 +1,91 @@
+//! The one place that builds the AWS SDK configuration (region, profile,
+//! endpoint, retries, timeouts) and the clients of every service agentctl uses.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+
+use crate::error::{sdk, Error};
+
+/// AWS settings from the command line. Credentials always come from the
+/// standard chain (environment, profiles, SSO, IMDS).
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    pub profile: Option<String>,
+    /// Overrides every service endpoint (a local emulator); the SDK also reads
+    /// `AWS_ENDPOINT_URL` itself.
+    pub endpoint_url: Option<String>,
+}
+
+/// Clients for one region, plus the account they act in.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub region: String,
+    pub account_id: String,
+    /// Who agentctl acts as (for the lock holder and error messages).
+    pub caller_arn: String,
+    pub ec2: aws_sdk_ec2::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+impl Aws {
+    /// Builds the clients and asks STS who we are: one round trip, and the
+    /// account id every ARN and the bucket name needs.
+    pub async fn connect(settings: &AwsSettings, region: &str) -> Result<Aws, Error> {
+        // Throttling and transient errors are retried by the SDK's standard
+        // strategy (exponential backoff with jitter); we do not hand-roll it.
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(8)
+                    .with_max_backoff(Duration::from_secs(10)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .build(),
+            );
+        if let Some(profile) = &settings.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &settings.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        let custom_endpoint = settings.endpoint_url.is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        // Emulators serve buckets by path, not by virtual host.
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(custom_endpoint)
+            .build();
+        let sts = aws_sdk_sts::Client::new(&config);
+        let who = sts.get_caller_identity().send().await.map_err(|e| {
+            match sdk("asking STS who the caller is")(e) {
+                Error::Aws { message, .. } => Error::Credentials(message),
+                other => other,
+            }
+        })?;
+        Ok(Aws {
+            region: region.to_owned(),
+            account_id: who.account().unwrap_or_default().to_owned(),
+            caller_arn: who.arn().unwrap_or_default().to_owned(),
+            ec2: aws_sdk_ec2::Client::new(&config),
+            ecs: aws_sdk_ecs::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+        })
+    }
+}

@@ -1,0 +1,289 @@
+//! Configuration: a `terraform.tfvars` file (plus `TF_VAR_*` environment variables)
+//! turned into typed, validated settings.
+//!
+//! Precedence follows Terraform: a value in the file beats `TF_VAR_<name>`, which
+//! beats the default. The two credentials are the exception: `TF_VAR_client_id` and
+//! `TF_VAR_client_secret` beat the file, so a shared file can keep a placeholder while
+//! the real value comes from the environment.
+
+pub mod schema;
+mod validate;
+pub mod value;
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::diagnostics::{Diagnostic, Report, SourceFile};
+use crate::secret::SecretString;
+use schema::Ty;
+use value::{ByteSpan, Spanned, Value};
+
+/// Where a variable's value came from; the span points into the file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    File(ByteSpan),
+    Env(String),
+    Default,
+}
+
+impl Origin {
+    pub fn span(&self) -> ByteSpan {
+        match self {
+            Origin::File(span) => span.clone(),
+            _ => None,
+        }
+    }
+}
+
+/// Validated settings for one deployment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub name: String,
+    pub region: String,
+    pub image_url: String,
+    pub account_id: String,
+    pub agent_id: String,
+    pub matillion_region: String,
+    pub matillion_environment: String,
+    pub extension_library_location: String,
+    pub extension_library_protocol: String,
+    pub client_id: SecretString,
+    pub client_secret: SecretString,
+    pub network: NetworkConfig,
+    pub create_bucket: bool,
+    pub desired_count: u32,
+    pub agent_cpu: u32,
+    pub agent_memory: u32,
+    pub ephemeral_storage_size: Option<u32>,
+    pub assign_public_ip: bool,
+    pub tags: BTreeMap<String, String>,
+    pub proxy_http: String,
+    pub proxy_https: String,
+    pub proxy_excludes: String,
+    pub custom_cert_location: String,
+    pub external_driver_location: String,
+    pub log_retention_days: u32,
+}
+
+/// The network as the three `use_existing_*` switches combine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetworkConfig {
+    /// agentctl creates the VPC, IGW, route table, two subnets.
+    New {
+        cidr_block: String,
+        security_group: SecurityGroupConfig,
+    },
+    /// Existing VPC; agentctl creates two subnets in it (carved from `cidr_block`).
+    ExistingVpc {
+        vpc_id: String,
+        cidr_block: String,
+        security_group: SecurityGroupConfig,
+    },
+    /// Existing VPC and subnets.
+    Existing {
+        vpc_id: String,
+        subnet_ids: Vec<String>,
+        security_group: SecurityGroupConfig,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecurityGroupConfig {
+    Create,
+    Existing(Vec<String>),
+}
+
+impl NetworkConfig {
+    pub fn security_group(&self) -> &SecurityGroupConfig {
+        match self {
+            NetworkConfig::New { security_group, .. }
+            | NetworkConfig::ExistingVpc { security_group, .. }
+            | NetworkConfig::Existing { security_group, .. } => security_group,
+        }
+    }
+    pub fn existing_vpc_id(&self) -> Option<&str> {
+        match self {
+            NetworkConfig::New { .. } => None,
+            NetworkConfig::ExistingVpc { vpc_id, .. } | NetworkConfig::Existing { vpc_id, .. } => {
+                Some(vpc_id)
+            }
+        }
+    }
+}
+
+/// The environment as agentctl sees it: `TF_VAR_*` values. Injected so tests are
+/// hermetic.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub tf_vars: HashMap<String, String>,
+    /// Command-line values (e.g. `--region`); they beat the file.
+    pub overrides: HashMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        let tf_vars = std::env::vars()
+            .filter_map(|(k, v)| k.strip_prefix("TF_VAR_").map(|n| (n.to_owned(), v)))
+            .collect();
+        Self {
+            tf_vars,
+            overrides: HashMap::new(),
+        }
+    }
+}
+
+/// A successfully loaded config and the warnings found on the way.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub report: Report,
+}
+
+/// Parses and validates `text`. On any error, returns every problem at once.
+pub fn load(source: SourceFile, env: &Env) -> Result<Loaded, Report> {
+    let mut diags = Vec::new();
+    let raw = parse(&source, env, &mut diags);
+    let config = raw
+        .as_ref()
+        .and_then(|raw| validate::validate(raw, &mut diags));
+    let report = Report {
+        source,
+        diagnostics: diags,
+    };
+    match config {
+        Some(config) if !report.has_errors() => Ok(Loaded { config, report }),
+        _ => Err(report),
+    }
+}
+
+/// Reads a config file from disk; I/O errors become a diagnostic without a span.
+pub fn load_file(path: &std::path::Path, env: &Env) -> Result<Loaded, Report> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => load(SourceFile::new(path.display().to_string(), text), env),
+        Err(e) => Err(Report {
+            source: SourceFile::new(path.display().to_string(), ""),
+            diagnostics: vec![Diagnostic::error(format!("cannot read config file {}: {e}", path.display()))
+                .help("pass the file with -c/--config, or run agentctl in the folder that holds terraform.tfvars")],
+        }),
+    }
+}
+
+/// Variables as written, before typing: value plus where it came from.
+#[derive(Debug, Default)]
+pub(crate) struct RawVars {
+    pub values: BTreeMap<&'static str, (Spanned, Origin)>,
+}
+
+fn parse(source: &SourceFile, env: &Env, diags: &mut Vec<Diagnostic>) -> Option<RawVars> {
+    let body = match hcl_edit::parser::parse_body(&source.text) {
+        Ok(body) => body,
+        Err(e) => {
+            let loc = e.location();
+            let offset = loc.offset();
+            diags.push(
+                Diagnostic::error(format!("{} is not valid HCL: {}", source.path, e.message()))
+                    .at(Some(offset..offset + 1))
+                    .label("here")
+                    .help("a tfvars file holds lines of the form `name = value`"),
+            );
+            return None;
+        }
+    };
+    let mut raw = RawVars::default();
+    for block in body.blocks() {
+        use hcl_edit::Span;
+        diags.push(
+            Diagnostic::error(format!(
+                "block `{}` is not allowed in a variables file",
+                block.ident.as_str()
+            ))
+            .at(block.span())
+            .help("write variables as `name = value`; objects as `name = { key = value }`"),
+        );
+    }
+    for attr in body.attributes() {
+        use hcl_edit::Span;
+        let key = attr.key.as_str();
+        let value = value::from_expr(&attr.value);
+        let Some(var) = schema::lookup(key) else {
+            let mut d = Diagnostic::error(format!("unknown variable `{key}`"))
+                .at(attr.key.span())
+                .label("not a variable agentctl knows");
+            d = match schema::suggest(key) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help("remove it, or see the configuration reference in the README"),
+            };
+            diags.push(d);
+            continue;
+        };
+        if raw.values.contains_key(var.name) {
+            diags.push(
+                Diagnostic::error(format!("variable `{key}` is set more than once"))
+                    .at(attr.key.span())
+                    .help("keep one assignment"),
+            );
+            continue;
+        }
+        raw.values
+            .insert(var.name, (value, Origin::File(attr.span())));
+    }
+    // Environment: fills gaps, except credentials where it wins. Flags win always.
+    for var in schema::VARIABLES {
+        let (text, origin) = if let Some(text) = env.overrides.get(var.name) {
+            (
+                text,
+                Origin::Env(format!("--{}", var.name.replace('_', "-"))),
+            )
+        } else if let Some(text) = env.tf_vars.get(var.name) {
+            if raw.values.contains_key(var.name) && !var.sensitive {
+                continue;
+            }
+            (text, Origin::Env(format!("TF_VAR_{}", var.name)))
+        } else {
+            continue;
+        };
+        let parsed = if var.ty == Ty::String {
+            Spanned {
+                value: Value::String(text.clone()),
+                span: None,
+            }
+        } else {
+            match hcl_edit::parser::parse_expr(text) {
+                Ok(expr) => {
+                    let mut v = value::from_expr(&expr);
+                    clear_spans(&mut v);
+                    v
+                }
+                Err(_) => {
+                    diags.push(
+                        Diagnostic::error(format!(
+                            "{} is not a valid {} value",
+                            match &origin {
+                                Origin::Env(src) => src.as_str(),
+                                _ => var.name,
+                            },
+                            var.ty.name()
+                        ))
+                        .help(format!(
+                            "set it to an HCL {} literal, e.g. {}",
+                            var.ty.name(),
+                            var.default.unwrap_or("\"...\"")
+                        )),
+                    );
+                    continue;
+                }
+            }
+        };
+        raw.values.insert(var.name, (parsed, origin));
+    }
+    Some(raw)
+}
+
+/// Spans of values parsed from the environment point into another string.
+fn clear_spans(v: &mut Spanned) {
+    v.span = None;
+    match &mut v.value {
+        Value::List(items) => items.iter_mut().for_each(clear_spans),
+        Value::Object(fields) => fields.iter_mut().for_each(|(_, f)| clear_spans(f)),
+        _ => {}
+    }
+}

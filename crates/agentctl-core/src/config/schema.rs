@@ -1,0 +1,100 @@
+//! Every variable agentctl reads: its name, type, default and meaning.
+//!
+//! Names, types and defaults follow the reference Terraform module so an existing
+//! `terraform.tfvars` keeps working. The README's configuration reference mirrors
+//! this table (a test checks that every name appears there).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    String,
+    Number,
+    Bool,
+    ListOfString,
+    MapOfString,
+}
+
+impl Ty {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ty::String => "string",
+            Ty::Number => "number",
+            Ty::Bool => "bool",
+            Ty::ListOfString => "list(string)",
+            Ty::MapOfString => "map(string)",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Variable {
+    pub name: &'static str,
+    pub ty: Ty,
+    /// Default as HCL text; `None` means required.
+    pub default: Option<&'static str>,
+    pub sensitive: bool,
+    pub description: &'static str,
+}
+
+const fn var(
+    name: &'static str,
+    ty: Ty,
+    default: Option<&'static str>,
+    description: &'static str,
+) -> Variable {
+    Variable {
+        name,
+        ty,
+        default,
+        sensitive: false,
+        description,
+    }
+}
+
+pub const VARIABLES: &[Variable] = &[
+    var("name", Ty::String, Some("\"data-insights\""), "Prefix of every resource name."),
+    var("region", Ty::String, None, "AWS region to deploy into."),
+    var("image_url", Ty::String, Some("\"public.ecr.aws/matillion/etl-agent:current\""), "Agent container image (`:current` or `:stable`, or your own mirror)."),
+    var("account_id", Ty::String, None, "Matillion Hub account id."),
+    var("agent_id", Ty::String, None, "Matillion Hub agent id."),
+    var("matillion_region", Ty::String, Some("\"eu1\""), "Matillion region code (eu1, us1), not an AWS region."),
+    var("matillion_environment", Ty::String, Some("\"\""), "Internal; sets MATILLION_ENV only when non-empty."),
+    var("extension_library_location", Ty::String, Some("\"\""), "Where the agent loads extra Python libraries from."),
+    var("extension_library_protocol", Ty::String, Some("\"\""), "Protocol of extension_library_location (e.g. S3)."),
+    Variable { name: "client_id", ty: Ty::String, default: None, sensitive: true, description: "Agent OAuth client id (sensitive). Prefer TF_VAR_client_id." },
+    Variable { name: "client_secret", ty: Ty::String, default: None, sensitive: true, description: "Agent OAuth client secret (sensitive). Prefer TF_VAR_client_secret." },
+    var("use_existing_vpc", Ty::Bool, Some("false"), "Deploy into vpc_id instead of creating a VPC."),
+    var("vpc_id", Ty::String, Some("null"), "Existing VPC id; requires use_existing_vpc = true."),
+    var("cidr_block", Ty::String, Some("\"10.0.0.0/16\""), "CIDR of the VPC agentctl creates; new subnets are carved from it."),
+    var("use_existing_subnet", Ty::Bool, Some("false"), "Run tasks in subnet_ids instead of creating two subnets."),
+    var("subnet_ids", Ty::ListOfString, Some("[]"), "Existing subnet ids; requires use_existing_subnet = true."),
+    var("use_existing_security_group", Ty::Bool, Some("false"), "Attach security_group_ids instead of creating one."),
+    var("security_group_ids", Ty::ListOfString, Some("[]"), "Existing security group ids; requires use_existing_security_group = true."),
+    var("create_bucket", Ty::Bool, Some("true"), "Create the agent's S3 staging bucket."),
+    var("desired_count", Ty::Number, Some("2"), "Number of agent tasks."),
+    var("agent_cpu", Ty::Number, Some("1024"), "Task CPU units (1024 = 1 vCPU)."),
+    var("agent_memory", Ty::Number, Some("4096"), "Task memory in MiB."),
+    var("runner_size", Ty::String, Some("null"), "small (1024/4096), medium (2048/8192), large (4096/16384) or xlarge (8192/32768); sets agent_cpu and agent_memory."),
+    var("ephemeral_storage_size", Ty::Number, Some("null"), "Task ephemeral storage in GiB (21-200); Fargate's 20 GiB when null."),
+    var("assign_public_ip", Ty::Bool, Some("true"), "Give tasks a public IP (needed in public subnets without NAT)."),
+    var("tags", Ty::MapOfString, Some("{}"), "Tags applied to every resource."),
+    var("proxy_http", Ty::String, Some("\"\""), "HTTP proxy for the agent (PROXY_HTTP); omitted when empty."),
+    var("proxy_https", Ty::String, Some("\"\""), "HTTPS proxy for the agent (PROXY_HTTPS); omitted when empty."),
+    var("proxy_excludes", Ty::String, Some("\"\""), "Hosts that bypass the proxy (PROXY_EXCLUDES); omitted when empty."),
+    var("custom_cert_location", Ty::String, Some("\"\""), "Extra CA certificates (CUSTOM_CERT_LOCATION); omitted when empty."),
+    var("external_driver_location", Ty::String, Some("\"\""), "JDBC drivers location (EXTERNAL_DRIVER_LOCATION); omitted when empty."),
+    var("log_retention_days", Ty::Number, Some("30"), "Retention of the agent's CloudWatch log group (a value CloudWatch accepts)."),
+];
+
+pub fn lookup(name: &str) -> Option<&'static Variable> {
+    VARIABLES.iter().find(|v| v.name == name)
+}
+
+/// The closest known variable name, for "did you mean" hints.
+pub fn suggest(name: &str) -> Option<&'static str> {
+    VARIABLES
+        .iter()
+        .map(|v| (v.name, strsim::jaro_winkler(name, v.name)))
+        .filter(|(_, score)| *score > 0.8)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(n, _)| n)
+}

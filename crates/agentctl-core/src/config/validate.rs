@@ -1,0 +1,825 @@
+//! Typing and validation rules. Every rule records a diagnostic and carries on, so
+//! the user sees all problems in one run.
+
+use std::collections::BTreeMap;
+
+use super::value::{ByteSpan, Spanned, Value};
+use super::{schema, Config, NetworkConfig, Origin, RawVars, SecurityGroupConfig};
+use crate::diagnostics::Diagnostic;
+use crate::fargate;
+use crate::names::{self, DerivedName};
+use crate::regions;
+use crate::secret::SecretString;
+
+/// Reads typed values out of the raw variables, converting as Terraform does
+/// ("2" is a number, 2 is a string) and recording type errors.
+struct Reader<'a> {
+    raw: &'a RawVars,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Reader<'_> {
+    fn entry(&self, name: &str) -> Option<&(Spanned, Origin)> {
+        self.raw.values.get(name)
+    }
+
+    /// The value's span, or the whole assignment for environment values (none).
+    fn span(&self, name: &str) -> ByteSpan {
+        self.entry(name).and_then(|(v, _)| v.span.clone())
+    }
+
+    fn is_set(&self, name: &str) -> bool {
+        self.entry(name)
+            .is_some_and(|(v, _)| v.value != Value::Null)
+    }
+
+    fn where_(&self, name: &str) -> String {
+        match self.entry(name).map(|(_, o)| o) {
+            Some(Origin::Env(var)) if var.starts_with("--") => format!(" (from {var})"),
+            Some(Origin::Env(var)) => format!(" (from environment variable {var})"),
+            _ => String::new(),
+        }
+    }
+
+    fn type_error(&mut self, name: &str, expected: &str, found: &Spanned) {
+        let var = schema::lookup(name).expect("known variable");
+        let example = var.default.filter(|d| *d != "null").unwrap_or("...");
+        self.diags.push(
+            Diagnostic::error(format!(
+                "`{name}` must be a {expected}, found {}{}",
+                found.value.type_name(),
+                self.where_(name)
+            ))
+            .at(found.span.clone())
+            .label(format!("expected {expected}"))
+            .help(format!(
+                "write it as a {expected}, e.g. `{name} = {example}`"
+            )),
+        );
+    }
+
+    /// A string; `None` when null or unset.
+    fn opt_string(&mut self, name: &str) -> Option<String> {
+        let (v, _) = self.entry(name)?.clone();
+        match &v.value {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(format_number(*n)),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => {
+                self.type_error(name, "string", &v);
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, name: &str, default: &str) -> String {
+        self.opt_string(name).unwrap_or_else(|| default.to_owned())
+    }
+
+    fn required_string(&mut self, name: &str) -> Option<String> {
+        let present = self.entry(name).is_some();
+        let value = self.opt_string(name);
+        if value.is_none() && (!present || !self.is_set(name)) {
+            let var = schema::lookup(name).expect("known variable");
+            let how = if var.sensitive {
+                format!("export TF_VAR_{name}=... in the environment (safer than the file)")
+            } else {
+                format!("add `{name} = \"...\"` to the config file")
+            };
+            self.diags.push(
+                Diagnostic::error(format!("`{name}` is required: {}", var.description)).help(how),
+            );
+        }
+        value
+    }
+
+    /// A whole number within `range`; `None` when null or unset.
+    fn opt_number(
+        &mut self,
+        name: &str,
+        range: std::ops::RangeInclusive<u32>,
+        what: &str,
+    ) -> Option<u32> {
+        let (v, _) = self.entry(name)?.clone();
+        let n = match &v.value {
+            Value::Null => return None,
+            Value::Number(n) => *n,
+            Value::String(s) => match s.trim().parse::<f64>() {
+                Ok(n) => n,
+                Err(_) => {
+                    self.type_error(name, "number", &v);
+                    return None;
+                }
+            },
+            _ => {
+                self.type_error(name, "number", &v);
+                return None;
+            }
+        };
+        if n.fract() != 0.0 || n < *range.start() as f64 || n > *range.end() as f64 {
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "`{name}` = {} is out of range{}: {what} must be a whole number from {} to {}",
+                    format_number(n),
+                    self.where_(name),
+                    range.start(),
+                    range.end()
+                ))
+                .at(v.span.clone())
+                .label(format!("{}..={}", range.start(), range.end()))
+                .help(format!(
+                    "set `{name}` to a whole number between {} and {}",
+                    range.start(),
+                    range.end()
+                )),
+            );
+            return None;
+        }
+        Some(n as u32)
+    }
+
+    fn bool(&mut self, name: &str, default: bool) -> bool {
+        let Some((v, _)) = self.entry(name).cloned() else {
+            return default;
+        };
+        match &v.value {
+            Value::Null => default,
+            Value::Bool(b) => *b,
+            Value::String(s) if s == "true" || s == "false" => s == "true",
+            _ => {
+                self.type_error(name, "bool", &v);
+                default
+            }
+        }
+    }
+
+    /// A list of strings, each with its own span.
+    fn string_list(&mut self, name: &str) -> Vec<(String, ByteSpan)> {
+        let Some((v, _)) = self.entry(name).cloned() else {
+            return Vec::new();
+        };
+        match &v.value {
+            Value::Null => Vec::new(),
+            Value::List(items) => {
+                let mut out = Vec::new();
+                for item in items {
+                    match &item.value {
+                        Value::String(s) => out.push((s.clone(), item.span.clone())),
+                        _ => self.type_error(name, "list(string)", item),
+                    }
+                }
+                out
+            }
+            _ => {
+                self.type_error(name, "list(string)", &v);
+                Vec::new()
+            }
+        }
+    }
+
+    fn string_map(&mut self, name: &str) -> Vec<(String, String, ByteSpan)> {
+        let Some((v, _)) = self.entry(name).cloned() else {
+            return Vec::new();
+        };
+        match &v.value {
+            Value::Null => Vec::new(),
+            Value::Object(fields) => {
+                let mut out = Vec::new();
+                for (key, item) in fields {
+                    match &item.value {
+                        Value::String(s) => out.push((key.clone(), s.clone(), item.span.clone())),
+                        Value::Number(n) => {
+                            out.push((key.clone(), format_number(*n), item.span.clone()))
+                        }
+                        Value::Bool(b) => out.push((key.clone(), b.to_string(), item.span.clone())),
+                        _ => self.type_error(name, "map(string)", item),
+                    }
+                }
+                out
+            }
+            _ => {
+                self.type_error(name, "map(string)", &v);
+                Vec::new()
+            }
+        }
+    }
+
+    fn error(&mut self, name: &str, message: String, label: &str, help: String) {
+        let span = self.span(name);
+        self.diags
+            .push(Diagnostic::error(message).at(span).label(label).help(help));
+    }
+}
+
+fn format_number(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    }
+}
+
+pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Config> {
+    let mut r = Reader { raw, diags };
+
+    // Anything that is not a literal cannot be evaluated in a variables file.
+    for (name, (v, _)) in &raw.values {
+        if let Value::Unsupported(kind) = v.value {
+            r.diags.push(
+                Diagnostic::error(format!(
+                    "`{name}` is a {kind}; a variables file holds literal values only"
+                ))
+                .at(v.span.clone())
+                .help("replace it with a literal string, number, bool, list or map"),
+            );
+        }
+    }
+
+    let name = r.string("name", "data-insights");
+    let region = r.required_string("region");
+    let image_url = r.string("image_url", "public.ecr.aws/matillion/etl-agent:current");
+    let account_id = r.required_string("account_id");
+    let agent_id = r.required_string("agent_id");
+    let matillion_region = r.string("matillion_region", "eu1");
+    let matillion_environment = r.string("matillion_environment", "");
+    let extension_library_location = r.string("extension_library_location", "");
+    let extension_library_protocol = r.string("extension_library_protocol", "");
+    let client_id = r.required_string("client_id");
+    let client_secret = r.required_string("client_secret");
+    let use_existing_vpc = r.bool("use_existing_vpc", false);
+    let vpc_id = r.opt_string("vpc_id");
+    let cidr_block = r.string("cidr_block", "10.0.0.0/16");
+    let use_existing_subnet = r.bool("use_existing_subnet", false);
+    let subnet_ids = r.string_list("subnet_ids");
+    let use_existing_sg = r.bool("use_existing_security_group", false);
+    let sg_ids = r.string_list("security_group_ids");
+    let create_bucket = r.bool("create_bucket", true);
+    let desired_count = r
+        .opt_number("desired_count", 0..=5000, "the task count")
+        .unwrap_or(2);
+    let cpu = r.opt_number("agent_cpu", 0..=u32::MAX, "CPU units");
+    let memory = r.opt_number("agent_memory", 0..=u32::MAX, "memory in MiB");
+    let runner_size = r.opt_string("runner_size");
+    let ephemeral = r.opt_number(
+        "ephemeral_storage_size",
+        fargate::EPHEMERAL_MIN_GIB..=fargate::EPHEMERAL_MAX_GIB,
+        "ephemeral storage in GiB",
+    );
+    let assign_public_ip = r.bool("assign_public_ip", true);
+    let tags = r.string_map("tags");
+    let proxy_http = r.string("proxy_http", "");
+    let proxy_https = r.string("proxy_https", "");
+    let proxy_excludes = r.string("proxy_excludes", "");
+    let custom_cert_location = r.string("custom_cert_location", "");
+    let external_driver_location = r.string("external_driver_location", "");
+    let log_retention_days = r
+        .opt_number("log_retention_days", 0..=3653, "retention in days")
+        .unwrap_or(30);
+
+    check_region(&mut r, region.as_deref());
+    check_matillion_region(&mut r, &matillion_region);
+    check_placeholders(
+        &mut r,
+        &[("account_id", &account_id), ("agent_id", &agent_id)],
+    );
+    check_credentials(&mut r, client_id.as_deref(), client_secret.as_deref());
+    let (agent_cpu, agent_memory) = check_task_size(&mut r, cpu, memory, runner_size.as_deref());
+    check_image(&mut r, &image_url);
+    check_retention(&mut r, log_retention_days);
+    let network = check_network(
+        &mut r,
+        NetworkInput {
+            use_existing_vpc,
+            vpc_id,
+            cidr_block,
+            use_existing_subnet,
+            subnet_ids,
+            use_existing_sg,
+            sg_ids,
+        },
+        assign_public_ip,
+    );
+    let tags = check_tags(&mut r, tags);
+    if desired_count == 0 {
+        let span = r.span("desired_count");
+        r.diags.push(
+            Diagnostic::warning(
+                "`desired_count` = 0: the service will run no agent and pipelines will not run",
+            )
+            .at(span)
+            .help("set desired_count to 1 or more when the agent should run"),
+        );
+    }
+    if let Some(region) = &region {
+        check_names(&mut r, &name, region, create_bucket);
+    }
+
+    Some(Config {
+        name,
+        region: region?,
+        image_url,
+        account_id: account_id?,
+        agent_id: agent_id?,
+        matillion_region,
+        matillion_environment,
+        extension_library_location,
+        extension_library_protocol,
+        client_id: SecretString::new(client_id?),
+        client_secret: SecretString::new(client_secret?),
+        network: network?,
+        create_bucket,
+        desired_count,
+        agent_cpu,
+        agent_memory,
+        ephemeral_storage_size: ephemeral,
+        assign_public_ip,
+        tags,
+        proxy_http,
+        proxy_https,
+        proxy_excludes,
+        custom_cert_location,
+        external_driver_location,
+        log_retention_days,
+    })
+}
+
+fn check_region(r: &mut Reader, region: Option<&str>) {
+    let Some(region) = region else { return };
+    if regions::is_aws_region(region) {
+        return;
+    }
+    let help = match regions::suggest_aws_region(region) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => "use an AWS region name such as `eu-west-1` or `us-east-1`".to_owned(),
+    };
+    r.error(
+        "region",
+        format!("`region` = \"{region}\" is not an AWS region"),
+        "unknown region",
+        help,
+    );
+}
+
+fn check_matillion_region(r: &mut Reader, code: &str) {
+    if regions::looks_like_aws_region(code) {
+        let suggestion = regions::matillion_code_for(code);
+        r.error(
+            "matillion_region",
+            format!("`matillion_region` = \"{code}\" is an AWS region name, not a Matillion region code"),
+            "AWS region, not a Matillion region",
+            format!(
+                "set `matillion_region` to your Matillion account's region code ({}), probably `{suggestion}`; the AWS region goes in `region`",
+                regions::MATILLION_REGIONS.join(", ")
+            ),
+        );
+    } else if !regions::MATILLION_REGIONS.contains(&code) {
+        let span = r.span("matillion_region");
+        r.diags.push(
+            Diagnostic::warning(format!(
+                "`matillion_region` = \"{code}\" is not a Matillion region code agentctl knows"
+            ))
+            .at(span)
+            .help(format!(
+                "known codes: {}; check the region of your Matillion account in Hub",
+                regions::MATILLION_REGIONS.join(", ")
+            )),
+        );
+    }
+}
+
+/// Values copied from an example file without being filled in.
+pub(crate) fn is_placeholder(value: &str) -> bool {
+    let v = value.to_ascii_lowercase();
+    let body = v.split_once('-').map_or(v.as_str(), |(prefix, rest)| {
+        if ["vpc", "subnet", "sg"].contains(&prefix) {
+            rest
+        } else {
+            v.as_str()
+        }
+    });
+    v.starts_with("your-")
+        || v.starts_with("your_")
+        || v.starts_with('<')
+        || v.contains("changeme")
+        || v.contains("xxxx")
+        || v.contains("yyyy")
+        || ["12345678", "87654321", "123456789", "1234567890abcdef0"].contains(&body)
+        || (body.len() >= 4
+            && body
+                .chars()
+                .all(|c| c == body.chars().next().unwrap_or_default()))
+}
+
+fn check_placeholders(r: &mut Reader, values: &[(&str, &Option<String>)]) {
+    for (name, value) in values {
+        if let Some(v) = value {
+            if is_placeholder(v) {
+                r.error(
+                    name,
+                    format!("`{name}` = \"{v}\" is a placeholder from an example file"),
+                    "placeholder",
+                    format!(
+                        "replace it with your {} from Matillion Hub",
+                        schema::lookup(name)
+                            .unwrap()
+                            .description
+                            .trim_end_matches('.')
+                            .trim_start_matches("Matillion Hub ")
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn check_credentials(r: &mut Reader, client_id: Option<&str>, client_secret: Option<&str>) {
+    for (name, value) in [("client_id", client_id), ("client_secret", client_secret)] {
+        let Some(value) = value else { continue };
+        let from_file = matches!(r.entry(name).map(|(_, o)| o), Some(Origin::File(_)));
+        // Never echo the value itself: it is a credential even when it is a placeholder.
+        if is_placeholder(value) {
+            r.error(
+                name,
+                format!("`{name}` is a placeholder from an example file, not the agent's credential"),
+                "placeholder",
+                format!("remove it from the file and export TF_VAR_{name} with the value from the agent's credentials in Matillion Hub"),
+            );
+        } else if value.trim().is_empty() {
+            r.error(
+                name,
+                format!("`{name}` is empty"),
+                "empty",
+                format!("export TF_VAR_{name} with the agent's credential"),
+            );
+        } else if from_file {
+            let span = r.span(name);
+            r.diags.push(
+                Diagnostic::warning(format!("`{name}` is written in the config file"))
+                    .at(span)
+                    .label("credential in a file")
+                    .help(format!(
+                        "it works, but files get committed and shared: remove the line and export TF_VAR_{name} instead (or use your secrets manager to set it)"
+                    )),
+            );
+        }
+    }
+}
+
+fn check_task_size(
+    r: &mut Reader,
+    cpu: Option<u32>,
+    memory: Option<u32>,
+    runner_size: Option<&str>,
+) -> (u32, u32) {
+    let (mut cpu_v, mut mem_v) = (cpu.unwrap_or(1024), memory.unwrap_or(4096));
+    if let Some(size) = runner_size {
+        match fargate::RUNNER_SIZES.iter().find(|(n, _, _)| *n == size) {
+            Some((_, c, m)) => {
+                let conflicts = (r.is_set("agent_cpu") && cpu != Some(*c))
+                    || (r.is_set("agent_memory") && memory != Some(*m));
+                if conflicts {
+                    r.error(
+                        "runner_size",
+                        format!("`runner_size` = \"{size}\" means {c} CPU / {m} MiB, but agent_cpu/agent_memory say otherwise"),
+                        "conflicts with agent_cpu/agent_memory",
+                        "set either runner_size or agent_cpu and agent_memory, not both".to_owned(),
+                    );
+                }
+                (cpu_v, mem_v) = (*c, *m);
+            }
+            None => {
+                let names: Vec<_> = fargate::RUNNER_SIZES
+                    .iter()
+                    .map(|(n, c, m)| format!("{n} ({c}/{m})"))
+                    .collect();
+                r.error(
+                    "runner_size",
+                    format!("`runner_size` = \"{size}\" is not a runner size"),
+                    "unknown size",
+                    format!("use one of {}", names.join(", ")),
+                );
+            }
+        }
+        return (cpu_v, mem_v);
+    }
+    if cpu.is_none() && r.is_set("agent_cpu") || memory.is_none() && r.is_set("agent_memory") {
+        return (cpu_v, mem_v); // already reported as a type/range error
+    }
+    match fargate::valid_memory_for_cpu(cpu_v) {
+        None => r.error(
+            "agent_cpu",
+            format!("`agent_cpu` = {cpu_v} is not a Fargate CPU size"),
+            "not a Fargate CPU value",
+            format!(
+                "use one of {}",
+                fargate::VALID_CPU.map(|c| c.to_string()).join(", ")
+            ),
+        ),
+        Some(valid) if !valid.contains(&mem_v) => {
+            let at = if r.is_set("agent_memory") {
+                "agent_memory"
+            } else {
+                "agent_cpu"
+            };
+            r.error(
+                at,
+                format!("Fargate does not offer {cpu_v} CPU with {mem_v} MiB memory"),
+                "invalid cpu/memory combination",
+                format!(
+                    "with agent_cpu = {cpu_v}, agent_memory must be one of: {}",
+                    fargate::describe_memory(&valid)
+                ),
+            );
+        }
+        Some(_) => {}
+    }
+    (cpu_v, mem_v)
+}
+
+fn check_image(r: &mut Reader, image: &str) {
+    if let Err(why) = crate::image::ImageRef::parse(image) {
+        r.error(
+            "image_url",
+            format!("`image_url` = \"{image}\" is not a container image reference: {why}"),
+            "bad image reference",
+            "use REGISTRY/REPOSITORY:TAG, e.g. public.ecr.aws/matillion/etl-agent:current"
+                .to_owned(),
+        );
+    }
+}
+
+/// The retention values CloudWatch Logs accepts (0 = never expire).
+pub const LOG_RETENTION_DAYS: [u32; 23] = [
+    0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+fn check_retention(r: &mut Reader, days: u32) {
+    if !LOG_RETENTION_DAYS.contains(&days) {
+        r.error(
+            "log_retention_days",
+            format!("`log_retention_days` = {days} is not a retention CloudWatch Logs accepts"),
+            "unsupported retention",
+            format!(
+                "use one of {} (0 keeps logs forever)",
+                LOG_RETENTION_DAYS.map(|d| d.to_string()).join(", ")
+            ),
+        );
+    }
+}
+
+struct NetworkInput {
+    use_existing_vpc: bool,
+    vpc_id: Option<String>,
+    cidr_block: String,
+    use_existing_subnet: bool,
+    subnet_ids: Vec<(String, ByteSpan)>,
+    use_existing_sg: bool,
+    sg_ids: Vec<(String, ByteSpan)>,
+}
+
+fn check_id(r: &mut Reader, var: &str, what: &str, prefix: &str, id: &str, span: ByteSpan) -> bool {
+    let hex = id.strip_prefix(prefix).and_then(|s| s.strip_prefix('-'));
+    let well_formed = hex.is_some_and(|h| {
+        (h.len() == 8 || h.len() == 17)
+            && h.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    });
+    let problem = if is_placeholder(id) {
+        format!("`{var}`: \"{id}\" is a placeholder from an example file, not a real {what} id")
+    } else if !well_formed {
+        format!("`{var}`: \"{id}\" is not a {what} id ({prefix}- followed by 8 or 17 lowercase hex digits)")
+    } else {
+        return true;
+    };
+    r.diags.push(
+        Diagnostic::error(problem)
+            .at(span)
+            .label("not a real id")
+            .help(format!("use the id of your {what} (aws ec2 describe-{}s), or remove it to let agentctl create one", what.to_lowercase().replace(' ', "-"))),
+    );
+    false
+}
+
+fn check_network(r: &mut Reader, n: NetworkInput, assign_public_ip: bool) -> Option<NetworkConfig> {
+    let mut ok = true;
+    if let Some(id) = &n.vpc_id {
+        ok &= check_id(r, "vpc_id", "VPC", "vpc", id, r.span("vpc_id"));
+    }
+    for (id, span) in &n.subnet_ids {
+        ok &= check_id(r, "subnet_ids", "subnet", "subnet", id, span.clone());
+    }
+    for (id, span) in &n.sg_ids {
+        ok &= check_id(
+            r,
+            "security_group_ids",
+            "security group",
+            "sg",
+            id,
+            span.clone(),
+        );
+    }
+    // The reference module ignores ids when the matching use_existing_* flag is false
+    // and silently builds new resources; refusing is the only safe reading.
+    let trap = |r: &mut Reader, var: &str, flag: &str, what: &str| {
+        r.error(
+            var,
+            format!("`{var}` is set but `{flag}` is false, so the ids would be ignored and a new {what} created"),
+            &format!("ignored unless {flag} = true"),
+            format!("to deploy into these, add `{flag} = true`; to let agentctl create the {what}, remove `{var}`"),
+        );
+    };
+    if n.vpc_id.is_some() && !n.use_existing_vpc {
+        trap(r, "vpc_id", "use_existing_vpc", "VPC");
+        ok = false;
+    }
+    if !n.subnet_ids.is_empty() && !n.use_existing_subnet {
+        trap(r, "subnet_ids", "use_existing_subnet", "pair of subnets");
+        ok = false;
+    }
+    if !n.sg_ids.is_empty() && !n.use_existing_sg {
+        trap(
+            r,
+            "security_group_ids",
+            "use_existing_security_group",
+            "security group",
+        );
+        ok = false;
+    }
+    let missing = |r: &mut Reader, flag: &str, var: &str, example: &str| {
+        r.error(
+            flag,
+            format!("`{flag}` = true but `{var}` is empty"),
+            "needs ids",
+            format!("add `{var} = {example}`, or set `{flag} = false`"),
+        );
+    };
+    if n.use_existing_vpc && n.vpc_id.is_none() {
+        missing(r, "use_existing_vpc", "vpc_id", "\"vpc-...\"");
+        ok = false;
+    }
+    if n.use_existing_subnet && n.subnet_ids.is_empty() {
+        missing(
+            r,
+            "use_existing_subnet",
+            "subnet_ids",
+            "[\"subnet-...\", \"subnet-...\"]",
+        );
+        ok = false;
+    }
+    if n.use_existing_sg && n.sg_ids.is_empty() {
+        missing(
+            r,
+            "use_existing_security_group",
+            "security_group_ids",
+            "[\"sg-...\"]",
+        );
+        ok = false;
+    }
+    for (flag, what) in [
+        (n.use_existing_subnet, "use_existing_subnet"),
+        (n.use_existing_sg, "use_existing_security_group"),
+    ] {
+        if flag && !n.use_existing_vpc {
+            r.error(
+                what,
+                format!("`{what}` = true needs an existing VPC: subnets and security groups belong to one"),
+                "needs use_existing_vpc",
+                "add `use_existing_vpc = true` and `vpc_id = \"vpc-...\"` (the VPC they belong to)".to_owned(),
+            );
+            ok = false;
+        }
+    }
+    if n.use_existing_subnet && n.subnet_ids.len() == 1 {
+        let span = r.span("subnet_ids");
+        r.diags.push(
+            Diagnostic::warning(
+                "one subnet means one Availability Zone: an AZ outage stops every agent",
+            )
+            .at(span)
+            .help("list subnets in at least two Availability Zones"),
+        );
+    }
+    let creates_subnets = !n.use_existing_subnet;
+    if creates_subnets {
+        if let Err(why) =
+            crate::cidr::Cidr::parse(&n.cidr_block).and_then(|c| c.subnets_for_agent().map(|_| ()))
+        {
+            r.error(
+                "cidr_block",
+                format!("`cidr_block` = \"{}\" {why}", n.cidr_block),
+                "bad CIDR",
+                "use an IPv4 CIDR from /16 to /27, e.g. \"10.0.0.0/16\"".to_owned(),
+            );
+            ok = false;
+        }
+    }
+    if !n.use_existing_vpc && !assign_public_ip {
+        r.error(
+            "assign_public_ip",
+            "`assign_public_ip` = false with the VPC agentctl creates: its subnets route out through an internet gateway only, so tasks without a public IP cannot pull the image or reach Matillion".to_owned(),
+            "tasks would have no route out",
+            "set `assign_public_ip = true`, or deploy into your own private subnets with a NAT gateway (use_existing_vpc/use_existing_subnet)".to_owned(),
+        );
+        ok = false;
+    }
+    if !ok {
+        return None;
+    }
+    let security_group = if n.use_existing_sg {
+        SecurityGroupConfig::Existing(n.sg_ids.into_iter().map(|(id, _)| id).collect())
+    } else {
+        SecurityGroupConfig::Create
+    };
+    Some(match (n.use_existing_vpc, n.use_existing_subnet) {
+        (false, _) => NetworkConfig::New {
+            cidr_block: n.cidr_block,
+            security_group,
+        },
+        (true, false) => NetworkConfig::ExistingVpc {
+            vpc_id: n.vpc_id?,
+            cidr_block: n.cidr_block,
+            security_group,
+        },
+        (true, true) => NetworkConfig::Existing {
+            vpc_id: n.vpc_id?,
+            subnet_ids: n.subnet_ids.into_iter().map(|(id, _)| id).collect(),
+            security_group,
+        },
+    })
+}
+
+/// User tags plus ours must fit AWS's limit of 50 per resource.
+const MAX_USER_TAGS: usize = 50 - 2; // ownership tag + Name
+
+fn check_tags(r: &mut Reader, tags: Vec<(String, String, ByteSpan)>) -> BTreeMap<String, String> {
+    if tags.len() > MAX_USER_TAGS {
+        let n = tags.len();
+        r.error(
+            "tags",
+            format!("`tags` has {n} entries; AWS allows 50 per resource and agentctl adds its ownership tag and Name"),
+            "too many tags",
+            format!("keep at most {MAX_USER_TAGS} tags"),
+        );
+    }
+    let allowed = |c: char| c.is_alphanumeric() || " _.:/=+-@".contains(c);
+    let mut out = BTreeMap::new();
+    for (key, value, span) in tags {
+        let problem = if key.to_ascii_lowercase().starts_with("aws:") {
+            Some(format!(
+                "tag key \"{key}\" uses the prefix `aws:`, which AWS reserves"
+            ))
+        } else if key.starts_with(crate::model::OWNERSHIP_TAG_PREFIX) {
+            Some(format!("tag key \"{key}\" uses the prefix `{}`, which agentctl reserves for its ownership tag", crate::model::OWNERSHIP_TAG_PREFIX))
+        } else if key.is_empty() || key.chars().count() > 128 {
+            Some(format!("tag key \"{key}\" must be 1 to 128 characters"))
+        } else if value.chars().count() > 256 {
+            Some(format!(
+                "the value of tag \"{key}\" is {} characters; the maximum is 256",
+                value.chars().count()
+            ))
+        } else if !key.chars().all(allowed) || !value.chars().all(allowed) {
+            Some(format!(
+                "tag \"{key}\" has characters AWS does not accept in tags"
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(p) => r.diags.push(
+                Diagnostic::error(p)
+                    .at(span)
+                    .label("invalid tag")
+                    .help("tags may use letters, digits, spaces and _ . : / = + - @ (keys up to 128, values up to 256)"),
+            ),
+            None => {
+                out.insert(key, value);
+            }
+        }
+    }
+    out
+}
+
+fn check_names(r: &mut Reader, name: &str, region: &str, create_bucket: bool) {
+    if name.is_empty() {
+        r.error(
+            "name",
+            "`name` is empty".to_owned(),
+            "empty",
+            "set `name` to a short lowercase prefix such as \"data-insights\"".to_owned(),
+        );
+        return;
+    }
+    for derived in names::derived_names(name, region, create_bucket) {
+        if let Err(why) = derived.check() {
+            let DerivedName { resource, .. } = derived;
+            r.error(
+                "name",
+                format!("`name` = \"{name}\" gives an invalid {resource}: {why}"),
+                "name prefix",
+                format!("choose a shorter `name` of lowercase letters, digits and hyphens (at most {} characters here)", names::max_prefix_len(region, create_bucket)),
+            );
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! Config → Stack: the whole desired state of one deployment.
+
+use std::collections::BTreeMap;
+
+use super::iam;
+use super::*;
+use crate::cidr::Cidr;
+use crate::config::{Config, NetworkConfig, SecurityGroupConfig};
+use crate::image::ImageRef;
+use crate::names;
+use crate::regions::partition;
+
+/// Name of the agent's container in the task definition.
+pub const AGENT_CONTAINER: &str = "agent";
+
+/// Paths the agent writes to; everything else is read-only.
+pub const WRITABLE_PATHS: [(&str, &str); 3] = [
+    ("tmp", "/tmp"),
+    ("var-tmp", "/var/tmp"),
+    ("api-profiles", "/home/agentuser/api_profiles"),
+];
+
+pub fn build(config: &Config, ctx: &Context) -> Stack {
+    let name = config.name.as_str();
+    let region = config.region.as_str();
+    let account = ctx.account();
+    let part = partition(region);
+    let mut resources = Vec::new();
+    let tags = |resource_name: Option<&str>| {
+        let mut t: BTreeMap<String, String> = config.tags.clone();
+        if let Some(n) = resource_name {
+            t.insert("Name".into(), n.to_owned());
+        }
+        t.insert(OWNERSHIP_TAG.into(), name.to_owned());
+        t
+    };
+    let mut push = |addr: Address,
+                    res_name: String,
+                    tagged_name: bool,
+                    spec: Spec,
+                    depends_on: Vec<Address>| {
+        let t = tags(tagged_name.then_some(res_name.as_str()));
+        resources.push(Resource {
+            addr,
+            name: res_name,
+            tags: t,
+            spec,
+            depends_on,
+        });
+    };
+
+    // --- network ------------------------------------------------------------
+    let mut existing = ExistingNetwork::default();
+    let (vpc_id, vpc_dep, subnet_ids, subnet_deps) = match &config.network {
+        NetworkConfig::New { cidr_block, .. } => {
+            push(
+                addr::VPC,
+                names::network(name, "vpc"),
+                true,
+                Spec::Vpc(VpcSpec {
+                    cidr_block: cidr_block.clone(),
+                    enable_dns_support: true,
+                    enable_dns_hostnames: true,
+                }),
+                vec![],
+            );
+            push(
+                addr::IGW,
+                names::network(name, "igw"),
+                true,
+                Spec::InternetGateway(InternetGatewaySpec {
+                    vpc_id: addr::VPC.reference("id"),
+                }),
+                vec![addr::VPC],
+            );
+            let (a, b) = push_subnets(
+                &mut push,
+                name,
+                region,
+                cidr_block,
+                addr::VPC.reference("id"),
+                Some(addr::VPC),
+            );
+            let mut subnet_ids = vec![a.clone(), b.clone()];
+            subnet_ids.sort();
+            push(
+                addr::ROUTE_TABLE,
+                names::network(name, "public"),
+                true,
+                Spec::RouteTable(RouteTableSpec {
+                    vpc_id: addr::VPC.reference("id"),
+                    routes: vec![Route {
+                        destination: "0.0.0.0/0".into(),
+                        gateway_id: addr::IGW.reference("id"),
+                    }],
+                    subnet_ids: subnet_ids.clone(),
+                }),
+                vec![addr::VPC, addr::IGW, addr::SUBNET_A, addr::SUBNET_B],
+            );
+            (
+                addr::VPC.reference("id"),
+                Some(addr::VPC),
+                subnet_ids,
+                vec![addr::SUBNET_A, addr::SUBNET_B, addr::ROUTE_TABLE],
+            )
+        }
+        NetworkConfig::ExistingVpc {
+            vpc_id, cidr_block, ..
+        } => {
+            existing.vpc_id = Some(vpc_id.clone());
+            let (a, b) = push_subnets(&mut push, name, region, cidr_block, vpc_id.clone(), None);
+            (
+                vpc_id.clone(),
+                None,
+                vec![a, b],
+                vec![addr::SUBNET_A, addr::SUBNET_B],
+            )
+        }
+        NetworkConfig::Existing {
+            vpc_id, subnet_ids, ..
+        } => {
+            existing.vpc_id = Some(vpc_id.clone());
+            existing.subnet_ids = subnet_ids.clone();
+            (vpc_id.clone(), None, subnet_ids.clone(), vec![])
+        }
+    };
+    let (security_groups, sg_deps) = match config.network.security_group() {
+        SecurityGroupConfig::Create => {
+            push(
+                addr::SECURITY_GROUP,
+                names::security_group(name),
+                true,
+                Spec::SecurityGroup(SecurityGroupSpec {
+                    vpc_id,
+                    description: format!("Matillion agent {name}: outbound only"),
+                    ingress: vec![],
+                    egress: vec![EgressRule {
+                        protocol: "-1".into(),
+                        ports: "all".into(),
+                        cidr: "0.0.0.0/0".into(),
+                    }],
+                }),
+                vpc_dep.into_iter().collect(),
+            );
+            (
+                vec![addr::SECURITY_GROUP.reference("id")],
+                vec![addr::SECURITY_GROUP],
+            )
+        }
+        SecurityGroupConfig::Existing(ids) => {
+            existing.security_group_ids = ids.clone();
+            (ids.clone(), vec![])
+        }
+    };
+
+    // --- credentials, roles, storage, logs -----------------------------------
+    let secret_name = names::secret(name);
+    let secret_value = serde_json::json!({
+        "client_id": config.client_id.expose(),
+        "client_secret": config.client_secret.expose(),
+    })
+    .to_string();
+    push(
+        addr::SECRET,
+        secret_name.clone(),
+        false,
+        Spec::Secret(SecretSpec {
+            description: format!("Matillion agent {name}: OAuth client credentials"),
+            value: crate::secret::SecretString::new(secret_value),
+        }),
+        vec![],
+    );
+    let log_group = names::log_group(name);
+    let log_group_arn = format!("arn:{part}:logs:{region}:{account}:log-group:{log_group}");
+    // Secrets Manager appends "-" and six random characters to the ARN.
+    let secret_arn_pattern =
+        format!("arn:{part}:secretsmanager:{region}:{account}:secret:{secret_name}-??????");
+    let image = ImageRef::parse(&config.image_url).expect("validated image");
+    let ecr_repo = image
+        .private_ecr()
+        .map(|(acct, reg, repo)| format!("arn:{part}:ecr:{reg}:{acct}:repository/{repo}"));
+    let trust = iam::ecs_tasks_trust(part, account, region);
+    let execution_role = names::execution_role(name);
+    push(
+        addr::EXECUTION_ROLE,
+        execution_role.clone(),
+        false,
+        Spec::IamRole(RoleSpec {
+            description: format!("ECS starts the Matillion agent {name} with this role"),
+            assume_role_policy: trust.clone(),
+            policies: BTreeMap::from([(
+                "agent-execution".to_owned(),
+                iam::execution_policy(&iam::ExecutionPolicyInput {
+                    log_group_arn: &log_group_arn,
+                    secret_arn_pattern: &secret_arn_pattern,
+                    ecr_repository_arn: ecr_repo.as_deref(),
+                }),
+            )]),
+        }),
+        vec![],
+    );
+    let bucket = config
+        .create_bucket
+        .then(|| names::bucket(name, account, region));
+    let bucket_arn = bucket.as_ref().map(|b| format!("arn:{part}:s3:::{b}"));
+    let task_role = names::task_role(name);
+    push(
+        addr::TASK_ROLE,
+        task_role.clone(),
+        false,
+        Spec::IamRole(RoleSpec {
+            description: format!("The Matillion agent {name} runs with this role"),
+            assume_role_policy: trust,
+            policies: BTreeMap::from([(
+                "agent-task".to_owned(),
+                iam::task_policy(bucket_arn.as_deref(), &log_group_arn),
+            )]),
+        }),
+        vec![],
+    );
+    if let (Some(bucket), Some(bucket_arn)) = (&bucket, &bucket_arn) {
+        push(
+            addr::BUCKET,
+            bucket.clone(),
+            false,
+            Spec::S3Bucket(BucketSpec {
+                block_public_access: true,
+                encryption: "AES256".into(),
+                object_ownership: "BucketOwnerEnforced".into(),
+                policy: iam::bucket_tls_only(bucket_arn),
+            }),
+            vec![],
+        );
+    }
+    push(
+        addr::LOG_GROUP,
+        log_group.clone(),
+        false,
+        Spec::LogGroup(LogGroupSpec {
+            retention_in_days: (config.log_retention_days > 0).then_some(config.log_retention_days),
+        }),
+        vec![],
+    );
+
+    // --- ECS -----------------------------------------------------------------
+    let cluster = names::cluster(name);
+    push(
+        addr::CLUSTER,
+        cluster.clone(),
+        false,
+        Spec::EcsCluster(ClusterSpec {
+            container_insights: "enabled".into(),
+        }),
+        vec![],
+    );
+    let secret_arn = addr::SECRET.reference("arn");
+    let container = ContainerSpec {
+        name: AGENT_CONTAINER.into(),
+        image: config.image_url.clone(),
+        essential: true,
+        environment: agent_environment(config),
+        secrets: vec![
+            SecretRef {
+                name: "OAUTH_CLIENT_ID".into(),
+                value_from: format!("{secret_arn}:client_id::"),
+            },
+            SecretRef {
+                name: "OAUTH_CLIENT_SECRET".into(),
+                value_from: format!("{secret_arn}:client_secret::"),
+            },
+        ],
+        readonly_root_filesystem: true,
+        mount_points: WRITABLE_PATHS
+            .iter()
+            .map(|(vol, path)| MountPoint {
+                source_volume: (*vol).into(),
+                container_path: (*path).into(),
+            })
+            .collect(),
+        log_driver: "awslogs".into(),
+        log_options: BTreeMap::from([
+            ("awslogs-group".to_owned(), log_group.clone()),
+            ("awslogs-region".to_owned(), region.to_owned()),
+            ("awslogs-stream-prefix".to_owned(), "agent".to_owned()),
+        ]),
+        stop_timeout: 120,
+    };
+    let family = names::task_family(name);
+    push(
+        addr::TASK_DEFINITION,
+        family.clone(),
+        false,
+        Spec::TaskDefinition(TaskDefinitionSpec {
+            family: family.clone(),
+            cpu: config.agent_cpu,
+            memory: config.agent_memory,
+            ephemeral_storage_gib: config.ephemeral_storage_size,
+            network_mode: "awsvpc".into(),
+            requires_compatibilities: vec!["FARGATE".into()],
+            cpu_architecture: "X86_64".into(),
+            operating_system_family: "LINUX".into(),
+            execution_role_arn: format!("arn:{part}:iam::{account}:role/{execution_role}"),
+            task_role_arn: format!("arn:{part}:iam::{account}:role/{task_role}"),
+            volumes: WRITABLE_PATHS
+                .iter()
+                .map(|(v, _)| (*v).to_owned())
+                .collect(),
+            containers: vec![container],
+        }),
+        vec![
+            addr::SECRET,
+            addr::EXECUTION_ROLE,
+            addr::TASK_ROLE,
+            addr::LOG_GROUP,
+        ],
+    );
+    let mut service_deps = vec![addr::CLUSTER, addr::TASK_DEFINITION];
+    service_deps.extend(subnet_deps);
+    service_deps.extend(sg_deps);
+    if bucket.is_some() {
+        service_deps.push(addr::BUCKET);
+    }
+    push(
+        addr::SERVICE,
+        names::service(name),
+        false,
+        Spec::EcsService(ServiceSpec {
+            cluster,
+            task_definition: addr::TASK_DEFINITION.reference("arn"),
+            desired_count: config.desired_count,
+            launch_type: "FARGATE".into(),
+            platform_version: "LATEST".into(),
+            subnets: subnet_ids,
+            security_groups,
+            assign_public_ip: config.assign_public_ip,
+            circuit_breaker_rollback: true,
+            // Stopping a task loses the pipelines running on it: keep every
+            // old task until its replacement runs.
+            minimum_healthy_percent: 100,
+            maximum_percent: 200,
+            propagate_tags: "SERVICE".into(),
+        }),
+        service_deps,
+    );
+
+    Stack {
+        deployment: name.to_owned(),
+        region: region.to_owned(),
+        resources,
+        existing,
+    }
+}
+
+fn push_subnets(
+    push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address>),
+    name: &str,
+    region: &str,
+    cidr_block: &str,
+    vpc_id: String,
+    vpc_dep: Option<Address>,
+) -> (String, String) {
+    let cidrs = Cidr::parse(cidr_block)
+        .and_then(|c| c.subnets_for_agent())
+        .expect("validated CIDR");
+    for (i, (addr, zone)) in [(addr::SUBNET_A, "a"), (addr::SUBNET_B, "b")]
+        .into_iter()
+        .enumerate()
+    {
+        push(
+            addr,
+            names::network(name, &format!("subnet-{zone}")),
+            true,
+            Spec::Subnet(SubnetSpec {
+                vpc_id: vpc_id.clone(),
+                cidr_block: cidrs[i].to_string(),
+                availability_zone: format!("{region}{zone}"),
+            }),
+            vpc_dep.into_iter().collect(),
+        );
+    }
+    (
+        addr::SUBNET_A.reference("id"),
+        addr::SUBNET_B.reference("id"),
+    )
+}
+
+/// The agent's environment; optional values are left out when empty, since an
+/// empty value crashes the agent.
+fn agent_environment(c: &Config) -> Vec<KeyValue> {
+    let mut env: Vec<KeyValue> = [
+        ("ACCOUNT_ID", c.account_id.as_str()),
+        ("AGENT_ID", c.agent_id.as_str()),
+        ("MATILLION_REGION", c.matillion_region.as_str()),
+        ("CLOUD_PROVIDER", "AWS"),
+        ("EXPORT_LOGS", "true"),
+        ("MATILLION_ENV", c.matillion_environment.as_str()),
+        (
+            "EXTENSION_LIBRARY_LOCATION",
+            c.extension_library_location.as_str(),
+        ),
+        (
+            "EXTENSION_LIBRARY_PROTOCOL",
+            c.extension_library_protocol.as_str(),
+        ),
+        ("PROXY_HTTP", c.proxy_http.as_str()),
+        ("PROXY_HTTPS", c.proxy_https.as_str()),
+        ("PROXY_EXCLUDES", c.proxy_excludes.as_str()),
+        ("CUSTOM_CERT_LOCATION", c.custom_cert_location.as_str()),
+        (
+            "EXTERNAL_DRIVER_LOCATION",
+            c.external_driver_location.as_str(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, v)| KeyValue {
+        name: k.into(),
+        value: v.into(),
+    })
+    .collect();
+    env.sort();
+    env
+}

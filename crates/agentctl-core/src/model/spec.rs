@@ -1,0 +1,225 @@
+//! Typed attributes of each resource kind. Adapters read live AWS state into the
+//! same types, so a diff compares like with like.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Attr, AttrValue};
+use crate::secret::SecretString;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VpcSpec {
+    pub cidr_block: String,
+    pub enable_dns_support: bool,
+    pub enable_dns_hostnames: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InternetGatewaySpec {
+    pub vpc_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubnetSpec {
+    pub vpc_id: String,
+    pub cidr_block: String,
+    pub availability_zone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Route {
+    pub destination: String,
+    pub gateway_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouteTableSpec {
+    pub vpc_id: String,
+    pub routes: Vec<Route>,
+    /// Sorted, so order never shows as a change.
+    pub subnet_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct EgressRule {
+    /// "-1" is every protocol.
+    pub protocol: String,
+    /// "all", "443" or "1024-2048".
+    pub ports: String,
+    pub cidr: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SecurityGroupSpec {
+    pub vpc_id: String,
+    pub description: String,
+    /// No ingress: the agent serves nothing; it only calls out.
+    pub ingress: Vec<EgressRule>,
+    pub egress: Vec<EgressRule>,
+}
+
+/// The secret's value is the JSON `{"client_id": .., "client_secret": ..}`; it is
+/// only ever compared in memory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SecretSpec {
+    pub description: String,
+    #[serde(skip)]
+    pub value: SecretString,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoleSpec {
+    pub description: String,
+    pub assume_role_policy: Value,
+    /// Inline policies by name. No managed policy is attached.
+    pub policies: std::collections::BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BucketSpec {
+    pub block_public_access: bool,
+    pub encryption: String,
+    pub object_ownership: String,
+    pub policy: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogGroupSpec {
+    /// `None`: never expire.
+    pub retention_in_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterSpec {
+    pub container_insights: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct KeyValue {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct SecretRef {
+    pub name: String,
+    #[serde(rename = "valueFrom")]
+    pub value_from: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct MountPoint {
+    pub source_volume: String,
+    pub container_path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub essential: bool,
+    /// Sorted by name: ECS does not keep order and order means nothing.
+    pub environment: Vec<KeyValue>,
+    pub secrets: Vec<SecretRef>,
+    pub readonly_root_filesystem: bool,
+    pub mount_points: Vec<MountPoint>,
+    pub log_driver: String,
+    pub log_options: std::collections::BTreeMap<String, String>,
+    /// Seconds between SIGTERM and SIGKILL (Fargate's maximum is 120).
+    pub stop_timeout: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskDefinitionSpec {
+    pub family: String,
+    pub cpu: u32,
+    pub memory: u32,
+    pub ephemeral_storage_gib: Option<u32>,
+    pub network_mode: String,
+    pub requires_compatibilities: Vec<String>,
+    pub cpu_architecture: String,
+    pub operating_system_family: String,
+    pub execution_role_arn: String,
+    pub task_role_arn: String,
+    pub volumes: Vec<String>,
+    pub containers: Vec<ContainerSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceSpec {
+    pub cluster: String,
+    pub task_definition: String,
+    pub desired_count: u32,
+    pub launch_type: String,
+    pub platform_version: String,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+    pub circuit_breaker_rollback: bool,
+    pub minimum_healthy_percent: u32,
+    pub maximum_percent: u32,
+    pub propagate_tags: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Spec {
+    Vpc(VpcSpec),
+    InternetGateway(InternetGatewaySpec),
+    Subnet(SubnetSpec),
+    RouteTable(RouteTableSpec),
+    SecurityGroup(SecurityGroupSpec),
+    Secret(SecretSpec),
+    IamRole(RoleSpec),
+    S3Bucket(BucketSpec),
+    LogGroup(LogGroupSpec),
+    EcsCluster(ClusterSpec),
+    TaskDefinition(TaskDefinitionSpec),
+    EcsService(ServiceSpec),
+}
+
+impl Spec {
+    /// Attributes whose change needs a new resource; every other attribute
+    /// updates in place.
+    fn replaced_on(&self) -> &'static [&'static str] {
+        match self {
+            Spec::Vpc(_) => &["cidr_block"],
+            Spec::InternetGateway(_) => &["vpc_id"],
+            Spec::Subnet(_) => &["vpc_id", "cidr_block", "availability_zone"],
+            Spec::RouteTable(_) => &["vpc_id"],
+            Spec::SecurityGroup(_) => &["vpc_id", "description"],
+            Spec::Secret(_)
+            | Spec::IamRole(_)
+            | Spec::S3Bucket(_)
+            | Spec::LogGroup(_)
+            | Spec::EcsCluster(_) => &[],
+            // Task definitions are immutable: any change is a new revision.
+            Spec::TaskDefinition(_) => &["*"],
+            Spec::EcsService(_) => &["cluster", "launch_type"],
+        }
+    }
+
+    /// Flattened top-level attributes, sensitive ones included as `Sensitive`.
+    pub fn attrs(&self) -> Vec<Attr> {
+        let replaced = self.replaced_on();
+        let Value::Object(fields) = serde_json::to_value(self).expect("specs serialize") else {
+            unreachable!("every spec is a struct")
+        };
+        let mut attrs: Vec<Attr> = fields
+            .into_iter()
+            .map(|(key, value)| Attr {
+                forces_replacement: replaced.contains(&"*") || replaced.contains(&key.as_str()),
+                key,
+                value: AttrValue::Plain(value),
+            })
+            .collect();
+        if let Spec::Secret(s) = self {
+            attrs.push(Attr {
+                key: "secret_string".into(),
+                value: AttrValue::Sensitive(s.value.clone()),
+                forces_replacement: false,
+            });
+        }
+        attrs
+    }
+}

@@ -1,0 +1,198 @@
+//! Deterministic resource names derived from `name`, and AWS's rules for each.
+
+/// Placeholder for the AWS account id in names and ARNs until it is known
+/// (offline plan). Replaced by `model::Context::resolve`.
+pub const ACCOUNT_PLACEHOLDER: &str = "<aws-account-id>";
+const ACCOUNT_ID_LEN: usize = 12;
+
+pub fn cluster(name: &str) -> String {
+    name.to_owned()
+}
+pub fn service(name: &str) -> String {
+    format!("{name}-agent")
+}
+pub fn task_family(name: &str) -> String {
+    format!("{name}-agent")
+}
+pub fn execution_role(name: &str) -> String {
+    format!("{name}-execution-role")
+}
+pub fn task_role(name: &str) -> String {
+    format!("{name}-task-role")
+}
+pub fn secret(name: &str) -> String {
+    format!("{name}-agent-credentials")
+}
+pub fn log_group(name: &str) -> String {
+    format!("/ecs/{name}-agent")
+}
+pub fn security_group(name: &str) -> String {
+    format!("{name}-agent")
+}
+/// Global namespace: the AWS account and region make it collision-safe and
+/// deterministic, so no random salt is needed.
+pub fn bucket(name: &str, account: &str, region: &str) -> String {
+    format!("{name}-staging-{account}-{region}")
+}
+/// The `Name` tag of network resources, which have no name of their own.
+pub fn network(name: &str, part: &str) -> String {
+    format!("{name}-{part}")
+}
+/// SSM parameter holding the deployment lock.
+pub fn lock_parameter(name: &str) -> String {
+    format!("/agentctl/{name}/lock")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    Ecs,
+    IamRole,
+    LogGroup,
+    Secret,
+    S3Bucket,
+    SecurityGroup,
+}
+
+#[derive(Debug, Clone)]
+pub struct DerivedName {
+    pub resource: &'static str,
+    pub value: String,
+    pub rule: Rule,
+}
+
+impl DerivedName {
+    pub fn check(&self) -> Result<(), String> {
+        let v = self.value.as_str();
+        let (max, ok): (usize, fn(char) -> bool) = match self.rule {
+            Rule::Ecs => (255, |c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            Rule::IamRole => (64, |c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)),
+            Rule::LogGroup => (512, |c| c.is_ascii_alphanumeric() || "._-/#".contains(c)),
+            Rule::Secret => (512, |c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)),
+            Rule::S3Bucket => (63, |c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+            }),
+            Rule::SecurityGroup => (255, |c| {
+                c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c)
+            }),
+        };
+        let len = v.chars().count();
+        if len > max {
+            return Err(format!(
+                "`{v}` is {len} characters; a {} name is at most {max}",
+                self.resource
+            ));
+        }
+        if let Some(bad) = v.chars().find(|c| !ok(*c)) {
+            let allowed = match self.rule {
+                Rule::S3Bucket => "lowercase letters, digits and hyphens",
+                Rule::Ecs => "letters, digits, hyphens and underscores",
+                _ => "letters, digits and - _ . @ + = ,",
+            };
+            return Err(format!(
+                "`{v}` contains '{bad}'; a {} name allows only {allowed}",
+                self.resource
+            ));
+        }
+        if self.rule == Rule::S3Bucket && (v.starts_with('-') || v.starts_with("xn--")) {
+            return Err(format!("`{v}` must start with a lowercase letter or digit"));
+        }
+        if self.rule == Rule::Ecs && !v.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            return Err(format!("`{v}` must start with a letter or digit"));
+        }
+        Ok(())
+    }
+}
+
+/// Every name agentctl derives, with a 12-digit stand-in for the AWS account id.
+pub fn derived_names(name: &str, region: &str, create_bucket: bool) -> Vec<DerivedName> {
+    let d = |resource, value, rule| DerivedName {
+        resource,
+        value,
+        rule,
+    };
+    let mut out = vec![
+        d("ECS cluster", cluster(name), Rule::Ecs),
+        d("ECS service", service(name), Rule::Ecs),
+        d("task definition family", task_family(name), Rule::Ecs),
+        d("IAM execution role", execution_role(name), Rule::IamRole),
+        d("IAM task role", task_role(name), Rule::IamRole),
+        d("CloudWatch log group", log_group(name), Rule::LogGroup),
+        d("Secrets Manager secret", secret(name), Rule::Secret),
+        d("security group", security_group(name), Rule::SecurityGroup),
+    ];
+    if create_bucket {
+        out.push(d(
+            "S3 bucket",
+            bucket(name, &"0".repeat(ACCOUNT_ID_LEN), region),
+            Rule::S3Bucket,
+        ));
+    }
+    out
+}
+
+/// The longest `name` that keeps every derived name within its limit.
+pub fn max_prefix_len(region: &str, create_bucket: bool) -> usize {
+    derived_names("", region, create_bucket)
+        .iter()
+        .map(|d| {
+            let max = match d.rule {
+                Rule::IamRole => 64,
+                Rule::S3Bucket => 63,
+                Rule::LogGroup | Rule::Secret => 512,
+                Rule::Ecs | Rule::SecurityGroup => 255,
+            };
+            max - d.value.chars().count()
+        })
+        .min()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_names_are_valid() {
+        for d in derived_names("data-insights", "ap-southeast-5", true) {
+            assert_eq!(d.check(), Ok(()), "{}", d.resource);
+        }
+    }
+
+    #[test]
+    fn bucket_limit_depends_on_region() {
+        // 63 - len("-staging-") - 12 - len("-") - len(region)
+        assert_eq!(max_prefix_len("us-east-1", true), 63 - 9 - 12 - 1 - 9);
+        assert_eq!(
+            max_prefix_len("us-east-1", false),
+            64 - "-execution-role".len()
+        );
+    }
+
+    #[test]
+    fn long_name_fails_the_bucket_then_the_role() {
+        let name = "a".repeat(40);
+        let failing: Vec<_> = derived_names(&name, "us-east-1", true)
+            .into_iter()
+            .filter(|d| d.check().is_err())
+            .map(|d| d.resource)
+            .collect();
+        assert_eq!(failing, vec!["S3 bucket"]);
+        let name = "a".repeat(50);
+        let failing: Vec<_> = derived_names(&name, "us-east-1", false)
+            .into_iter()
+            .filter(|d| d.check().is_err())
+            .map(|d| d.resource)
+            .collect();
+        assert_eq!(failing, vec!["IAM execution role"]);
+    }
+
+    #[test]
+    fn uppercase_breaks_only_the_bucket() {
+        let failing: Vec<_> = derived_names("Agent", "us-east-1", true)
+            .into_iter()
+            .filter(|d| d.check().is_err())
+            .map(|d| d.resource)
+            .collect();
+        assert_eq!(failing, vec!["S3 bucket"]);
+    }
+}

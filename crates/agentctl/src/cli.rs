@@ -1,0 +1,126 @@
+//! Command-line arguments, parsed once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::Code;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agentctl",
+    version,
+    about = "Deploy and operate the Matillion DPC agent on AWS ECS Fargate",
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Config file (HCL tfvars)
+    #[arg(
+        short = 'c',
+        long = "config",
+        global = true,
+        env = "AGENTCTL_CONFIG",
+        default_value = "terraform.tfvars"
+    )]
+    pub config: PathBuf,
+    /// AWS region; overrides `region` in the config
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// AWS profile from your AWS config (default: the standard credential chain)
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// Send AWS requests to this endpoint (e.g. a local emulator); also AWS_ENDPOINT_URL
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+    /// Output format
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+    /// More detail on stderr (-v, -vv, -vvv)
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No colours (also NO_COLOR)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check the config; no AWS call
+    Validate,
+    /// Show what apply would change
+    Plan(PlanArgs),
+    /// Make AWS match the config
+    Apply(ApplyArgs),
+    /// Remove everything agentctl created for this deployment
+    Destroy(DestroyArgs),
+    /// Cluster, service, secret, roles, bucket, network of the deployment
+    Outputs,
+    /// Remove a stale deployment lock left by a killed run
+    Unlock(UnlockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Assume nothing exists; no AWS call
+    #[arg(long)]
+    pub offline: bool,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error (as Terraform)
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Most AWS operations in flight at once
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub parallelism: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Delete the secret at once instead of after the 7-day recovery window
+    #[arg(long)]
+    pub force_delete_secret: bool,
+    /// Delete every object in the staging bucket first (otherwise a non-empty bucket stops destroy)
+    #[arg(long)]
+    pub empty_bucket: bool,
+    /// Most AWS operations in flight at once
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub parallelism: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The lock id printed by the run that holds it (guards against removing a live lock)
+    pub lock_id: String,
+}
+
+/// Parses arguments; usage errors exit with the invalid-input code.
+pub fn parse() -> Result<Cli, Code> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        match e.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                Code::Ok
+            }
+            _ => Code::InvalidInput,
+        }
+    })
+}

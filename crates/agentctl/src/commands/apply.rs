@@ -1,0 +1,67 @@
+//! `agentctl apply`: plan, confirm, then make AWS match the config.
+
+use agentctl_aws::apply::{self, DeleteOptions, Options};
+use agentctl_core::plan::Action;
+use serde_json::json;
+
+use super::{confirm, connect, on_interrupt, plan::show, stack};
+use crate::cli::ApplyArgs;
+use crate::exit::{Code, Failure};
+use crate::printer::Printer;
+use crate::settings::Settings;
+
+pub async fn run(
+    settings: &Settings,
+    printer: &Printer,
+    args: &ApplyArgs,
+) -> Result<Code, Failure> {
+    let (loaded, aws) = connect(settings, printer).await?;
+    let lock = agentctl_aws::lock::acquire(&aws, &loaded.config.name, "apply").await?;
+    if let Some(stale) = &lock.took_over {
+        printer.warn(&format!(
+            "took over the lock of a killed run ({} by pid {} since {})",
+            stale.operation,
+            stale.pid,
+            agentctl_aws::lock::format_utc(stale.since)
+        ));
+    }
+    let result = apply_locked(settings, printer, args, &loaded, &aws).await;
+    let released = lock.release(&aws).await;
+    let code = result?;
+    released?;
+    Ok(code)
+}
+
+async fn apply_locked(
+    settings: &Settings,
+    printer: &Printer,
+    args: &ApplyArgs,
+    loaded: &agentctl_core::config::Loaded,
+    aws: &agentctl_aws::Aws,
+) -> Result<Code, Failure> {
+    let stack = stack(loaded, aws);
+    let (plan, live) = agentctl_aws::live::plan(aws, &stack).await?;
+    show(&plan, settings, printer);
+    if !plan.has_changes() {
+        return Ok(Code::Ok);
+    }
+    confirm(settings, "Apply these changes?")?;
+    let cancel = on_interrupt(printer.is_json());
+    let opts = Options {
+        parallelism: args.parallelism as usize,
+        delete: DeleteOptions::default(),
+    };
+    let report = apply::apply(aws, &stack, &plan, &live, opts, printer, &cancel).await?;
+    let summary = format!(
+        "Apply complete: {} created, {} updated, {} replaced, {} deleted.\n",
+        plan.count(Action::Create),
+        plan.count(Action::Update),
+        plan.count(Action::Replace),
+        plan.count(Action::Delete)
+    );
+    printer.note(&summary);
+    if printer.is_json() {
+        printer.result("", &json!({"event": "complete", "operations": report.done.len(), "service_deployment": report.service_deployment()}));
+    }
+    Ok(Code::Ok)
+}

@@ -1,0 +1,207 @@
+//! One module per command. `run` resolves settings once, runs the command and
+//! maps its outcome to an exit code.
+
+mod apply;
+mod destroy;
+mod plan;
+mod validate;
+
+use agentctl_aws::apply::Cancel;
+use agentctl_aws::Aws;
+use agentctl_core::config::{self, Loaded};
+use agentctl_core::diagnostics::{MietteDiagnostic, Report};
+use agentctl_core::model::{self, Stack};
+
+use crate::cli::{Cli, Command};
+use crate::exit::{Code, Failure};
+use crate::printer::Printer;
+use crate::settings::Settings;
+
+pub fn run(cli: Cli) -> Code {
+    let settings = Settings::resolve(&cli.global);
+    init_tracing(settings.verbose);
+    let printer = Printer::new(&settings);
+    let result = match cli.command {
+        Command::Validate => validate::run(&settings, &printer),
+        Command::Plan(args) if args.offline => plan::offline(&settings, &printer),
+        command => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Failure::new(
+                    Code::Failure,
+                    format!("cannot start the async runtime: {e}"),
+                )
+            })
+            .and_then(|rt| rt.block_on(run_aws(command, &settings, &printer))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            printer.failure(&f);
+            f.code
+        }
+    }
+}
+
+async fn run_aws(
+    command: Command,
+    settings: &Settings,
+    printer: &Printer,
+) -> Result<Code, Failure> {
+    match command {
+        Command::Plan(args) => plan::live(settings, printer, &args).await,
+        Command::Apply(args) => apply::run(settings, printer, &args).await,
+        Command::Destroy(args) => destroy::run(settings, printer, &args).await,
+        Command::Outputs => {
+            let (loaded, aws) = connect(settings, printer).await?;
+            let stack = model::build(&loaded.config, &aws.context());
+            let outputs = agentctl_aws::outputs::read(&aws, &stack).await?;
+            printer.result(
+                &outputs.text(),
+                &serde_json::to_value(&outputs).expect("json"),
+            );
+            Ok(Code::Ok)
+        }
+        Command::Unlock(args) => {
+            let (loaded, aws) = connect(settings, printer).await?;
+            match agentctl_aws::lock::unlock(&aws, &loaded.config.name, &args.lock_id).await? {
+                Some(h) => printer.note(&format!(
+                    "removed the lock of {} (pid {} on {}, {})",
+                    h.operation, h.pid, h.host, h.caller
+                )),
+                None => printer.note("no lock is held"),
+            }
+            Ok(Code::Ok)
+        }
+        Command::Validate => unreachable!("validate runs without AWS"),
+    }
+}
+
+/// -v: agentctl's own debug lines; -vvv: the SDK's too. Credentials never reach
+/// these: they live in `SecretString`, and the SDK redacts sensitive fields.
+fn init_tracing(verbose: u8) {
+    let filter = match verbose {
+        0 => return,
+        1 => "agentctl=debug,agentctl_aws=debug",
+        2 => "agentctl=trace,agentctl_aws=trace,aws_config=debug",
+        _ => "debug",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Renders every diagnostic of a report: miette snippets for people, a list for
+/// machines.
+fn print_report(report: &Report, settings: &Settings, printer: &Printer) {
+    if printer.is_json() {
+        return; // part of the command's JSON result
+    }
+    let theme = if settings.color {
+        miette::GraphicalTheme::unicode()
+    } else {
+        miette::GraphicalTheme::unicode_nocolor()
+    };
+    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+    for d in &report.diagnostics {
+        let mut out = String::new();
+        let _ = handler.render_report(&mut out, &MietteDiagnostic::new(report, d));
+        eprintln!("{out}");
+    }
+}
+
+/// Loads and validates the config; on errors prints them all and fails with the
+/// invalid-input code, before any AWS call.
+fn load_config(settings: &Settings, printer: &Printer) -> Result<Loaded, Failure> {
+    match config::load_file(&settings.config_path, &settings.env) {
+        Ok(loaded) => {
+            print_report(&loaded.report, settings, printer);
+            Ok(loaded)
+        }
+        Err(report) => {
+            print_report(&report, settings, printer);
+            let n = report.errors().count();
+            let mut f = Failure::new(
+                Code::InvalidInput,
+                format!(
+                    "{} has {n} problem{}; nothing was sent to AWS",
+                    report.source.path,
+                    if n == 1 { "" } else { "s" }
+                ),
+            );
+            if printer.is_json() {
+                f.causes = report
+                    .located()
+                    .iter()
+                    .filter(|d| d.severity == agentctl_core::diagnostics::Severity::Error)
+                    .map(|d| {
+                        format!(
+                            "{}:{}:{}: {}",
+                            d.file,
+                            d.line.unwrap_or(0),
+                            d.column.unwrap_or(0),
+                            d.message
+                        )
+                    })
+                    .collect();
+            }
+            Err(f)
+        }
+    }
+}
+
+async fn connect(settings: &Settings, printer: &Printer) -> Result<(Loaded, Aws), Failure> {
+    let loaded = load_config(settings, printer)?;
+    let aws = Aws::connect(&settings.aws, &loaded.config.region).await?;
+    tracing::debug!(account = %aws.account_id, caller = %aws.caller_arn, "connected");
+    Ok((loaded, aws))
+}
+
+fn stack(loaded: &Loaded, aws: &Aws) -> Stack {
+    model::build(&loaded.config, &aws.context())
+}
+
+/// Ctrl-C stops new operations; in-flight ones finish.
+fn on_interrupt(printer_json: bool) -> Cancel {
+    let cancel = Cancel::default();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c.cancel();
+            if !printer_json {
+                eprintln!("interrupted: finishing operations in flight, starting no new ones (Ctrl-C again to kill)");
+            }
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(130);
+        }
+    });
+    cancel
+}
+
+/// Asks "yes?" on a terminal; refuses without one unless --yes.
+fn confirm(settings: &Settings, question: &str) -> Result<(), Failure> {
+    if settings.yes {
+        return Ok(());
+    }
+    if !settings.interactive {
+        return Err(Failure::new(
+            Code::Aborted,
+            "refusing to change AWS without confirmation: there is no terminal to ask on",
+        )
+        .help("run it again with --yes once you have reviewed the plan"));
+    }
+    eprint!("{question} Only 'yes' is accepted: ");
+    let mut answer = String::new();
+    let _ = std::io::stdin().read_line(&mut answer);
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            Code::Aborted,
+            "not confirmed; nothing was changed",
+        ))
+    }
+}

@@ -1,0 +1,148 @@
+//! One place decides how output looks: live spinners on a terminal, plain lines
+//! in CI and pipes, JSON for machines. Results go to stdout; progress, warnings
+//! and errors to stderr (JSON events go to stdout, one object per line).
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use agentctl_aws::progress::{Event, Progress};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle as BarStyle};
+use owo_colors::OwoColorize;
+use serde_json::Value;
+
+use crate::exit::Failure;
+use crate::settings::{ProgressStyle, Settings};
+
+pub struct Printer {
+    style: ProgressStyle,
+    color: bool,
+    bars: Mutex<Option<(MultiProgress, HashMap<String, ProgressBar>)>>,
+}
+
+impl Printer {
+    pub fn new(settings: &Settings) -> Self {
+        Self {
+            style: settings.progress,
+            color: settings.color,
+            bars: Mutex::new(None),
+        }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.style == ProgressStyle::Json
+    }
+
+    /// The command's result: text or JSON, from the same value.
+    pub fn result(&self, text: &str, json: &Value) {
+        let mut out = std::io::stdout().lock();
+        let _ = if self.is_json() {
+            writeln!(out, "{}", serde_json::to_string_pretty(json).expect("json"))
+        } else {
+            write!(out, "{text}")
+        };
+    }
+
+    /// A line of text for people (stderr), silent in JSON mode.
+    pub fn note(&self, text: &str) {
+        if !self.is_json() {
+            self.suspend(|| eprintln!("{text}"));
+        }
+    }
+
+    pub fn warn(&self, text: &str) {
+        let text = if self.color {
+            format!("{}: {text}", "warning".yellow().bold())
+        } else {
+            format!("warning: {text}")
+        };
+        self.suspend(|| eprintln!("{text}"));
+    }
+
+    pub fn failure(&self, f: &Failure) {
+        self.finish_bars();
+        if self.is_json() {
+            let v = serde_json::json!({"error": f.message, "help": f.help, "causes": f.causes, "exit_code": f.code as u8});
+            println!("{}", serde_json::to_string(&v).expect("json"));
+            return;
+        }
+        let head = if self.color {
+            "error".red().bold().to_string()
+        } else {
+            "error".to_owned()
+        };
+        eprintln!("{head}: {}", f.message);
+        for cause in &f.causes {
+            eprintln!("  caused by: {cause}");
+        }
+        if let Some(help) = &f.help {
+            eprintln!("  help: {help}");
+        }
+    }
+
+    fn suspend(&self, f: impl FnOnce()) {
+        match &*self.bars.lock().expect("printer lock") {
+            Some((multi, _)) => multi.suspend(f),
+            None => f(),
+        }
+    }
+
+    fn finish_bars(&self) {
+        if let Some((_, bars)) = self.bars.lock().expect("printer lock").take() {
+            for bar in bars.values() {
+                if !bar.is_finished() {
+                    bar.abandon();
+                }
+            }
+        }
+    }
+
+    fn live(&self, key: &str, message: String, done: Option<bool>) {
+        let mut guard = self.bars.lock().expect("printer lock");
+        let (multi, bars) = guard.get_or_insert_with(|| (MultiProgress::new(), HashMap::new()));
+        let bar = bars.entry(key.to_owned()).or_insert_with(|| {
+            let bar = multi.add(ProgressBar::new_spinner());
+            bar.set_style(
+                BarStyle::with_template("  {spinner} {msg} {elapsed:.dim}").expect("template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        match done {
+            None => bar.set_message(message),
+            Some(ok) => {
+                bar.set_style(BarStyle::with_template("  {msg}").expect("template"));
+                let mark = match (ok, self.color) {
+                    (true, true) => "✓".green().to_string(),
+                    (true, false) => "✓".to_owned(),
+                    (false, true) => "✗".red().to_string(),
+                    (false, false) => "✗".to_owned(),
+                };
+                bar.finish_with_message(format!("{mark} {message}"));
+            }
+        }
+    }
+}
+
+impl Progress for Printer {
+    fn event(&self, event: &Event) {
+        match self.style {
+            ProgressStyle::Json => {
+                let line = serde_json::to_string(event).expect("json");
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
+            ProgressStyle::Lines => eprintln!("{}", event.line()),
+            ProgressStyle::Live => match event.resource_key() {
+                Some(key) => self.live(&key, event.line(), event.outcome()),
+                None => self.suspend(|| eprintln!("{}", event.line())),
+            },
+        }
+    }
+}
+
+impl Drop for Printer {
+    fn drop(&mut self) {
+        self.finish_bars();
+    }
+}
