@@ -19,14 +19,20 @@ impl Aws {
 /// Every resource under this deployment's names, read concurrently: resources in
 /// the stack go to `resources` (ours or not: diff refuses foreign ones); ours
 /// that the config no longer wants go to `orphans`.
-pub async fn read(aws: &Aws, stack: &Stack) -> Result<Live, Error> {
+///
+/// `adopt` names untagged resources a killed run of ours created (from its lock).
+pub async fn read(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<Live, Error> {
     let names = Names::new(&stack.deployment, &aws.account_id, &aws.region);
     let found = adapters::read_all(aws, &names, stack.existing.vpc_id.as_deref()).await?;
     let mut live = Live::default();
     for (addr, l) in found {
+        let adopted = l.owner().is_none() && adopt.iter().any(|n| n == names.of(addr));
+        if adopted {
+            live.adopted.insert(addr);
+        }
         if stack.get(addr).is_some() {
             live.resources.insert(addr, l);
-        } else if l.owner() == Some(stack.deployment.as_str()) {
+        } else if adopted || l.owner() == Some(stack.deployment.as_str()) {
             live.orphans.push((addr, names.of(addr).to_owned(), l));
         }
     }
@@ -34,8 +40,8 @@ pub async fn read(aws: &Aws, stack: &Stack) -> Result<Live, Error> {
 }
 
 /// The live plan: read, then diff. Foreign resources stop it.
-pub async fn plan(aws: &Aws, stack: &Stack) -> Result<(Plan, Live), Error> {
-    let live = read(aws, stack).await?;
+pub async fn plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<(Plan, Live), Error> {
+    let live = read(aws, stack, adopt).await?;
     let plan = plan::diff(stack, &live).map_err(Error::Foreign)?;
     Ok((plan, live))
 }
@@ -43,13 +49,18 @@ pub async fn plan(aws: &Aws, stack: &Stack) -> Result<(Plan, Live), Error> {
 /// What destroy would delete: every resource carrying our ownership tag, in
 /// reverse dependency order. Foreign ones under our names are listed apart and
 /// never touched.
-pub async fn destroy_plan(aws: &Aws, stack: &Stack) -> Result<(Plan, Live, Vec<Foreign>), Error> {
+pub async fn destroy_plan(
+    aws: &Aws,
+    stack: &Stack,
+    adopt: &[String],
+) -> Result<(Plan, Live, Vec<Foreign>), Error> {
     let names = Names::new(&stack.deployment, &aws.account_id, &aws.region);
     let found = adapters::read_all(aws, &names, stack.existing.vpc_id.as_deref()).await?;
     let mut live = Live::default();
     let mut foreign = Vec::new();
     for (addr, l) in found {
-        if l.owner() == Some(stack.deployment.as_str()) {
+        let adopted = l.owner().is_none() && adopt.iter().any(|n| n == names.of(addr));
+        if adopted || l.owner() == Some(stack.deployment.as_str()) {
             live.orphans.push((addr, names.of(addr).to_owned(), l));
         } else {
             foreign.push(Foreign {

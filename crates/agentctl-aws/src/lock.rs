@@ -22,6 +22,11 @@ pub struct LockInfo {
     pub caller: String,
     /// Seconds since the Unix epoch.
     pub since: u64,
+    /// Names of resources being created whose create call cannot carry tags (an
+    /// S3 bucket): if this run is killed before tagging them, the next run knows
+    /// they are its own.
+    #[serde(default)]
+    pub pending: Vec<String>,
 }
 
 impl LockInfo {
@@ -92,6 +97,7 @@ pub async fn acquire(aws: &Aws, deployment: &str, operation: &str) -> Result<Loc
         pid: std::process::id(),
         caller: aws.caller_arn.clone(),
         since: now(),
+        pending: Vec::new(),
     };
     let mut took_over = None;
     // Two attempts: the second after removing a provably stale lock.
@@ -173,6 +179,26 @@ async fn read(aws: &Aws, parameter: &str) -> Result<Option<LockInfo>, Error> {
 }
 
 impl Lock {
+    /// Records names about to be created without tags (see `LockInfo::pending`).
+    pub async fn note_pending(&mut self, aws: &Aws, names: Vec<String>) -> Result<(), Error> {
+        self.info.pending = names;
+        aws.ssm
+            .put_parameter()
+            .name(&self.parameter)
+            .value(serde_json::to_string(&self.info).expect("json"))
+            .r#type(ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .map_err(sdk(format!("updating the lock {}", self.parameter)))?;
+        Ok(())
+    }
+
+    /// What a killed run had in flight, when this run took its lock over.
+    pub fn adoptable(&self) -> &[String] {
+        self.took_over.as_ref().map_or(&[], |t| &t.pending)
+    }
+
     pub async fn release(self, aws: &Aws) -> Result<(), Error> {
         // Only our own lock: never one another run took over meanwhile.
         if read(aws, &self.parameter)
@@ -219,6 +245,6 @@ mod tests {
     #[test]
     fn formats_utc() {
         assert_eq!(super::format_utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::format_utc(1_795_780_800), "2026-11-27T08:00:00Z");
+        assert_eq!(super::format_utc(1_795_780_800), "2026-11-27T12:00:00Z");
     }
 }

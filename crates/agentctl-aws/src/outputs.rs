@@ -27,7 +27,7 @@ pub struct Outputs {
 }
 
 pub async fn read(aws: &Aws, stack: &Stack) -> Result<Outputs, Error> {
-    let live = crate::live::read(aws, stack).await?;
+    let live = crate::live::read(aws, stack, &[]).await?;
     let get = |a, key: &str| {
         live.resources
             .get(&a)

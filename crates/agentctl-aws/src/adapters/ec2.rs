@@ -70,6 +70,7 @@ fn live(id: String, tags: BTreeMap<String, String>, spec: Spec) -> LiveResource 
         id,
         tags,
         spec,
+        unreported: vec![],
     }
 }
 

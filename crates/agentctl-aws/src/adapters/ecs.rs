@@ -91,6 +91,7 @@ async fn read_cluster(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Err
         outputs: outputs(&[("arn", &arn), ("name", name)]),
         tags: tags_of(c.tags()),
         spec: Spec::EcsCluster(spec),
+        unreported: vec![],
     }))
 }
 
@@ -110,7 +111,11 @@ async fn read_task_definition(aws: &Aws, family: &str) -> Result<Option<LiveReso
         }
         Err(e) => return Err(e),
     };
-    let Some(td) = out.task_definition() else {
+    // Only an ACTIVE revision counts (AWS never returns another here; moto may).
+    let Some(td) = out
+        .task_definition()
+        .filter(|t| t.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active))
+    else {
         return Ok(None);
     };
     let arn = td.task_definition_arn().unwrap_or_default().to_owned();
@@ -158,6 +163,7 @@ async fn read_task_definition(aws: &Aws, family: &str) -> Result<Option<LiveReso
         outputs: outputs(&[("arn", &arn)]),
         tags: tags_of(out.tags()),
         spec: Spec::TaskDefinition(spec),
+        unreported: vec![],
     }))
 }
 
@@ -260,11 +266,22 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
             .map(|p| p.as_str().to_owned())
             .unwrap_or_else(|| "NONE".into()),
     };
+    // AWS always reports the deployment configuration; an emulator may not.
+    let unreported = if dc.is_none() {
+        vec![
+            "circuit_breaker_rollback",
+            "minimum_healthy_percent",
+            "maximum_percent",
+        ]
+    } else {
+        vec![]
+    };
     Ok(Some(LiveResource {
         id: arn.clone(),
         outputs: outputs(&[("arn", &arn), ("name", name)]),
         tags: tags_of(s.tags()),
         spec: Spec::EcsService(spec),
+        unreported,
     }))
 }
 

@@ -103,6 +103,7 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         outputs: outputs(&[("arn", role.arn()), ("name", name)]),
         tags,
         spec: Spec::IamRole(spec),
+        unreported: vec![],
     }))
 }
 

@@ -46,6 +46,7 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         outputs: outputs(&[("arn", &arn), ("name", name)]),
         tags,
         spec: Spec::LogGroup(spec),
+        unreported: vec![],
     }))
 }
 

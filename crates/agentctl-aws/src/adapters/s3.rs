@@ -60,6 +60,7 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
                 outputs: Default::default(),
                 tags: Default::default(),
                 spec: Spec::S3Bucket(empty()),
+                unreported: vec![],
             }))
         }
         Err(e) => return Err(e),
@@ -114,6 +115,7 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         outputs: outputs(&[("arn", &arn), ("name", name)]),
         tags,
         spec: Spec::S3Bucket(spec),
+        unreported: vec![],
     }))
 }
 

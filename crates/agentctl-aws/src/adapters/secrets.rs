@@ -50,6 +50,7 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         outputs: outputs(&[("arn", &arn)]),
         tags,
         spec: Spec::Secret(spec),
+        unreported: vec![],
     }))
 }
 

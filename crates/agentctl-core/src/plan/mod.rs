@@ -31,6 +31,9 @@ pub struct LiveResource {
     pub outputs: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
     pub spec: Spec,
+    /// Attributes AWS did not report (an emulator may omit some); they are not
+    /// compared rather than shown as changes forever.
+    pub unreported: Vec<&'static str>,
 }
 
 impl LiveResource {
@@ -49,6 +52,9 @@ pub struct Live {
     /// Resources of ours no longer in the config, found by the adapters (address,
     /// name) with their live state, to be deleted.
     pub orphans: Vec<(Address, String, LiveResource)>,
+    /// Untagged resources a killed run of this deployment had just created (its
+    /// lock recorded them): ours, to be tagged, not foreign.
+    pub adopted: std::collections::BTreeSet<Address>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -262,7 +268,9 @@ pub fn diff(stack: &Stack, live: &Live) -> Result<Plan, Vec<Foreign>> {
     let foreign: Vec<Foreign> = live
         .resources
         .iter()
-        .filter(|(_, l)| l.owner() != Some(stack.deployment.as_str()))
+        .filter(|(addr, l)| {
+            l.owner() != Some(stack.deployment.as_str()) && !live.adopted.contains(addr)
+        })
         .map(|(addr, l)| Foreign {
             address: addr.to_string(),
             kind: addr.kind.noun(),
@@ -352,6 +360,22 @@ pub fn delete_rank(kind: Kind) -> u8 {
     }
 }
 
+/// Order carries no meaning in any list of the model (subnets, statements,
+/// mount points, ...): compare lists as sorted.
+fn normalize(v: &Value) -> Value {
+    match v {
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(normalize).collect();
+            items.sort_by_cached_key(|i| i.to_string());
+            Value::Array(items)
+        }
+        Value::Object(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), normalize(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
 fn compare(desired: &Resource, live: &LiveResource, known: &Known) -> Vec<AttrChange> {
     let live_attrs: HashMap<String, Attr> = live
         .spec
@@ -360,7 +384,12 @@ fn compare(desired: &Resource, live: &LiveResource, known: &Known) -> Vec<AttrCh
         .map(|a| (a.key.clone(), a))
         .collect();
     let mut out = Vec::new();
-    for a in desired.spec.attrs() {
+    for a in desired
+        .spec
+        .attrs()
+        .into_iter()
+        .filter(|a| !live.unreported.contains(&a.key.as_str()))
+    {
         let before = live_attrs.get(&a.key).map(|l| &l.value);
         match (&a.value, before) {
             (AttrValue::Sensitive(want), Some(AttrValue::Sensitive(have))) => {
@@ -374,8 +403,14 @@ fn compare(desired: &Resource, live: &LiveResource, known: &Known) -> Vec<AttrCh
                 }
             }
             (AttrValue::Plain(want), Some(AttrValue::Plain(have))) => {
-                let want = known.resolve(want);
-                json_diff(&a.key, have, &want, a.forces_replacement, &mut out);
+                let want = normalize(&known.resolve(want));
+                json_diff(
+                    &a.key,
+                    &normalize(have),
+                    &want,
+                    a.forces_replacement,
+                    &mut out,
+                );
             }
             (value, _) => out.push(AttrChange {
                 path: a.key,

@@ -16,7 +16,7 @@ pub async fn run(
     args: &ApplyArgs,
 ) -> Result<Code, Failure> {
     let (loaded, aws) = connect(settings, printer).await?;
-    let lock = agentctl_aws::lock::acquire(&aws, &loaded.config.name, "apply").await?;
+    let mut lock = agentctl_aws::lock::acquire(&aws, &loaded.config.name, "apply").await?;
     if let Some(stale) = &lock.took_over {
         printer.warn(&format!(
             "took over the lock of a killed run ({} by pid {} since {})",
@@ -25,7 +25,7 @@ pub async fn run(
             agentctl_aws::lock::format_utc(stale.since)
         ));
     }
-    let result = apply_locked(settings, printer, args, &loaded, &aws).await;
+    let result = apply_locked(settings, printer, args, &loaded, &aws, &mut lock).await;
     let released = lock.release(&aws).await;
     let code = result?;
     released?;
@@ -38,14 +38,26 @@ async fn apply_locked(
     args: &ApplyArgs,
     loaded: &agentctl_core::config::Loaded,
     aws: &agentctl_aws::Aws,
+    lock: &mut agentctl_aws::lock::Lock,
 ) -> Result<Code, Failure> {
     let stack = stack(loaded, aws);
-    let (plan, live) = agentctl_aws::live::plan(aws, &stack).await?;
+    let (plan, live) = agentctl_aws::live::plan(aws, &stack, lock.adoptable()).await?;
     show(&plan, settings, printer);
     if !plan.has_changes() {
         return Ok(Code::Ok);
     }
     confirm(settings, "Apply these changes?")?;
+    // A bucket cannot be tagged in the call that creates it: note it in the
+    // lock, so a run killed in between does not leave a "foreign" bucket.
+    let untagged_creates: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Create && c.addr == agentctl_core::model::addr::BUCKET)
+        .map(|c| c.name.clone())
+        .collect();
+    if !untagged_creates.is_empty() {
+        lock.note_pending(aws, untagged_creates).await?;
+    }
     let cancel = on_interrupt(printer.is_json());
     let opts = Options {
         parallelism: args.parallelism as usize,

@@ -18,7 +18,7 @@ pub async fn run(
     let lock = agentctl_aws::lock::acquire(&aws, &loaded.config.name, "destroy").await?;
     let stack = stack(&loaded, &aws);
     let result = async {
-        let (plan, live, foreign) = agentctl_aws::live::destroy_plan(&aws, &stack).await?;
+        let (plan, live, foreign) = agentctl_aws::live::destroy_plan(&aws, &stack, lock.adoptable()).await?;
         for f in &foreign {
             printer.warn(&format!("{} {} ({}) has this deployment's name but not its ownership tag: left untouched", f.kind, f.name, f.id));
         }

@@ -33,7 +33,7 @@ pub async fn live(
 ) -> Result<Code, Failure> {
     let (loaded, aws) = connect(settings, printer).await?;
     let stack = stack(&loaded, &aws);
-    let (plan, _) = agentctl_aws::live::plan(&aws, &stack).await?;
+    let (plan, _) = agentctl_aws::live::plan(&aws, &stack, &[]).await?;
     show(&plan, settings, printer);
     Ok(if args.detailed_exitcode && plan.has_changes() {
         Code::Changes

@@ -1,0 +1,800 @@
+//! apply / plan / destroy against a private moto server per test.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Run, World, CLIENT_ID, CLIENT_SECRET};
+
+const TAG: &str = "agentctl:deployment";
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn no_changes(w: &World) {
+    let plan = w.run(&["plan", "--detailed-exitcode"]);
+    plan.expect_code(0);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
+}
+
+fn apply(w: &World) -> Run {
+    let r = w.run(&["apply", "--yes"]);
+    r.expect_code(0);
+    r
+}
+
+/// Everything carrying our ownership tag, per service, as "kind name" lines.
+fn owned(w: &World) -> Vec<String> {
+    rt().block_on(async {
+        let cfg = w.sdk().await;
+        let ec2 = aws_sdk_ec2::Client::new(&cfg);
+        let tag_filter = aws_sdk_ec2::types::Filter::builder()
+            .name(format!("tag:{TAG}"))
+            .values(&w.name)
+            .build();
+        let mut out = Vec::new();
+        for v in ec2
+            .describe_vpcs()
+            .filters(tag_filter.clone())
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+        {
+            out.push(format!("vpc {}", v.vpc_id().unwrap()));
+        }
+        for s in ec2
+            .describe_subnets()
+            .filters(tag_filter.clone())
+            .send()
+            .await
+            .unwrap()
+            .subnets()
+        {
+            out.push(format!("subnet {}", s.subnet_id().unwrap()));
+        }
+        for g in ec2
+            .describe_security_groups()
+            .filters(tag_filter.clone())
+            .send()
+            .await
+            .unwrap()
+            .security_groups()
+        {
+            out.push(format!("sg {}", g.group_id().unwrap()));
+        }
+        for g in ec2
+            .describe_internet_gateways()
+            .filters(tag_filter.clone())
+            .send()
+            .await
+            .unwrap()
+            .internet_gateways()
+        {
+            out.push(format!("igw {}", g.internet_gateway_id().unwrap()));
+        }
+        for t in ec2
+            .describe_route_tables()
+            .filters(tag_filter.clone())
+            .send()
+            .await
+            .unwrap()
+            .route_tables()
+        {
+            out.push(format!("rtb {}", t.route_table_id().unwrap()));
+        }
+        let iam = aws_sdk_iam::Client::new(&cfg);
+        for r in iam.list_roles().send().await.unwrap().roles() {
+            if r.role_name().starts_with(&w.name) {
+                out.push(format!("role {}", r.role_name()));
+            }
+        }
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
+        for g in logs
+            .describe_log_groups()
+            .send()
+            .await
+            .unwrap()
+            .log_groups()
+        {
+            if g.log_group_name().unwrap_or_default().contains(&w.name) {
+                out.push(format!("log-group {}", g.log_group_name().unwrap()));
+            }
+        }
+        let s3 = aws_sdk_s3::Client::new(&cfg);
+        for b in s3.list_buckets().send().await.unwrap().buckets() {
+            if b.name().unwrap_or_default().starts_with(&w.name) {
+                out.push(format!("bucket {}", b.name().unwrap()));
+            }
+        }
+        let ecs = aws_sdk_ecs::Client::new(&cfg);
+        for c in ecs
+            .describe_clusters()
+            .clusters(&w.name)
+            .send()
+            .await
+            .unwrap()
+            .clusters()
+        {
+            if c.status() == Some("ACTIVE") {
+                out.push(format!("cluster {}", c.cluster_name().unwrap()));
+            }
+        }
+        for arn in ecs
+            .list_task_definitions()
+            .family_prefix(format!("{}-agent", w.name))
+            .send()
+            .await
+            .unwrap()
+            .task_definition_arns()
+        {
+            out.push(format!("task-definition {arn}"));
+        }
+        let sm = aws_sdk_secretsmanager::Client::new(&cfg);
+        for s in sm.list_secrets().send().await.unwrap().secret_list() {
+            if s.name().unwrap_or_default().starts_with(&w.name) && s.deleted_date().is_none() {
+                out.push(format!("secret {}", s.name().unwrap()));
+            }
+        }
+        let ssm = aws_sdk_ssm::Client::new(&cfg);
+        for p in ssm.describe_parameters().send().await.unwrap().parameters() {
+            out.push(format!("parameter {}", p.name().unwrap()));
+        }
+        out.sort();
+        out
+    })
+}
+
+#[test]
+fn new_vpc_apply_is_idempotent_and_destroy_leaves_nothing() {
+    let w = World::new("e2e");
+    w.config("tags = { team = \"data\" }");
+    w.run(&["plan", "--detailed-exitcode"]).expect_code(2);
+    let applied = apply(&w);
+    assert!(
+        applied.stderr.contains("Apply complete: 14 created"),
+        "{}",
+        applied.stderr
+    );
+    no_changes(&w);
+
+    // What AWS holds is what the design says.
+    rt().block_on(async {
+        let cfg = w.sdk().await;
+        let sm = aws_sdk_secretsmanager::Client::new(&cfg);
+        let v = sm
+            .get_secret_value()
+            .secret_id("e2e-agent-credentials")
+            .send()
+            .await
+            .unwrap();
+        let secret: serde_json::Value = serde_json::from_str(v.secret_string().unwrap()).unwrap();
+        assert_eq!(
+            secret,
+            serde_json::json!({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+        );
+        let iam = aws_sdk_iam::Client::new(&cfg);
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name("e2e-execution-role")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            attached.attached_policies().is_empty(),
+            "no managed policy may be attached"
+        );
+        let ecs = aws_sdk_ecs::Client::new(&cfg);
+        let td = ecs
+            .describe_task_definition()
+            .task_definition("e2e-agent")
+            .send()
+            .await
+            .unwrap();
+        let td = td.task_definition().unwrap();
+        let c = &td.container_definitions()[0];
+        assert_eq!(c.readonly_root_filesystem(), Some(true));
+        let secrets: Vec<_> = c
+            .secrets()
+            .iter()
+            .map(|s| (s.name(), s.value_from()))
+            .collect();
+        assert!(secrets.iter().any(|(n, v)| *n == "OAUTH_CLIENT_SECRET"
+            && v.ends_with(":client_secret::")
+            && v.contains(":secret:e2e-agent-credentials-")));
+        let env: Vec<_> = c
+            .environment()
+            .iter()
+            .map(|kv| (kv.name().unwrap(), kv.value().unwrap()))
+            .collect();
+        assert!(
+            env.contains(&("CLOUD_PROVIDER", "AWS")) && env.contains(&("MATILLION_REGION", "eu1"))
+        );
+        assert!(
+            !env.iter().any(|(n, _)| n.starts_with("PROXY_")),
+            "empty optional variables are omitted"
+        );
+        let s3 = aws_sdk_s3::Client::new(&cfg);
+        let pab = s3
+            .get_public_access_block()
+            .bucket("e2e-staging-123456789012-us-east-1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            pab.public_access_block_configuration()
+                .unwrap()
+                .block_public_policy(),
+            Some(true)
+        );
+    });
+
+    let outputs = w.run(&["outputs", "-o", "json"]);
+    outputs.expect_code(0);
+    let o: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
+    assert_eq!(
+        o["cluster"],
+        "arn:aws:ecs:us-east-1:123456789012:cluster/e2e"
+    );
+    assert_eq!(o["subnet_ids"].as_array().unwrap().len(), 2);
+
+    let destroyed = w.run(&["destroy", "--yes"]);
+    destroyed.expect_code(0);
+    assert_eq!(
+        owned(&w),
+        Vec::<String>::new(),
+        "destroy left resources behind"
+    );
+
+    // The secret sits in its recovery window: apply restores it.
+    apply(&w);
+    no_changes(&w);
+    w.run(&["destroy", "--yes", "--force-delete-secret"])
+        .expect_code(0);
+    assert_eq!(owned(&w), Vec::<String>::new());
+}
+
+#[test]
+fn existing_vpc_with_new_subnets_leaves_the_vpc_alone() {
+    let w = World::new("exvpc");
+    let vpc_id = rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
+        let v = ec2
+            .create_vpc()
+            .cidr_block("10.7.0.0/16")
+            .send()
+            .await
+            .unwrap();
+        v.vpc().unwrap().vpc_id().unwrap().to_owned()
+    });
+    w.config(&format!(
+        "use_existing_vpc = true\nvpc_id = \"{vpc_id}\"\ncidr_block = \"10.7.0.0/16\""
+    ));
+    let plan = w.run(&["plan"]);
+    assert!(
+        plan.stdout.contains("uses existing VPC") && !plan.stdout.contains("vpc.main"),
+        "{}",
+        plan.stdout
+    );
+    let applied = apply(&w);
+    assert!(
+        applied.stderr.contains("Apply complete: 11 created"),
+        "{}",
+        applied.stderr
+    );
+    no_changes(&w);
+    w.run(&["destroy", "--yes", "--force-delete-secret"])
+        .expect_code(0);
+    assert_eq!(owned(&w), Vec::<String>::new());
+    rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
+        let v = ec2.describe_vpcs().vpc_ids(&vpc_id).send().await.unwrap();
+        assert_eq!(v.vpcs().len(), 1, "the existing VPC must survive destroy");
+    });
+}
+
+#[test]
+fn everything_existing_is_used_and_never_touched() {
+    let w = World::new("exall");
+    let (vpc, subnets, sg) = rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.8.0.0/16")
+            .send()
+            .await
+            .unwrap()
+            .vpc()
+            .unwrap()
+            .vpc_id()
+            .unwrap()
+            .to_owned();
+        let mut subnets = Vec::new();
+        for (cidr, az) in [("10.8.1.0/24", "us-east-1a"), ("10.8.2.0/24", "us-east-1b")] {
+            let s = ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(cidr)
+                .availability_zone(az)
+                .send()
+                .await
+                .unwrap();
+            subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_owned());
+        }
+        let sg = ec2
+            .create_security_group()
+            .group_name("theirs")
+            .description("pre-existing")
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        (vpc, subnets, sg.group_id().unwrap().to_owned())
+    });
+    w.config(&format!(
+        "use_existing_vpc = true\nvpc_id = \"{vpc}\"\nuse_existing_subnet = true\nsubnet_ids = [\"{}\", \"{}\"]\nuse_existing_security_group = true\nsecurity_group_ids = [\"{sg}\"]\nassign_public_ip = false",
+        subnets[0], subnets[1]
+    ));
+    let applied = apply(&w);
+    assert!(
+        applied.stderr.contains("Apply complete: 8 created"),
+        "{}",
+        applied.stderr
+    );
+    no_changes(&w);
+    rt().block_on(async {
+        let ecs = aws_sdk_ecs::Client::new(&w.sdk().await);
+        let s = ecs
+            .describe_services()
+            .cluster("exall")
+            .services("exall-agent")
+            .send()
+            .await
+            .unwrap();
+        let net = s.services()[0]
+            .network_configuration()
+            .unwrap()
+            .awsvpc_configuration()
+            .unwrap();
+        assert_eq!(net.security_groups(), [sg.clone()]);
+        let mut got = net.subnets().to_vec();
+        got.sort();
+        let mut want = subnets.clone();
+        want.sort();
+        assert_eq!(got, want);
+    });
+    w.run(&["destroy", "--yes", "--force-delete-secret"])
+        .expect_code(0);
+    assert_eq!(owned(&w), Vec::<String>::new());
+    rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
+        assert_eq!(
+            ec2.describe_subnets()
+                .set_subnet_ids(Some(subnets.clone()))
+                .send()
+                .await
+                .unwrap()
+                .subnets()
+                .len(),
+            2
+        );
+        let g = ec2
+            .describe_security_groups()
+            .group_ids(&sg)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            g.security_groups()[0].tags().is_empty(),
+            "pre-existing SG was tagged"
+        );
+    });
+}
+
+/// Each attribute change shows as exactly that change, applies, and converges.
+#[test]
+fn each_kind_of_change_plans_applies_and_converges() {
+    let w = World::new("chg");
+    let base = "tags = { team = \"data\" }";
+    w.config(base);
+    apply(&w);
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "image_url = \"public.ecr.aws/matillion/etl-agent:stable\"",
+            &[
+                "containers[0].image",
+                "task_definition.agent",
+                "ecs_service.agent",
+            ],
+        ),
+        (
+            "agent_cpu = 2048\nagent_memory = 8192",
+            &["cpu", "memory", "task_definition.agent"],
+        ),
+        ("desired_count = 3", &["desired_count", "ecs_service.agent"]),
+        (
+            "tags = { team = \"platform\" }",
+            &["tags.team", "\"data\" -> \"platform\""],
+        ),
+        (
+            "log_retention_days = 90",
+            &["retention_in_days", "30 -> 90"],
+        ),
+        (
+            "assign_public_ip = true\ndesired_count = 1",
+            &["desired_count"],
+        ),
+    ];
+    for (extra, expected) in cases {
+        let text = if extra.starts_with("tags") {
+            extra.to_string()
+        } else {
+            format!("{base}\n{extra}")
+        };
+        w.config(&text);
+        let plan = w.run(&["plan", "--detailed-exitcode"]);
+        plan.expect_code(2);
+        for e in *expected {
+            assert!(
+                plan.stdout.contains(e),
+                "plan for `{extra}` should mention {e}:\n{}",
+                plan.stdout
+            );
+        }
+        apply(&w);
+        no_changes(&w);
+    }
+    // A new secret value: the plan says it changed, never what it is.
+    let mut cmd = w.command(&["plan", "--detailed-exitcode"]);
+    cmd.env("TF_VAR_client_secret", "csec-SENTINEL-rotated");
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("(sensitive value changed)") && !text.contains("csec-SENTINEL"),
+        "{text}"
+    );
+    let mut cmd = w.command(&["apply", "--yes"]);
+    cmd.env("TF_VAR_client_secret", "csec-SENTINEL-rotated");
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("csec-SENTINEL")
+            && !String::from_utf8_lossy(&out.stdout).contains("csec-SENTINEL")
+    );
+    rt().block_on(async {
+        let sm = aws_sdk_secretsmanager::Client::new(&w.sdk().await);
+        let v = sm
+            .get_secret_value()
+            .secret_id("chg-agent-credentials")
+            .send()
+            .await
+            .unwrap();
+        assert!(v.secret_string().unwrap().contains("csec-SENTINEL-rotated"));
+    });
+}
+
+#[test]
+fn drift_made_out_of_band_is_planned_and_repaired() {
+    let w = World::new("drift");
+    w.config("tags = { team = \"data\" }");
+    apply(&w);
+    rt().block_on(async {
+        let cfg = w.sdk().await;
+        aws_sdk_cloudwatchlogs::Client::new(&cfg)
+            .put_retention_policy()
+            .log_group_name("/ecs/drift-agent")
+            .retention_in_days(7)
+            .send()
+            .await
+            .unwrap();
+        aws_sdk_iam::Client::new(&cfg)
+            .untag_role()
+            .role_name("drift-task-role")
+            .tag_keys("team")
+            .send()
+            .await
+            .unwrap();
+        aws_sdk_iam::Client::new(&cfg)
+            .attach_role_policy()
+            .role_name("drift-task-role")
+            .policy_arn("arn:aws:iam::aws:policy/AmazonS3FullAccess")
+            .send()
+            .await
+            .unwrap();
+    });
+    let plan = w.run(&["plan", "--detailed-exitcode"]);
+    plan.expect_code(2);
+    for e in [
+        "log_group.agent",
+        "7 -> 30",
+        "iam_role.task",
+        "tags.team",
+        "AmazonS3FullAccess",
+    ] {
+        assert!(
+            plan.stdout.contains(e),
+            "plan should show {e}:\n{}",
+            plan.stdout
+        );
+    }
+    apply(&w);
+    no_changes(&w);
+    rt().block_on(async {
+        let iam = aws_sdk_iam::Client::new(&w.sdk().await);
+        assert!(iam
+            .list_attached_role_policies()
+            .role_name("drift-task-role")
+            .send()
+            .await
+            .unwrap()
+            .attached_policies()
+            .is_empty());
+    });
+}
+
+#[test]
+fn a_foreign_resource_with_our_name_is_refused_and_left_alone() {
+    let w = World::new("fgn");
+    w.config("");
+    rt().block_on(async {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&w.sdk().await);
+        logs.create_log_group()
+            .log_group_name("/ecs/fgn-agent")
+            .send()
+            .await
+            .unwrap();
+        logs.put_retention_policy()
+            .log_group_name("/ecs/fgn-agent")
+            .retention_in_days(3)
+            .send()
+            .await
+            .unwrap();
+    });
+    let plan = w.run(&["plan"]);
+    plan.expect_code(4);
+    assert!(
+        plan.stderr.contains("/ecs/fgn-agent") && plan.stderr.contains("no agentctl ownership tag"),
+        "{}",
+        plan.stderr
+    );
+    w.run(&["apply", "--yes"]).expect_code(4);
+    rt().block_on(async {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&w.sdk().await);
+        let g = logs
+            .describe_log_groups()
+            .log_group_name_prefix("/ecs/fgn-agent")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            g.log_groups()[0].retention_in_days(),
+            Some(3),
+            "foreign log group was modified"
+        );
+    });
+    assert!(
+        owned(&w).iter().all(|r| r.starts_with("log-group")),
+        "apply created resources despite the refusal: {:?}",
+        owned(&w)
+    );
+    let d = w.run(&["destroy", "--yes"]);
+    d.expect_code(0);
+    assert!(d.stderr.contains("left untouched"), "{}", d.stderr);
+    assert_eq!(owned(&w), vec!["log-group /ecs/fgn-agent".to_owned()]);
+}
+
+fn lock_value(id: &str, pid: u32, host: &str) -> String {
+    serde_json::json!({"id": id, "operation": "apply", "host": host, "pid": pid, "caller": "arn:aws:iam::123456789012:user/other", "since": 1_795_780_800u64}).to_string()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn put_lock(w: &World, value: String) {
+    rt().block_on(async {
+        let ssm = aws_sdk_ssm::Client::new(&w.sdk().await);
+        ssm.put_parameter()
+            .name(format!("/agentctl/{}/lock", w.name))
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+fn a_held_lock_stops_a_second_run_and_unlock_breaks_it() {
+    let w = World::new("lck");
+    w.config("");
+    // Held by a live process on another host.
+    put_lock(&w, lock_value("lock-42", std::process::id(), "build-box-7"));
+    let started = std::time::Instant::now();
+    let r = w.run(&["apply", "--yes"]);
+    r.expect_code(5);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        r.stderr.contains("build-box-7")
+            && r.stderr.contains("2026-11-27T12:00:00Z")
+            && r.stderr.contains("agentctl unlock lock-42"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        owned(&w).iter().all(|r| r.starts_with("parameter")),
+        "a locked apply changed AWS"
+    );
+    w.run(&["unlock", "wrong-id"]).expect_code(1);
+    w.run(&["unlock", "lock-42"]).expect_code(0);
+    apply(&w);
+    w.run(&["destroy", "--yes", "--force-delete-secret"])
+        .expect_code(0);
+    assert_eq!(
+        owned(&w),
+        Vec::<String>::new(),
+        "the lock is released after destroy"
+    );
+}
+
+#[test]
+fn a_lock_left_by_a_killed_run_on_this_host_is_taken_over() {
+    let w = World::new("stale");
+    w.config("");
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let pid = dead.id();
+    dead.wait().unwrap();
+    put_lock(&w, lock_value("lock-dead", pid, &hostname()));
+    let r = apply(&w);
+    assert!(r.stderr.contains("took over the lock"), "{}", r.stderr);
+}
+
+/// A run waiting at its confirmation prompt holds the lock: a second run fails
+/// fast naming it. `script` gives the first run a terminal.
+#[test]
+fn two_applies_at_once_one_proceeds_the_other_fails_fast() {
+    let w = World::new("duo");
+    w.config("");
+    // `script` runs agentctl through the shell: put the binary's folder on PATH.
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_agentctl"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let path = format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default());
+    let mut first = std::process::Command::new("script")
+        .args(["-qfec", "agentctl apply", "/dev/null"])
+        .current_dir(w.dir())
+        .env_clear()
+        .envs(w.envs())
+        .env("PATH", path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("`script` (util-linux) runs the first apply on a terminal");
+    // Wait until the first holds the lock (its parameter exists).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while owned(&w).iter().all(|r| !r.starts_with("parameter")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "first apply never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let second = w.run(&["apply", "--yes"]);
+    second.expect_code(5);
+    assert!(
+        second.stderr.contains("is locked by pid"),
+        "{}",
+        second.stderr
+    );
+    use std::io::Write;
+    first.stdin.take().unwrap().write_all(b"no\n").unwrap();
+    let out = first.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    support::assert_no_secret(&text);
+    assert!(text.contains("not confirmed"), "{text}");
+    assert!(
+        owned(&w).is_empty(),
+        "nothing is created when the first run is declined and the lock is released: {:?}",
+        owned(&w)
+    );
+}
+
+/// kill -9 at several points of an apply and of a destroy: the next run
+/// converges and destroy removes everything.
+#[test]
+fn kill_dash_9_during_apply_or_destroy_then_the_next_run_converges() {
+    let w = World::new("kill");
+    w.config("");
+    for delay_ms in [150u64, 300, 450, 600] {
+        let mut child = w
+            .command(&["apply", "--yes"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        apply(&w);
+        no_changes(&w);
+        let mut child = w
+            .command(&["destroy", "--yes", "--force-delete-secret"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        w.run(&["destroy", "--yes", "--force-delete-secret"])
+            .expect_code(0);
+        assert_eq!(
+            owned(&w),
+            Vec::<String>::new(),
+            "after kill at {delay_ms} ms"
+        );
+    }
+}
+
+/// A bucket cannot carry tags in the call that creates it. A run killed right
+/// after creating it recorded the name in its lock; the next run adopts the
+/// bucket. Without that record, the same untagged bucket is foreign.
+#[test]
+fn an_untagged_bucket_from_a_killed_run_is_adopted_only_when_its_lock_says_so() {
+    let w = World::new("adopt");
+    w.config("");
+    let bucket = "adopt-staging-123456789012-us-east-1";
+    rt().block_on(async {
+        aws_sdk_s3::Client::new(&w.sdk().await)
+            .create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+    });
+    let refused = w.run(&["plan"]);
+    refused.expect_code(4);
+    assert!(refused.stderr.contains(bucket), "{}", refused.stderr);
+
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let pid = dead.id();
+    dead.wait().unwrap();
+    let mut value: serde_json::Value =
+        serde_json::from_str(&lock_value("lock-k", pid, &hostname())).unwrap();
+    value["pending"] = serde_json::json!([bucket]);
+    put_lock(&w, value.to_string());
+    let r = apply(&w);
+    assert!(
+        r.stdout.contains("s3_bucket.staging") && r.stdout.contains("update in place"),
+        "{}",
+        r.stdout
+    );
+    no_changes(&w);
+    rt().block_on(async {
+        let t = aws_sdk_s3::Client::new(&w.sdk().await)
+            .get_bucket_tagging()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap();
+        assert!(t
+            .tag_set()
+            .iter()
+            .any(|t| t.key() == TAG && t.value() == "adopt"));
+    });
+}

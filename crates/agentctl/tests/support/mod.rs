@@ -1,0 +1,208 @@
+//! Test harness: a private moto server per test on a free loopback port, a temp
+//! folder with a config, and a runner for the agentctl binary that checks every
+//! run's output for the credentials.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Distinctive credentials: if either shows up anywhere, a test fails.
+pub const CLIENT_ID: &str = "cid-SENTINEL-7c1f04";
+pub const CLIENT_SECRET: &str = "csec-SENTINEL-9b2e51";
+pub const REGION: &str = "us-east-1";
+
+pub const INSTALL_HINT: &str = "moto_server was not found on PATH. Install it with:\n    python3 -m pip install -r requirements-test.txt\n(or run ./scripts/test.sh, which installs everything the tests need)";
+
+fn find_on_path(exe: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(exe))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A moto server started by this test and stopped when dropped.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let exe = find_on_path("moto_server").unwrap_or_else(|| panic!("{INSTALL_HINT}"));
+        for _ in 0..5 {
+            // The OS picks a free port; moto binds it right after (a rare race is retried).
+            let port = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new(&exe)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto_server");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // exited: port taken, try another
+                }
+                if http_get(port, "/moto-api/").is_some() {
+                    return Moto {
+                        child,
+                        port,
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("moto_server did not start on a loopback port after 5 attempts");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    buf.starts_with("HTTP/").then_some(buf)
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// One test's world: its own moto, a temp folder, a config file.
+pub struct World {
+    pub moto: Moto,
+    pub dir: tempfile::TempDir,
+    pub name: String,
+}
+
+impl World {
+    pub fn new(name: &str) -> World {
+        World {
+            moto: Moto::start(),
+            dir: tempfile::tempdir().unwrap(),
+            name: name.to_owned(),
+        }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("terraform.tfvars")
+    }
+
+    /// Writes the config: the common part plus `extra` lines.
+    pub fn config(&self, extra: &str) {
+        let text = format!(
+            "name = \"{}\"\nregion = \"{REGION}\"\naccount_id = \"4f1c2a9e-7d3b-4c8e-9a61-2b5d8e0f3c17\"\nagent_id = \"a7e3c9d1-0b2f-4e6a-8c5d-9f1b3e7a2d40\"\nmatillion_region = \"eu1\"\n{extra}\n",
+            self.name
+        );
+        std::fs::write(self.config_path(), text).unwrap();
+    }
+
+    /// The environment every agentctl run gets: hermetic, pointed at moto.
+    pub fn envs(&self) -> Vec<(String, String)> {
+        let d = self.dir.path().display();
+        [
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+            ("HOME", d.to_string()),
+            ("CI", "true".into()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_ENDPOINT_URL", self.moto.endpoint.clone()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_CONFIG_FILE", format!("{d}/no-aws-config")),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                format!("{d}/no-aws-credentials"),
+            ),
+            ("TF_VAR_client_id", CLIENT_ID.into()),
+            ("TF_VAR_client_secret", CLIENT_SECRET.into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentctl"));
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .env_clear()
+            .envs(self.envs())
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs agentctl to completion; fails the test if a credential appears in
+    /// its output.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out: Output = self.command(args).output().expect("run agentctl");
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert_no_secret(&run.all());
+        run
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(&self.moto.endpoint)
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .load()
+            .await
+    }
+}
+
+#[track_caller]
+pub fn assert_no_secret(text: &str) {
+    assert!(!text.contains(CLIENT_ID), "client_id leaked:\n{text}");
+    assert!(
+        !text.contains(CLIENT_SECRET),
+        "client_secret leaked:\n{text}"
+    );
+}
