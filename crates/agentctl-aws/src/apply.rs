@@ -48,10 +48,7 @@ pub struct Report {
 impl Report {
     /// The deployment this apply started on the service, if it started one.
     pub fn service_deployment(&self) -> Option<&str> {
-        self.outputs
-            .get(&agentctl_core::model::addr::SERVICE)
-            .and_then(|o| o.get("deployment_id"))
-            .map(String::as_str)
+        self.outputs.get(&agentctl_core::model::addr::SERVICE).and_then(|o| o.get("deployment_id")).map(String::as_str)
     }
 }
 
@@ -107,12 +104,7 @@ pub async fn apply(
             name: c.name.clone(),
             op: op_of(c.action).expect("changes only"),
             // Only dependencies that are themselves changing need waiting for.
-            deps: c
-                .depends_on
-                .iter()
-                .copied()
-                .filter(|d| pending.contains(d))
-                .collect(),
+            deps: c.depends_on.iter().copied().filter(|d| pending.contains(d)).collect(),
         })
         .collect();
     let run = |node: &Node, known: Known| {
@@ -134,16 +126,7 @@ pub async fn apply(
             }
         }
     };
-    walk(
-        nodes,
-        opts.parallelism,
-        progress,
-        cancel,
-        &mut report,
-        &mut known,
-        run,
-    )
-    .await?;
+    walk(nodes, opts.parallelism, progress, cancel, &mut report, &mut known, run).await?;
 
     // Resources of ours the config no longer wants: after everything else, so
     // nothing still uses them, dependents first.
@@ -151,12 +134,7 @@ pub async fn apply(
         .changes
         .iter()
         .filter(|c| c.action == Action::Delete)
-        .map(|c| Node {
-            addr: c.addr,
-            name: c.name.clone(),
-            op: Op::Delete,
-            deps: vec![],
-        })
+        .map(|c| Node { addr: c.addr, name: c.name.clone(), op: Op::Delete, deps: vec![] })
         .collect();
     delete_in_order(aws, deletes, live, opts, progress, cancel, &mut report).await?;
     Ok(report)
@@ -175,12 +153,7 @@ pub async fn destroy(
     let nodes = plan
         .changes
         .iter()
-        .map(|c| Node {
-            addr: c.addr,
-            name: c.name.clone(),
-            op: Op::Delete,
-            deps: vec![],
-        })
+        .map(|c| Node { addr: c.addr, name: c.name.clone(), op: Op::Delete, deps: vec![] })
         .collect();
     delete_in_order(aws, nodes, live, opts, progress, cancel, &mut report).await?;
     Ok(report)
@@ -199,18 +172,10 @@ async fn delete_in_order(
     let addrs: Vec<Address> = nodes.iter().map(|n| n.addr).collect();
     for n in &mut nodes {
         let rank = agentctl_core::plan::delete_rank(n.addr.kind);
-        n.deps = addrs
-            .iter()
-            .copied()
-            .filter(|a| agentctl_core::plan::delete_rank(a.kind) > rank)
-            .collect();
+        n.deps = addrs.iter().copied().filter(|a| agentctl_core::plan::delete_rank(a.kind) > rank).collect();
     }
     let find = |addr: Address| {
-        live.orphans
-            .iter()
-            .find(|(a, _, _)| *a == addr)
-            .map(|(_, _, l)| l)
-            .or_else(|| live.resources.get(&addr))
+        live.orphans.iter().find(|(a, _, _)| *a == addr).map(|(_, _, l)| l).or_else(|| live.resources.get(&addr))
     };
     let run = |node: &Node, _known: Known| {
         let l: Option<LiveResource> = find(node.addr).cloned();
@@ -218,21 +183,10 @@ async fn delete_in_order(
         let name = node.name.clone();
         async move {
             let l = l.expect("deleting a resource that was read");
-            adapters::delete(aws, addr, &name, &l, opts.delete)
-                .await
-                .map(|()| Outputs::new())
+            adapters::delete(aws, addr, &name, &l, opts.delete).await.map(|()| Outputs::new())
         }
     };
-    walk(
-        nodes,
-        opts.parallelism,
-        progress,
-        cancel,
-        report,
-        &mut Known::default(),
-        run,
-    )
-    .await
+    walk(nodes, opts.parallelism, progress, cancel, report, &mut Known::default(), run).await
 }
 
 /// The graph walk shared by apply and destroy.
@@ -286,13 +240,7 @@ where
         match result {
             Ok(outputs) => {
                 let id = outputs.get("arn").or_else(|| outputs.get("id")).cloned();
-                progress.event(&Event::Finished {
-                    address: addr.to_string(),
-                    name,
-                    op,
-                    id,
-                    seconds,
-                });
+                progress.event(&Event::Finished { address: addr.to_string(), name, op, id, seconds });
                 for (k, v) in &outputs {
                     known.insert(addr, k, v.clone());
                 }
@@ -316,16 +264,9 @@ where
             }
         }
     }
-    let not_started: Vec<&Node> = nodes
-        .iter()
-        .filter(|n| !started.contains(&n.addr))
-        .collect();
+    let not_started: Vec<&Node> = nodes.iter().filter(|n| !started.contains(&n.addr)).collect();
     for n in &not_started {
-        progress.event(&Event::NotStarted {
-            address: n.addr.to_string(),
-            name: n.name.clone(),
-            op: n.op,
-        });
+        progress.event(&Event::NotStarted { address: n.addr.to_string(), name: n.name.clone(), op: n.op });
     }
     match first_error {
         // One failure: report it as itself (its own help applies), unless work was left.

@@ -15,20 +15,10 @@ pub enum Error {
     Foreign(Vec<Foreign>),
 
     #[error("deployment `{deployment}` is locked by {holder} ({operation}) since {since}")]
-    Locked {
-        deployment: String,
-        holder: String,
-        operation: String,
-        since: String,
-        lock_id: String,
-    },
+    Locked { deployment: String, holder: String, operation: String, since: String, lock_id: String },
 
     #[error("{what}: gave up after {waited_secs} s: {last}")]
-    GaveUp {
-        what: String,
-        waited_secs: u64,
-        last: String,
-    },
+    GaveUp { what: String, waited_secs: u64, last: String },
 
     #[error("S3 bucket {bucket} is not empty ({objects} objects or versions)")]
     BucketNotEmpty { bucket: String, objects: usize },
@@ -40,13 +30,7 @@ pub enum Error {
     Interrupted,
 
     #[error("{failed} of {total} operations failed; {done} done, {not_started} not started")]
-    Incomplete {
-        failed: usize,
-        total: usize,
-        done: usize,
-        not_started: usize,
-        errors: Vec<String>,
-    },
+    Incomplete { failed: usize, total: usize, done: usize, not_started: usize, errors: Vec<String> },
 }
 
 fn foreign_message(list: &[Foreign]) -> String {
@@ -67,23 +51,28 @@ impl Error {
     /// How to fix it, when there is something the user can do.
     pub fn help(&self) -> Option<String> {
         Some(match self {
-            Error::Credentials(_) => "check credentials (aws sts get-caller-identity), --profile, --region and --endpoint-url".into(),
-            Error::Foreign(_) => "choose another `name` in the config, or remove/rename those resources yourself if they are leftovers".into(),
+            Error::Credentials(_) => {
+                "check credentials (aws sts get-caller-identity), --profile, --region and --endpoint-url".into()
+            }
+            Error::Foreign(_) => {
+                "choose another `name` in the config, or remove/rename those resources yourself if they are leftovers"
+                    .into()
+            }
             Error::Locked { lock_id, .. } => format!(
                 "wait for that run to finish; if it was killed, remove the stale lock with `agentctl unlock {lock_id}`"
             ),
             Error::BucketNotEmpty { .. } => "copy what you need, then run destroy with --empty-bucket".into(),
-            Error::Incomplete { errors, .. } => format!("fix the first error and run the same command again; it continues where this one stopped.\n{}", errors.join("\n")),
+            Error::Incomplete { errors, .. } => format!(
+                "fix the first error and run the same command again; it continues where this one stopped.\n{}",
+                errors.join("\n")
+            ),
             Error::Interrupted => "run the same command again to finish".into(),
             _ => return None,
         })
     }
 
     pub fn aws(action: impl Into<String>, err: impl std::fmt::Display) -> Self {
-        Error::Aws {
-            action: action.into(),
-            message: err.to_string(),
-        }
+        Error::Aws { action: action.into(), message: err.to_string() }
     }
 }
 
@@ -92,25 +81,14 @@ pub(crate) fn sdk<E, R>(
     action: impl Into<String>,
 ) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Error
 where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
     let action = action.into();
     move |e| {
         let message = match e.as_service_error() {
-            Some(se) => format!(
-                "{}: {}",
-                se.code().unwrap_or("error"),
-                se.message().unwrap_or("")
-            ),
-            None => format!(
-                "{}",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
-            ),
+            Some(se) => format!("{}: {}", se.code().unwrap_or("error"), se.message().unwrap_or("")),
+            None => format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
         };
         Error::Aws { action, message }
     }

@@ -10,9 +10,7 @@ use crate::Aws;
 
 impl Aws {
     pub fn context(&self) -> Context {
-        Context {
-            aws_account_id: Some(self.account_id.clone()),
-        }
+        Context { aws_account_id: Some(self.account_id.clone()) }
     }
 }
 
@@ -49,11 +47,7 @@ pub async fn plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<(Plan, L
 /// What destroy would delete: every resource carrying our ownership tag, in
 /// reverse dependency order. Foreign ones under our names are listed apart and
 /// never touched.
-pub async fn destroy_plan(
-    aws: &Aws,
-    stack: &Stack,
-    adopt: &[String],
-) -> Result<(Plan, Live, Vec<Foreign>), Error> {
+pub async fn destroy_plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<(Plan, Live, Vec<Foreign>), Error> {
     let names = Names::new(&stack.deployment, &aws.account_id, &aws.region);
     let found = adapters::read_all(aws, &names, stack.existing.vpc_id.as_deref()).await?;
     let mut live = Live::default();
@@ -72,8 +66,7 @@ pub async fn destroy_plan(
             });
         }
     }
-    live.orphans
-        .sort_by_key(|(addr, _, _)| (std::cmp::Reverse(plan::delete_rank(addr.kind)), *addr));
+    live.orphans.sort_by_key(|(addr, _, _)| (std::cmp::Reverse(plan::delete_rank(addr.kind)), *addr));
     let changes = live
         .orphans
         .iter()
@@ -98,7 +91,5 @@ pub async fn destroy_plan(
 
 /// Names of everything, for `outputs`.
 pub fn name_of(aws: &Aws, deployment: &str, addr: Address) -> String {
-    Names::new(deployment, &aws.account_id, &aws.region)
-        .of(addr)
-        .to_owned()
+    Names::new(deployment, &aws.account_id, &aws.region).of(addr).to_owned()
 }

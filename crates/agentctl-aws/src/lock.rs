@@ -47,10 +47,7 @@ pub struct Lock {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// `2026-11-27T12:00:00Z` from Unix seconds (civil-from-days, proleptic Gregorian).
@@ -66,12 +63,7 @@ pub fn format_utc(secs: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 fn hostname() -> String {
@@ -110,23 +102,11 @@ pub async fn acquire(aws: &Aws, deployment: &str, operation: &str) -> Result<Loc
             .value(serde_json::to_string(&info).expect("json"))
             .r#type(ParameterType::String)
             .overwrite(false)
-            .tags(
-                Tag::builder()
-                    .key(agentctl_core::model::OWNERSHIP_TAG)
-                    .value(deployment)
-                    .build()
-                    .expect("tag"),
-            )
+            .tags(Tag::builder().key(agentctl_core::model::OWNERSHIP_TAG).value(deployment).build().expect("tag"))
             .send()
             .await;
         match put.map_err(sdk(format!("taking the lock {parameter}"))) {
-            Ok(_) => {
-                return Ok(Lock {
-                    parameter,
-                    info,
-                    took_over,
-                })
-            }
+            Ok(_) => return Ok(Lock { parameter, info, took_over }),
             Err(Error::Aws { message, .. }) if message.starts_with("ParameterAlreadyExists") => {
                 let holder = read(aws, &parameter).await?;
                 match holder {
@@ -154,25 +134,12 @@ pub async fn acquire(aws: &Aws, deployment: &str, operation: &str) -> Result<Loc
             Err(e) => return Err(e),
         }
     }
-    Err(Error::aws(
-        format!("taking the lock {parameter}"),
-        "another run took it at the same moment",
-    ))
+    Err(Error::aws(format!("taking the lock {parameter}"), "another run took it at the same moment"))
 }
 
 async fn read(aws: &Aws, parameter: &str) -> Result<Option<LockInfo>, Error> {
-    match aws
-        .ssm
-        .get_parameter()
-        .name(parameter)
-        .send()
-        .await
-        .map_err(sdk(format!("reading the lock {parameter}")))
-    {
-        Ok(out) => Ok(out
-            .parameter()
-            .and_then(|p| p.value())
-            .and_then(|v| serde_json::from_str(v).ok())),
+    match aws.ssm.get_parameter().name(parameter).send().await.map_err(sdk(format!("reading the lock {parameter}"))) {
+        Ok(out) => Ok(out.parameter().and_then(|p| p.value()).and_then(|v| serde_json::from_str(v).ok())),
         Err(Error::Aws { message, .. }) if message.starts_with("ParameterNotFound") => Ok(None),
         Err(e) => Err(e),
     }
@@ -201,10 +168,7 @@ impl Lock {
 
     pub async fn release(self, aws: &Aws) -> Result<(), Error> {
         // Only our own lock: never one another run took over meanwhile.
-        if read(aws, &self.parameter)
-            .await?
-            .is_some_and(|h| h.id == self.info.id)
-        {
+        if read(aws, &self.parameter).await?.is_some_and(|h| h.id == self.info.id) {
             aws.ssm
                 .delete_parameter()
                 .name(&self.parameter)
@@ -232,10 +196,7 @@ pub async fn unlock(aws: &Aws, deployment: &str, lock_id: &str) -> Result<Option
         }
         Some(h) => Err(Error::aws(
             format!("removing the lock {parameter}"),
-            format!(
-                "the lock is held under id {}, not {lock_id}; check that run is really gone",
-                h.id
-            ),
+            format!("the lock is held under id {}, not {lock_id}; check that run is really gone", h.id),
         )),
     }
 }

@@ -28,16 +28,9 @@ pub struct Outputs {
 
 pub async fn read(aws: &Aws, stack: &Stack) -> Result<Outputs, Error> {
     let live = crate::live::read(aws, stack, &[]).await?;
-    let get = |a, key: &str| {
-        live.resources
-            .get(&a)
-            .and_then(|l| l.outputs.get(key).cloned())
-    };
+    let get = |a, key: &str| live.resources.get(&a).and_then(|l| l.outputs.get(key).cloned());
     let id = |a| live.resources.get(&a).map(|l| l.id.clone());
-    let mut subnet_ids: Vec<String> = [addr::SUBNET_A, addr::SUBNET_B]
-        .into_iter()
-        .filter_map(id)
-        .collect();
+    let mut subnet_ids: Vec<String> = [addr::SUBNET_A, addr::SUBNET_B].into_iter().filter_map(id).collect();
     subnet_ids.extend(stack.existing.subnet_ids.iter().cloned());
     let mut security_group_ids: Vec<String> = id(addr::SECURITY_GROUP).into_iter().collect();
     security_group_ids.extend(stack.existing.security_group_ids.iter().cloned());
@@ -65,42 +58,19 @@ impl Outputs {
         let none = || "(not created)".to_owned();
         rows.insert("cluster", self.cluster.clone().unwrap_or_else(none));
         rows.insert("service", self.service.clone().unwrap_or_else(none));
-        rows.insert(
-            "task_definition",
-            self.task_definition.clone().unwrap_or_else(none),
-        );
+        rows.insert("task_definition", self.task_definition.clone().unwrap_or_else(none));
         rows.insert("secret_arn", self.secret_arn.clone().unwrap_or_else(none));
-        rows.insert(
-            "execution_role_arn",
-            self.execution_role_arn.clone().unwrap_or_else(none),
-        );
-        rows.insert(
-            "task_role_arn",
-            self.task_role_arn.clone().unwrap_or_else(none),
-        );
+        rows.insert("execution_role_arn", self.execution_role_arn.clone().unwrap_or_else(none));
+        rows.insert("task_role_arn", self.task_role_arn.clone().unwrap_or_else(none));
         rows.insert("bucket", self.bucket.clone().unwrap_or_else(none));
         rows.insert("log_group", self.log_group.clone().unwrap_or_else(none));
         rows.insert("vpc_id", self.vpc_id.clone().unwrap_or_else(none));
-        rows.insert(
-            "subnet_ids",
-            if self.subnet_ids.is_empty() {
-                none()
-            } else {
-                self.subnet_ids.join(", ")
-            },
-        );
+        rows.insert("subnet_ids", if self.subnet_ids.is_empty() { none() } else { self.subnet_ids.join(", ") });
         rows.insert(
             "security_group_ids",
-            if self.security_group_ids.is_empty() {
-                none()
-            } else {
-                self.security_group_ids.join(", ")
-            },
+            if self.security_group_ids.is_empty() { none() } else { self.security_group_ids.join(", ") },
         );
-        let mut out = format!(
-            "Deployment \"{}\" in {} (account {})\n",
-            self.deployment, self.region, self.account_id
-        );
+        let mut out = format!("Deployment \"{}\" in {} (account {})\n", self.deployment, self.region, self.account_id);
         for (k, v) in rows {
             out.push_str(&format!("  {k:<20} {v}\n"));
         }

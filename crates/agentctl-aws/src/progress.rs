@@ -34,68 +34,26 @@ impl Op {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Started {
-        address: String,
-        name: String,
-        op: Op,
-    },
-    Waiting {
-        address: String,
-        name: String,
-        op: Op,
-        reason: String,
-    },
-    Finished {
-        address: String,
-        name: String,
-        op: Op,
-        id: Option<String>,
-        seconds: f64,
-    },
-    Failed {
-        address: String,
-        name: String,
-        op: Op,
-        error: String,
-    },
-    NotStarted {
-        address: String,
-        name: String,
-        op: Op,
-    },
-    Message {
-        text: String,
-    },
+    Started { address: String, name: String, op: Op },
+    Waiting { address: String, name: String, op: Op, reason: String },
+    Finished { address: String, name: String, op: Op, id: Option<String>, seconds: f64 },
+    Failed { address: String, name: String, op: Op, error: String },
+    NotStarted { address: String, name: String, op: Op },
+    Message { text: String },
 }
 
 impl Event {
     pub fn line(&self) -> String {
         match self {
             Event::Started { address, name, op } => format!("{} {address} ({name})", op.ing()),
-            Event::Waiting {
-                address,
-                name,
-                op,
-                reason,
-            } => format!("{} {address} ({name}): {reason}", op.ing()),
-            Event::Finished {
-                address,
-                name,
-                op,
-                id,
-                seconds,
-            } => match id {
+            Event::Waiting { address, name, op, reason } => format!("{} {address} ({name}): {reason}", op.ing()),
+            Event::Finished { address, name, op, id, seconds } => match id {
                 Some(id) if id != name => {
                     format!("{} {address} ({name}) in {seconds:.1}s: {id}", op.ed())
                 }
                 _ => format!("{} {address} ({name}) in {seconds:.1}s", op.ed()),
             },
-            Event::Failed {
-                address,
-                name,
-                op,
-                error,
-            } => format!("failed {} {address} ({name}): {error}", op.ing()),
+            Event::Failed { address, name, op, error } => format!("failed {} {address} ({name}): {error}", op.ing()),
             Event::NotStarted { address, name, op } => {
                 format!("not started: {} {address} ({name})", op.ing())
             }

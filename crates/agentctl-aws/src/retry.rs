@@ -15,11 +15,7 @@ pub(crate) enum Poll<T> {
 
 /// Polls `attempt` with backoff (1 s doubling to 8 s) until it is ready or
 /// `limit` passes. Errors from `attempt` end the wait at once.
-pub(crate) async fn until<T, F, Fut>(
-    what: &str,
-    limit: Duration,
-    mut attempt: F,
-) -> Result<T, Error>
+pub(crate) async fn until<T, F, Fut>(what: &str, limit: Duration, mut attempt: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Poll<T>, Error>>,
@@ -31,11 +27,7 @@ where
             Poll::Ready(v) => return Ok(v),
             Poll::Pending(last) => {
                 if start.elapsed() + delay > limit {
-                    return Err(Error::GaveUp {
-                        what: what.to_owned(),
-                        waited_secs: start.elapsed().as_secs(),
-                        last,
-                    });
+                    return Err(Error::GaveUp { what: what.to_owned(), waited_secs: start.elapsed().as_secs(), last });
                 }
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(8));

@@ -43,11 +43,7 @@ impl Aws {
         // strategy (exponential backoff with jitter); we do not hand-roll it.
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(8)
-                    .with_max_backoff(Duration::from_secs(10)),
-            )
+            .retry_config(RetryConfig::standard().with_max_attempts(8).with_max_backoff(Duration::from_secs(10)))
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
@@ -65,15 +61,11 @@ impl Aws {
             || std::env::var_os("AWS_ENDPOINT_URL").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         // Emulators serve buckets by path, not by virtual host.
-        let s3_config = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(custom_endpoint)
-            .build();
+        let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(custom_endpoint).build();
         let sts = aws_sdk_sts::Client::new(&config);
-        let who = sts.get_caller_identity().send().await.map_err(|e| {
-            match sdk("asking STS who the caller is")(e) {
-                Error::Aws { message, .. } => Error::Credentials(message),
-                other => other,
-            }
+        let who = sts.get_caller_identity().send().await.map_err(|e| match sdk("asking STS who the caller is")(e) {
+            Error::Aws { message, .. } => Error::Credentials(message),
+            other => other,
         })?;
         Ok(Aws {
             region: region.to_owned(),

@@ -26,10 +26,7 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(path: impl Into<String>, text: impl Into<Arc<str>>) -> Self {
-        Self {
-            path: path.into(),
-            text: text.into(),
-        }
+        Self { path: path.into(), text: text.into() }
     }
 
     /// One-based line and column of a byte offset.
@@ -58,19 +55,10 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Error,
-            message: message.into(),
-            span: None,
-            label: None,
-            help: None,
-        }
+        Self { severity: Severity::Error, message: message.into(), span: None, label: None, help: None }
     }
     pub fn warning(message: impl Into<String>) -> Self {
-        Self {
-            severity: Severity::Warning,
-            ..Self::error(message)
-        }
+        Self { severity: Severity::Warning, ..Self::error(message) }
     }
     pub fn at(mut self, span: Option<Range<usize>>) -> Self {
         self.span = span;
@@ -156,12 +144,8 @@ pub struct MietteDiagnostic {
 
 impl MietteDiagnostic {
     pub fn new(report: &Report, d: &Diagnostic) -> Self {
-        let source =
-            miette::NamedSource::new(report.source.path.clone(), report.source.text.clone());
-        Self {
-            inner: d.clone(),
-            source,
-        }
+        let source = miette::NamedSource::new(report.source.path.clone(), report.source.text.clone());
+        Self { inner: d.clone(), source }
     }
 }
 
@@ -181,16 +165,10 @@ impl miette::Diagnostic for MietteDiagnostic {
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.inner
-            .help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.inner.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
-        self.inner
-            .span
-            .as_ref()
-            .map(|_| &self.source as &dyn miette::SourceCode)
+        self.inner.span.as_ref().map(|_| &self.source as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let span = self.inner.span.clone()?;

@@ -21,29 +21,16 @@ pub const EPHEMERAL_MIN_GIB: u32 = 21;
 pub const EPHEMERAL_MAX_GIB: u32 = 200;
 
 /// Runner sizes of the reference module: (name, cpu, memory).
-pub const RUNNER_SIZES: [(&str, u32, u32); 4] = [
-    ("small", 1024, 4096),
-    ("medium", 2048, 8192),
-    ("large", 4096, 16384),
-    ("xlarge", 8192, 32768),
-];
+pub const RUNNER_SIZES: [(&str, u32, u32); 4] =
+    [("small", 1024, 4096), ("medium", 2048, 8192), ("large", 4096, 16384), ("xlarge", 8192, 32768)];
 
 /// "2048, 3072, ... 8192" or "16384 to 61440 in steps of 4096" for long lists.
 pub fn describe_memory(values: &[u32]) -> String {
     if values.len() <= 8 {
-        values
-            .iter()
-            .map(u32::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
+        values.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
     } else {
         let step = values[1] - values[0];
-        format!(
-            "{} to {} in steps of {}",
-            values[0],
-            values[values.len() - 1],
-            step
-        )
+        format!("{} to {} in steps of {}", values[0], values[values.len() - 1], step)
     }
 }
 
@@ -54,10 +41,7 @@ mod tests {
     #[test]
     fn table_matches_aws() {
         assert_eq!(valid_memory_for_cpu(256).unwrap(), vec![512, 1024, 2048]);
-        assert_eq!(
-            valid_memory_for_cpu(512).unwrap(),
-            vec![1024, 2048, 3072, 4096]
-        );
+        assert_eq!(valid_memory_for_cpu(512).unwrap(), vec![1024, 2048, 3072, 4096]);
         let m = valid_memory_for_cpu(1024).unwrap();
         assert_eq!((m[0], *m.last().unwrap(), m.len()), (2048, 8192, 7));
         let m = valid_memory_for_cpu(4096).unwrap();

@@ -21,9 +21,7 @@ impl ImageRef {
         }
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {
-                let hex = d
-                    .strip_prefix("sha256:")
-                    .ok_or("the digest must start with sha256:")?;
+                let hex = d.strip_prefix("sha256:").ok_or("the digest must start with sha256:")?;
                 if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
                     return Err("a sha256 digest has 64 hex digits".into());
                 }
@@ -33,9 +31,7 @@ impl ImageRef {
         };
         // A registry is the first component when it has a dot, a port or is localhost.
         let (registry, path) = match rest.split_once('/') {
-            Some((first, path))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
-            {
+            Some((first, path)) if first.contains('.') || first.contains(':') || first == "localhost" => {
                 (Some(first.to_owned()), path)
             }
             _ => (None, rest),
@@ -47,28 +43,16 @@ impl ImageRef {
         if repository.is_empty() || repository.split('/').any(str::is_empty) {
             return Err("the repository name is empty".into());
         }
-        if !repository
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
-        {
+        if !repository.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c)) {
             return Err("repository names use lowercase letters, digits and . _ - /".into());
         }
         if let Some(tag) = &tag {
-            if tag.is_empty()
-                || tag.len() > 128
-                || !tag
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            if tag.is_empty() || tag.len() > 128 || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
             {
                 return Err("a tag is 1 to 128 letters, digits, . _ or -".into());
             }
         }
-        Ok(ImageRef {
-            registry,
-            repository: repository.to_owned(),
-            tag,
-            digest,
-        })
+        Ok(ImageRef { registry, repository: repository.to_owned(), tag, digest })
     }
 
     /// `(account, region, repository)` for a private ECR image, whose pull the
@@ -81,13 +65,8 @@ impl ImageRef {
             return None;
         }
         let region = parts.next()?;
-        (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())).then(|| {
-            (
-                account.to_owned(),
-                region.to_owned(),
-                self.repository.clone(),
-            )
-        })
+        (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()))
+            .then(|| (account.to_owned(), region.to_owned(), self.repository.clone()))
     }
 }
 
@@ -102,20 +81,9 @@ mod tests {
         assert_eq!(i.repository, "matillion/etl-agent");
         assert_eq!(i.tag.as_deref(), Some("current"));
         assert!(i.private_ecr().is_none());
-        let i = ImageRef::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/agent:stable")
-            .unwrap();
-        assert_eq!(
-            i.private_ecr(),
-            Some((
-                "123456789012".into(),
-                "eu-west-1".into(),
-                "mirror/agent".into()
-            ))
-        );
-        assert!(ImageRef::parse("localhost:5000/agent")
-            .unwrap()
-            .tag
-            .is_none());
+        let i = ImageRef::parse("123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/agent:stable").unwrap();
+        assert_eq!(i.private_ecr(), Some(("123456789012".into(), "eu-west-1".into(), "mirror/agent".into())));
+        assert!(ImageRef::parse("localhost:5000/agent").unwrap().tag.is_none());
         assert!(ImageRef::parse(&format!("repo@sha256:{}", "a".repeat(64))).is_ok());
     }
 

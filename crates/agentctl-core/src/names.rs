@@ -68,19 +68,12 @@ impl DerivedName {
             Rule::IamRole => (64, |c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)),
             Rule::LogGroup => (512, |c| c.is_ascii_alphanumeric() || "._-/#".contains(c)),
             Rule::Secret => (512, |c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)),
-            Rule::S3Bucket => (63, |c| {
-                c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
-            }),
-            Rule::SecurityGroup => (255, |c| {
-                c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c)
-            }),
+            Rule::S3Bucket => (63, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            Rule::SecurityGroup => (255, |c| c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=&;{}!$*".contains(c)),
         };
         let len = v.chars().count();
         if len > max {
-            return Err(format!(
-                "`{v}` is {len} characters; a {} name is at most {max}",
-                self.resource
-            ));
+            return Err(format!("`{v}` is {len} characters; a {} name is at most {max}", self.resource));
         }
         if let Some(bad) = v.chars().find(|c| !ok(*c)) {
             let allowed = match self.rule {
@@ -88,10 +81,7 @@ impl DerivedName {
                 Rule::Ecs => "letters, digits, hyphens and underscores",
                 _ => "letters, digits and - _ . @ + = ,",
             };
-            return Err(format!(
-                "`{v}` contains '{bad}'; a {} name allows only {allowed}",
-                self.resource
-            ));
+            return Err(format!("`{v}` contains '{bad}'; a {} name allows only {allowed}", self.resource));
         }
         if self.rule == Rule::S3Bucket && (v.starts_with('-') || v.starts_with("xn--")) {
             return Err(format!("`{v}` must start with a lowercase letter or digit"));
@@ -105,11 +95,7 @@ impl DerivedName {
 
 /// Every name agentctl derives, with a 12-digit stand-in for the AWS account id.
 pub fn derived_names(name: &str, region: &str, create_bucket: bool) -> Vec<DerivedName> {
-    let d = |resource, value, rule| DerivedName {
-        resource,
-        value,
-        rule,
-    };
+    let d = |resource, value, rule| DerivedName { resource, value, rule };
     let mut out = vec![
         d("ECS cluster", cluster(name), Rule::Ecs),
         d("ECS service", service(name), Rule::Ecs),
@@ -121,11 +107,7 @@ pub fn derived_names(name: &str, region: &str, create_bucket: bool) -> Vec<Deriv
         d("security group", security_group(name), Rule::SecurityGroup),
     ];
     if create_bucket {
-        out.push(d(
-            "S3 bucket",
-            bucket(name, &"0".repeat(ACCOUNT_ID_LEN), region),
-            Rule::S3Bucket,
-        ));
+        out.push(d("S3 bucket", bucket(name, &"0".repeat(ACCOUNT_ID_LEN), region), Rule::S3Bucket));
     }
     out
 }
@@ -162,10 +144,7 @@ mod tests {
     fn bucket_limit_depends_on_region() {
         // 63 - len("-staging-") - 12 - len("-") - len(region)
         assert_eq!(max_prefix_len("us-east-1", true), 63 - 9 - 12 - 1 - 9);
-        assert_eq!(
-            max_prefix_len("us-east-1", false),
-            64 - "-execution-role".len()
-        );
+        assert_eq!(max_prefix_len("us-east-1", false), 64 - "-execution-role".len());
     }
 
     #[test]

@@ -56,9 +56,7 @@ pub fn looks_like_aws_region(s: &str) -> bool {
     parts.len() >= 3
         && parts[0].len() == 2
         && parts[0].chars().all(|c| c.is_ascii_lowercase())
-        && parts
-            .last()
-            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 pub fn suggest_aws_region(s: &str) -> Option<&'static str> {
@@ -85,10 +83,7 @@ pub fn partition(region: &str) -> &'static str {
 
 /// Suggested Matillion code for an AWS region typed by mistake.
 pub fn matillion_code_for(aws_region: &str) -> &'static str {
-    if aws_region.starts_with("us-")
-        || aws_region.starts_with("ca-")
-        || aws_region.starts_with("sa-")
-    {
+    if aws_region.starts_with("us-") || aws_region.starts_with("ca-") || aws_region.starts_with("sa-") {
         "us1"
     } else {
         "eu1"

@@ -14,11 +14,7 @@ use common::*;
 #[test]
 fn minimal_config_loads_with_the_reference_defaults() {
     let loaded = load_ok(&tfvars(&[]));
-    assert!(
-        loaded.report.diagnostics.is_empty(),
-        "{}",
-        describe(&loaded.report)
-    );
+    assert!(loaded.report.diagnostics.is_empty(), "{}", describe(&loaded.report));
     let c = loaded.config;
     assert_eq!(c.name, "data-insights");
     assert_eq!(c.region, "eu-west-1");
@@ -34,10 +30,7 @@ fn minimal_config_loads_with_the_reference_defaults() {
     assert_eq!(c.log_retention_days, 30);
     assert_eq!(
         c.network,
-        NetworkConfig::New {
-            cidr_block: "10.0.0.0/16".into(),
-            security_group: SecurityGroupConfig::Create
-        }
+        NetworkConfig::New { cidr_block: "10.0.0.0/16".into(), security_group: SecurityGroupConfig::Create }
     );
 }
 
@@ -66,48 +59,20 @@ fn variable_set_twice_is_an_error_at_the_second() {
     let text = tfvars(&[("desired_count", "2\ndesired_count = 3")]);
     let report = load_err(&text);
     let d = single_error(&report);
-    assert!(
-        d.message.contains("not valid HCL") && d.message.contains("redefined attribute"),
-        "{}",
-        d.message
-    );
+    assert!(d.message.contains("not valid HCL") && d.message.contains("redefined attribute"), "{}", d.message);
     assert_eq!(d.line, Some(line_of(&text, "desired_count = 3")));
 }
 
 #[test]
 fn wrong_types_are_errors_naming_expected_and_found() {
     for (var, value, expected) in [
-        (
-            "desired_count",
-            "\"two\"",
-            "`desired_count` must be a number, found string",
-        ),
-        (
-            "tags",
-            "[\"a\"]",
-            "`tags` must be a map(string), found list",
-        ),
-        (
-            "create_bucket",
-            "\"yes\"",
-            "`create_bucket` must be a bool, found string",
-        ),
-        (
-            "subnet_ids",
-            "\"subnet-0a1b2c3d\"",
-            "`subnet_ids` must be a list(string), found string",
-        ),
-        (
-            "subnet_ids",
-            "[1]",
-            "`subnet_ids` must be a list(string), found number",
-        ),
+        ("desired_count", "\"two\"", "`desired_count` must be a number, found string"),
+        ("tags", "[\"a\"]", "`tags` must be a map(string), found list"),
+        ("create_bucket", "\"yes\"", "`create_bucket` must be a bool, found string"),
+        ("subnet_ids", "\"subnet-0a1b2c3d\"", "`subnet_ids` must be a list(string), found string"),
+        ("subnet_ids", "[1]", "`subnet_ids` must be a list(string), found number"),
         ("name", "[\"a\"]", "`name` must be a string, found list"),
-        (
-            "agent_cpu",
-            "true",
-            "`agent_cpu` must be a number, found bool",
-        ),
+        ("agent_cpu", "true", "`agent_cpu` must be a number, found bool"),
     ] {
         let text = tfvars(&[(var, value)]);
         let report = load_err(&text);
@@ -126,10 +91,7 @@ fn values_convert_the_way_terraform_converts_them() {
         ("agent_memory", "\"8192\""),
         ("create_bucket", "\"false\""),
         ("account_id", "123456"),
-        (
-            "tags",
-            "{ team = \"data\", cost_center = 42, billable = true }",
-        ),
+        ("tags", "{ team = \"data\", cost_center = 42, billable = true }"),
     ]))
     .config;
     assert_eq!(c.desired_count, 3);
@@ -158,17 +120,10 @@ fn null_means_the_default() {
 
 #[test]
 fn expressions_are_not_values() {
-    let text = tfvars(&[
-        ("name", "\"${var.prefix}-agent\""),
-        ("desired_count", "max(1, 2)"),
-        ("agent_cpu", "local.cpu"),
-    ]);
+    let text =
+        tfvars(&[("name", "\"${var.prefix}-agent\""), ("desired_count", "max(1, 2)"), ("agent_cpu", "local.cpu")]);
     let report = load_err(&text);
-    for (var, kind) in [
-        ("name", "string template"),
-        ("desired_count", "function call"),
-        ("agent_cpu", "reference"),
-    ] {
+    for (var, kind) in [("name", "string template"), ("desired_count", "function call"), ("agent_cpu", "reference")] {
         let hits = matching(&report, &format!("`{var}` is a {kind}"));
         assert_eq!(hits.len(), 1, "{var}: {}", describe(&report));
         assert_eq!(hits[0].line, Some(line_of(&text, &format!("{var} ="))));
@@ -179,22 +134,8 @@ fn expressions_are_not_values() {
 fn missing_required_variables_are_each_reported() {
     let report = load_err_env("", &Env::default());
     let errs = errors(&report);
-    let names: Vec<_> = errs
-        .iter()
-        .map(|d| d.message.split('`').nth(1).unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "region",
-            "account_id",
-            "agent_id",
-            "client_id",
-            "client_secret"
-        ],
-        "{}",
-        describe(&report)
-    );
+    let names: Vec<_> = errs.iter().map(|d| d.message.split('`').nth(1).unwrap()).collect();
+    assert_eq!(names, ["region", "account_id", "agent_id", "client_id", "client_secret"], "{}", describe(&report));
     for d in &errs {
         assert!(d.message.contains("is required"), "{}", d.message);
         assert_eq!(d.line, None, "a missing variable has no spot");
@@ -210,28 +151,18 @@ fn one_missing_required_variable_is_the_only_error() {
     for var in ["region", "account_id", "agent_id"] {
         let report = load_err(&tfvars(&[(var, "")]));
         let d = single_error(&report);
-        assert!(
-            d.message.starts_with(&format!("`{var}` is required")),
-            "{var}: {}",
-            d.message
-        );
+        assert!(d.message.starts_with(&format!("`{var}` is required")), "{var}: {}", d.message);
     }
     for var in ["client_id", "client_secret"] {
         let mut env = env_with_creds();
         env.tf_vars.remove(var);
         let report = load_err_env(&tfvars(&[]), &env);
         let d = single_error(&report);
-        assert!(
-            d.message.starts_with(&format!("`{var}` is required")),
-            "{var}: {}",
-            d.message
-        );
+        assert!(d.message.starts_with(&format!("`{var}` is required")), "{var}: {}", d.message);
     }
     // `null` is as good as missing.
     let d_report = load_err(&tfvars(&[("region", "null")]));
-    assert!(single_error(&d_report)
-        .message
-        .starts_with("`region` is required"));
+    assert!(single_error(&d_report).message.starts_with("`region` is required"));
 }
 
 #[test]
@@ -239,10 +170,7 @@ fn blocks_are_rejected_with_their_line() {
     let text = format!("{}variable \"x\" {{\n  default = 1\n}}\n", tfvars(&[]));
     let report = load_err(&text);
     let d = single_error(&report);
-    assert_eq!(
-        d.message,
-        "block `variable` is not allowed in a variables file"
-    );
+    assert_eq!(d.message, "block `variable` is not allowed in a variables file");
     assert_eq!(d.line, Some(line_of(&text, "variable \"x\"")));
 }
 
@@ -259,10 +187,7 @@ fn hcl_syntax_errors_point_at_the_line() {
         assert!(d.message.contains("is not valid HCL"), "{}", d.message);
         assert!(d.message.starts_with("terraform.tfvars"), "names the file");
         let line = d.line.expect("a parse error has a line");
-        assert!(
-            line >= line_of(&text, needle),
-            "{bad_line:?}: reported at line {line}"
-        );
+        assert!(line >= line_of(&text, needle), "{bad_line:?}: reported at line {line}");
         if !bad_line.starts_with("tags") {
             // An unclosed brace is only noticed further down; the others on the spot.
             assert_eq!(line, 3, "{bad_line:?}");
@@ -277,11 +202,7 @@ fn every_valid_cpu_memory_combination_is_accepted() {
     let mut checked = 0;
     for cpu in fargate::VALID_CPU {
         for memory in fargate::valid_memory_for_cpu(cpu).unwrap() {
-            let c = load_ok(&tfvars(&[
-                ("agent_cpu", &cpu.to_string()),
-                ("agent_memory", &memory.to_string()),
-            ]))
-            .config;
+            let c = load_ok(&tfvars(&[("agent_cpu", &cpu.to_string()), ("agent_memory", &memory.to_string())])).config;
             assert_eq!((c.agent_cpu, c.agent_memory), (cpu, memory));
             checked += 1;
         }
@@ -302,24 +223,14 @@ fn invalid_memory_for_each_cpu_is_rejected_with_the_valid_list() {
         (8192, 18432, "16384 to 61440 in steps of 4096"),
         (16384, 36864, "32768 to 122880 in steps of 8192"),
     ] {
-        let text = tfvars(&[
-            ("agent_cpu", &cpu.to_string()),
-            ("agent_memory", &memory.to_string()),
-        ]);
+        let text = tfvars(&[("agent_cpu", &cpu.to_string()), ("agent_memory", &memory.to_string())]);
         let report = load_err(&text);
         let d = single_error(&report);
-        assert_eq!(
-            d.message,
-            format!("Fargate does not offer {cpu} CPU with {memory} MiB memory")
-        );
+        assert_eq!(d.message, format!("Fargate does not offer {cpu} CPU with {memory} MiB memory"));
         let help = d.help.unwrap();
         assert!(help.contains(listed), "{cpu}/{memory}: {help}");
         assert!(help.contains(&format!("agent_cpu = {cpu}")), "{help}");
-        assert_eq!(
-            d.line,
-            Some(line_of(&text, "agent_memory")),
-            "points at memory"
-        );
+        assert_eq!(d.line, Some(line_of(&text, "agent_memory")), "points at memory");
     }
 }
 
@@ -328,26 +239,15 @@ fn cpu_alone_with_the_default_memory_points_at_cpu() {
     let text = tfvars(&[("agent_cpu", "256")]);
     let report = load_err(&text);
     let d = single_error(&report);
-    assert_eq!(
-        d.message,
-        "Fargate does not offer 256 CPU with 4096 MiB memory"
-    );
+    assert_eq!(d.message, "Fargate does not offer 256 CPU with 4096 MiB memory");
     assert_eq!(d.line, Some(line_of(&text, "agent_cpu")));
 }
 
 #[test]
 fn memory_alone_uses_the_default_cpu() {
-    assert_eq!(
-        load_ok(&tfvars(&[("agent_memory", "8192")]))
-            .config
-            .agent_cpu,
-        1024
-    );
+    assert_eq!(load_ok(&tfvars(&[("agent_memory", "8192")])).config.agent_cpu, 1024);
     let report = load_err(&tfvars(&[("agent_memory", "16384")]));
-    assert_eq!(
-        single_error(&report).message,
-        "Fargate does not offer 1024 CPU with 16384 MiB memory"
-    );
+    assert_eq!(single_error(&report).message, "Fargate does not offer 1024 CPU with 16384 MiB memory");
 }
 
 #[test]
@@ -355,14 +255,8 @@ fn invalid_cpu_lists_the_valid_ones() {
     for cpu in ["3000", "0", "1000", "32768"] {
         let report = load_err(&tfvars(&[("agent_cpu", cpu), ("agent_memory", "4096")]));
         let d = single_error(&report);
-        assert_eq!(
-            d.message,
-            format!("`agent_cpu` = {cpu} is not a Fargate CPU size")
-        );
-        assert_eq!(
-            d.help,
-            Some("use one of 256, 512, 1024, 2048, 4096, 8192, 16384")
-        );
+        assert_eq!(d.message, format!("`agent_cpu` = {cpu} is not a Fargate CPU size"));
+        assert_eq!(d.help, Some("use one of 256, 512, 1024, 2048, 4096, 8192, 16384"));
     }
     let report = load_err(&tfvars(&[("agent_cpu", "-1")]));
     assert!(single_error(&report).message.contains("out of range"));
@@ -370,18 +264,11 @@ fn invalid_cpu_lists_the_valid_ones() {
 
 #[test]
 fn runner_size_sets_cpu_and_memory() {
-    for (size, cpu, memory) in [
-        ("small", 1024, 4096),
-        ("medium", 2048, 8192),
-        ("large", 4096, 16384),
-        ("xlarge", 8192, 32768),
-    ] {
+    for (size, cpu, memory) in
+        [("small", 1024, 4096), ("medium", 2048, 8192), ("large", 4096, 16384), ("xlarge", 8192, 32768)]
+    {
         let loaded = load_ok(&tfvars(&[("runner_size", &format!("\"{size}\""))]));
-        assert_eq!(
-            (loaded.config.agent_cpu, loaded.config.agent_memory),
-            (cpu, memory),
-            "{size}"
-        );
+        assert_eq!((loaded.config.agent_cpu, loaded.config.agent_memory), (cpu, memory), "{size}");
         assert!(loaded.report.diagnostics.is_empty());
         // Stating the same numbers as well is no conflict.
         let c = load_ok(&tfvars(&[
@@ -413,25 +300,14 @@ fn runner_size_conflicting_with_agent_cpu_or_memory_is_an_error() {
         let text = tfvars(&[("runner_size", "\"small\""), extra]);
         let report = load_err(&text);
         let d = single_error(&report);
-        assert!(
-            d.message
-                .contains("`runner_size` = \"small\" means 1024 CPU / 4096 MiB"),
-            "{}",
-            d.message
-        );
+        assert!(d.message.contains("`runner_size` = \"small\" means 1024 CPU / 4096 MiB"), "{}", d.message);
         assert_eq!(d.line, Some(line_of(&text, "runner_size")));
     }
 }
 
 #[test]
 fn ephemeral_storage_bounds() {
-    for (gib, ok) in [
-        ("20", false),
-        ("21", true),
-        ("200", true),
-        ("201", false),
-        ("0", false),
-    ] {
+    for (gib, ok) in [("20", false), ("21", true), ("200", true), ("201", false), ("0", false)] {
         let text = tfvars(&[("ephemeral_storage_size", gib)]);
         if ok {
             let c = load_ok(&text).config;
@@ -457,19 +333,10 @@ fn desired_count_range() {
     let w = warnings(&loaded.report);
     assert_eq!(w.len(), 1, "{}", describe(&loaded.report));
     assert_eq!(w[0].severity, Severity::Warning);
-    assert!(
-        w[0].message.contains("`desired_count` = 0"),
-        "{}",
-        w[0].message
-    );
+    assert!(w[0].message.contains("`desired_count` = 0"), "{}", w[0].message);
     assert_eq!(w[0].line, Some(line_of(&text, "desired_count")));
 
-    assert_eq!(
-        load_ok(&tfvars(&[("desired_count", "5000")]))
-            .config
-            .desired_count,
-        5000
-    );
+    assert_eq!(load_ok(&tfvars(&[("desired_count", "5000")])).config.desired_count, 5000);
     for bad in ["5001", "2.5", "-1"] {
         let report = load_err(&tfvars(&[("desired_count", bad)]));
         let d = single_error(&report);
@@ -483,10 +350,7 @@ fn desired_count_range() {
 // --- network ids and flags --------------------------------------------------------
 
 fn existing_vpc(vpc_id: &str) -> String {
-    tfvars(&[
-        ("use_existing_vpc", "true"),
-        ("vpc_id", &format!("\"{vpc_id}\"")),
-    ])
+    tfvars(&[("use_existing_vpc", "true"), ("vpc_id", &format!("\"{vpc_id}\""))])
 }
 
 #[test]
@@ -499,10 +363,7 @@ fn well_formed_ids_are_accepted() {
         ("use_existing_vpc", "true"),
         ("vpc_id", "\"vpc-0123abcd\""),
         ("use_existing_subnet", "true"),
-        (
-            "subnet_ids",
-            "[\"subnet-0a1b2c3d\", \"subnet-0123456789abcdef0\"]",
-        ),
+        ("subnet_ids", "[\"subnet-0a1b2c3d\", \"subnet-0123456789abcdef0\"]"),
         ("use_existing_security_group", "true"),
         ("security_group_ids", "[\"sg-0a1b2c3d\"]"),
     ]))
@@ -519,14 +380,7 @@ fn well_formed_ids_are_accepted() {
 
 #[test]
 fn malformed_ids_are_rejected() {
-    for id in [
-        "VPC-XYZ",
-        "vpc-0123ABCD",
-        "vpc-0123abc",
-        "vpc-0123abcde",
-        "subnet-0123abcd",
-        "vpc0123abcd",
-    ] {
+    for id in ["VPC-XYZ", "vpc-0123ABCD", "vpc-0123abc", "vpc-0123abcde", "subnet-0123abcd", "vpc0123abcd"] {
         let text = existing_vpc(id);
         let report = load_err(&text);
         let d = single_error(&report);
@@ -543,10 +397,7 @@ fn placeholder_ids_are_called_placeholders() {
     for id in ["vpc-xxxxxxxxx", "vpc-12345678", "vpc-00000000", "<vpc-id>"] {
         let report = load_err(&existing_vpc(id));
         let d = single_error(&report);
-        assert_eq!(
-            d.message,
-            format!("`vpc_id`: \"{id}\" is a placeholder from an example file, not a real VPC id")
-        );
+        assert_eq!(d.message, format!("`vpc_id`: \"{id}\" is a placeholder from an example file, not a real VPC id"));
     }
     let text = tfvars(&[
         ("use_existing_vpc", "true"),
@@ -559,32 +410,20 @@ fn placeholder_ids_are_called_placeholders() {
     let report = load_err(&text);
     let errs = errors(&report);
     assert_eq!(errs.len(), 2, "{}", describe(&report));
-    assert!(errs[0]
-        .message
-        .contains("\"subnet-yyyyyyyy\" is a placeholder"));
+    assert!(errs[0].message.contains("\"subnet-yyyyyyyy\" is a placeholder"));
     assert!(errs[1].message.contains("\"sg-12345678\" is a placeholder"));
     // The subnet error points at the second element, not the first.
     let col = errs[0].column.unwrap();
     let line = text.lines().nth(errs[0].line.unwrap() - 1).unwrap();
-    assert!(
-        line[col - 1..].starts_with("\"subnet-yyyyyyyy\""),
-        "{line} @ {col}"
-    );
+    assert!(line[col - 1..].starts_with("\"subnet-yyyyyyyy\""), "{line} @ {col}");
 }
 
 #[test]
 fn use_existing_flag_without_ids_is_an_error() {
     for (flags, msg) in [
+        (vec![("use_existing_vpc", "true")], "`use_existing_vpc` = true but `vpc_id` is empty"),
         (
-            vec![("use_existing_vpc", "true")],
-            "`use_existing_vpc` = true but `vpc_id` is empty",
-        ),
-        (
-            vec![
-                ("use_existing_vpc", "true"),
-                ("vpc_id", "\"vpc-0123abcd\""),
-                ("use_existing_subnet", "true"),
-            ],
+            vec![("use_existing_vpc", "true"), ("vpc_id", "\"vpc-0123abcd\""), ("use_existing_subnet", "true")],
             "`use_existing_subnet` = true but `subnet_ids` is empty",
         ),
         (
@@ -634,25 +473,15 @@ fn ids_without_their_flag_are_an_error() {
 #[test]
 fn existing_subnets_or_groups_need_an_existing_vpc() {
     for (flag, ids_var, ids) in [
-        (
-            "use_existing_subnet",
-            "subnet_ids",
-            "[\"subnet-0a1b2c3d\", \"subnet-0e1f2a3b\"]",
-        ),
-        (
-            "use_existing_security_group",
-            "security_group_ids",
-            "[\"sg-0a1b2c3d\"]",
-        ),
+        ("use_existing_subnet", "subnet_ids", "[\"subnet-0a1b2c3d\", \"subnet-0e1f2a3b\"]"),
+        ("use_existing_security_group", "security_group_ids", "[\"sg-0a1b2c3d\"]"),
     ] {
         let text = tfvars(&[(flag, "true"), (ids_var, ids)]);
         let report = load_err(&text);
         let d = single_error(&report);
         assert_eq!(
             d.message,
-            format!(
-                "`{flag}` = true needs an existing VPC: subnets and security groups belong to one"
-            )
+            format!("`{flag}` = true needs an existing VPC: subnets and security groups belong to one")
         );
         assert!(d.help.unwrap().contains("use_existing_vpc = true"));
         assert_eq!(d.line, Some(line_of(&text, flag)));
@@ -669,11 +498,7 @@ fn one_existing_subnet_is_a_warning() {
     ]));
     let w = warnings(&loaded.report);
     assert_eq!(w.len(), 1);
-    assert!(
-        w[0].message.contains("one Availability Zone"),
-        "{}",
-        w[0].message
-    );
+    assert!(w[0].message.contains("one Availability Zone"), "{}", w[0].message);
 }
 
 #[test]
@@ -681,9 +506,7 @@ fn assign_public_ip_false_needs_an_existing_vpc() {
     let text = tfvars(&[("assign_public_ip", "false")]);
     let report = load_err(&text);
     let d = single_error(&report);
-    assert!(d
-        .message
-        .starts_with("`assign_public_ip` = false with the VPC agentctl creates"));
+    assert!(d.message.starts_with("`assign_public_ip` = false with the VPC agentctl creates"));
     assert_eq!(d.line, Some(line_of(&text, "assign_public_ip")));
     // In your own VPC (with your own NAT) it is fine.
     let c = load_ok(&tfvars(&[
@@ -701,19 +524,13 @@ fn cidr_block_must_fit_two_subnets() {
         let c = load_ok(&tfvars(&[("cidr_block", &format!("\"{good}\""))])).config;
         assert_eq!(
             c.network,
-            NetworkConfig::New {
-                cidr_block: good.into(),
-                security_group: SecurityGroupConfig::Create
-            }
+            NetworkConfig::New { cidr_block: good.into(), security_group: SecurityGroupConfig::Create }
         );
     }
     for (bad, why) in [
         ("10.0.0.0/8", "has prefix /8; it must be /16 to /27"),
         ("10.0.0.0/28", "has prefix /28"),
-        (
-            "10.0.0.1/16",
-            "has host bits set (the network address is 10.0.0.0/16)",
-        ),
+        ("10.0.0.1/16", "has host bits set (the network address is 10.0.0.0/16)"),
         ("10.0.0.0", "is not a CIDR block"),
         ("300.0.0.0/16", "has an invalid IPv4 address"),
         ("10.0.0.0/40", "has a prefix length over 32"),
@@ -721,12 +538,7 @@ fn cidr_block_must_fit_two_subnets() {
         let text = tfvars(&[("cidr_block", &format!("\"{bad}\""))]);
         let report = load_err(&text);
         let d = single_error(&report);
-        assert!(
-            d.message
-                .starts_with(&format!("`cidr_block` = \"{bad}\" {why}")),
-            "{}",
-            d.message
-        );
+        assert!(d.message.starts_with(&format!("`cidr_block` = \"{bad}\" {why}")), "{}", d.message);
         assert_eq!(d.line, Some(line_of(&text, "cidr_block")));
     }
     // Not checked when agentctl creates no subnets.
@@ -747,14 +559,8 @@ fn unknown_aws_region_suggests_the_closest() {
         let text = tfvars(&[("region", &format!("\"{typo}\""))]);
         let report = load_err(&text);
         let d = single_error(&report);
-        assert_eq!(
-            d.message,
-            format!("`region` = \"{typo}\" is not an AWS region")
-        );
-        assert_eq!(
-            d.help,
-            Some(format!("did you mean `{suggestion}`?").as_str())
-        );
+        assert_eq!(d.message, format!("`region` = \"{typo}\" is not an AWS region"));
+        assert_eq!(d.help, Some(format!("did you mean `{suggestion}`?").as_str()));
         assert_eq!(d.line, Some(1));
     }
     let report = load_err(&tfvars(&[("region", "\"mars\"")]));
@@ -764,11 +570,7 @@ fn unknown_aws_region_suggests_the_closest() {
 #[test]
 fn every_listed_aws_region_is_accepted() {
     for region in agentctl_core::regions::AWS_REGIONS {
-        let c = load_ok(&tfvars(&[
-            ("region", &format!("\"{region}\"")),
-            ("name", "\"a\""),
-        ]))
-        .config;
+        let c = load_ok(&tfvars(&[("region", &format!("\"{region}\"")), ("name", "\"a\"")])).config;
         assert_eq!(c.region, *region);
     }
 }
@@ -780,11 +582,7 @@ fn matillion_region_trap_and_unknown_codes() {
         assert!(loaded.report.diagnostics.is_empty());
         assert_eq!(loaded.config.matillion_region, code);
     }
-    for (aws_region, suggestion) in [
-        ("us-east-1", "us1"),
-        ("eu-central-1", "eu1"),
-        ("ca-central-1", "us1"),
-    ] {
+    for (aws_region, suggestion) in [("us-east-1", "us1"), ("eu-central-1", "eu1"), ("ca-central-1", "us1")] {
         let text = tfvars(&[("matillion_region", &format!("\"{aws_region}\""))]);
         let report = load_err(&text);
         let d = single_error(&report);
@@ -792,10 +590,7 @@ fn matillion_region_trap_and_unknown_codes() {
             d.message,
             format!("`matillion_region` = \"{aws_region}\" is an AWS region name, not a Matillion region code")
         );
-        assert!(d
-            .help
-            .unwrap()
-            .contains(&format!("probably `{suggestion}`")));
+        assert!(d.help.unwrap().contains(&format!("probably `{suggestion}`")));
     }
     // An unknown code might be a region Matillion added since: warn, don't block.
     let text = tfvars(&[("matillion_region", "\"ap1\"")]);
@@ -803,10 +598,7 @@ fn matillion_region_trap_and_unknown_codes() {
     assert_eq!(loaded.config.matillion_region, "ap1");
     let w = warnings(&loaded.report);
     assert_eq!(w.len(), 1);
-    assert_eq!(
-        w[0].message,
-        "`matillion_region` = \"ap1\" is not a Matillion region code agentctl knows"
-    );
+    assert_eq!(w[0].message, "`matillion_region` = \"ap1\" is not a Matillion region code agentctl knows");
     assert_eq!(w[0].line, Some(line_of(&text, "matillion_region")));
 }
 
@@ -817,10 +609,7 @@ fn name_errors(name: &str, extra: &[(&str, &str)]) -> Vec<String> {
     let mut vars = vec![("name", quoted.as_str()), ("region", "\"us-east-1\"")];
     vars.extend_from_slice(extra);
     let report = load_err(&tfvars(&vars));
-    errors(&report)
-        .iter()
-        .map(|d| format!("{} || {}", d.message, d.help.unwrap_or("")))
-        .collect()
+    errors(&report).iter().map(|d| format!("{} || {}", d.message, d.help.unwrap_or(""))).collect()
 }
 
 #[test]
@@ -828,24 +617,13 @@ fn long_name_fails_the_bucket_first() {
     let name = "a".repeat(40);
     let errs = name_errors(&name, &[]);
     assert_eq!(errs.len(), 1, "{errs:#?}");
-    assert!(
-        errs[0].starts_with(&format!("`name` = \"{name}\" gives an invalid S3 bucket: ")),
-        "{}",
-        errs[0]
-    );
+    assert!(errs[0].starts_with(&format!("`name` = \"{name}\" gives an invalid S3 bucket: ")), "{}", errs[0]);
     assert!(errs[0].contains("is 71 characters"), "{}", errs[0]);
     assert!(errs[0].contains("at most 63"), "{}", errs[0]);
     // 63 - "-staging-" - 12-digit account - "-" - "us-east-1"
-    assert!(
-        errs[0].contains("(at most 32 characters here)"),
-        "{}",
-        errs[0]
-    );
+    assert!(errs[0].contains("(at most 32 characters here)"), "{}", errs[0]);
     // The longest name that fits is accepted.
-    load_ok(&tfvars(&[
-        ("name", &format!("\"{}\"", "a".repeat(32))),
-        ("region", "\"us-east-1\""),
-    ]));
+    load_ok(&tfvars(&[("name", &format!("\"{}\"", "a".repeat(32))), ("region", "\"us-east-1\"")]));
     assert_eq!(name_errors(&"a".repeat(33), &[]).len(), 1);
 }
 
@@ -854,24 +632,10 @@ fn without_a_bucket_the_iam_role_is_the_limit() {
     let name = "a".repeat(50);
     let errs = name_errors(&name, &[("create_bucket", "false")]);
     assert_eq!(errs.len(), 1, "{errs:#?}");
-    assert!(
-        errs[0].starts_with(&format!(
-            "`name` = \"{name}\" gives an invalid IAM execution role: "
-        )),
-        "{}",
-        errs[0]
-    );
+    assert!(errs[0].starts_with(&format!("`name` = \"{name}\" gives an invalid IAM execution role: ")), "{}", errs[0]);
     assert!(errs[0].contains("at most 64"), "{}", errs[0]);
-    assert!(
-        errs[0].contains("(at most 49 characters here)"),
-        "{}",
-        errs[0]
-    );
-    let c = load_ok(&tfvars(&[
-        ("name", &format!("\"{}\"", "a".repeat(49))),
-        ("create_bucket", "false"),
-    ]))
-    .config;
+    assert!(errs[0].contains("(at most 49 characters here)"), "{}", errs[0]);
+    let c = load_ok(&tfvars(&[("name", &format!("\"{}\"", "a".repeat(49))), ("create_bucket", "false")])).config;
     assert_eq!(c.name.len(), 49);
     assert!(!c.create_bucket);
 }
@@ -880,23 +644,11 @@ fn without_a_bucket_the_iam_role_is_the_limit() {
 fn uppercase_name_fails_only_the_bucket() {
     let errs = name_errors("DataAgent", &[]);
     assert_eq!(errs.len(), 1, "{errs:#?}");
-    assert!(
-        errs[0].contains("gives an invalid S3 bucket"),
-        "{}",
-        errs[0]
-    );
+    assert!(errs[0].contains("gives an invalid S3 bucket"), "{}", errs[0]);
     assert!(errs[0].contains("contains 'D'"), "{}", errs[0]);
-    assert!(
-        errs[0].contains("lowercase letters, digits and hyphens"),
-        "{}",
-        errs[0]
-    );
+    assert!(errs[0].contains("lowercase letters, digits and hyphens"), "{}", errs[0]);
     // Without a bucket, uppercase is fine everywhere else.
-    let c = load_ok(&tfvars(&[
-        ("name", "\"DataAgent\""),
-        ("create_bucket", "false"),
-    ]))
-    .config;
+    let c = load_ok(&tfvars(&[("name", "\"DataAgent\""), ("create_bucket", "false")])).config;
     assert_eq!(c.name, "DataAgent");
 }
 
@@ -907,10 +659,7 @@ fn bad_characters_fail_every_resource_that_forbids_them() {
     // security group name allows spaces.
     assert_eq!(errs.len(), 8, "{errs:#?}");
     assert!(errs.iter().all(|e| e.contains("contains ' '")), "{errs:#?}");
-    assert!(
-        !errs.iter().any(|e| e.contains("security group")),
-        "{errs:#?}"
-    );
+    assert!(!errs.iter().any(|e| e.contains("security group")), "{errs:#?}");
     let errs = name_errors("", &[]);
     assert_eq!(errs.len(), 1);
     assert!(errs[0].starts_with("`name` is empty"));
@@ -929,18 +678,9 @@ fn image_url_shapes() {
         assert_eq!(c.image_url, good);
     }
     for (bad, why) in [
-        (
-            "https://public.ecr.aws/matillion/etl-agent:current",
-            "remove the URL scheme",
-        ),
-        (
-            "public.ecr.aws/Matillion/etl-agent:current",
-            "repository names use lowercase",
-        ),
-        (
-            "public.ecr.aws/matillion/etl-agent :current",
-            "it contains whitespace",
-        ),
+        ("https://public.ecr.aws/matillion/etl-agent:current", "remove the URL scheme"),
+        ("public.ecr.aws/Matillion/etl-agent:current", "repository names use lowercase"),
+        ("public.ecr.aws/matillion/etl-agent :current", "it contains whitespace"),
         ("", "it is empty"),
         ("public.ecr.aws/matillion/etl-agent:", "a tag is 1 to 128"),
     ] {
@@ -948,9 +688,7 @@ fn image_url_shapes() {
         let report = load_err(&text);
         let d = single_error(&report);
         assert!(
-            d.message.starts_with(&format!(
-                "`image_url` = \"{bad}\" is not a container image reference: {why}"
-            )),
+            d.message.starts_with(&format!("`image_url` = \"{bad}\" is not a container image reference: {why}")),
             "{}",
             d.message
         );
@@ -960,41 +698,19 @@ fn image_url_shapes() {
 
 #[test]
 fn tags_are_checked_key_by_key() {
-    let c = load_ok(&tfvars(&[(
-        "tags",
-        "{ Team = \"data\", \"cost:center\" = \"cc-42\" }",
-    )]))
-    .config;
+    let c = load_ok(&tfvars(&[("tags", "{ Team = \"data\", \"cost:center\" = \"cc-42\" }")])).config;
     assert_eq!(c.tags.len(), 2);
     assert_eq!(c.tags["cost:center"], "cc-42");
 
     let long_key = "k".repeat(129);
     let long_value = "v".repeat(257);
     for (tags, why) in [
-        (
-            "{ \"aws:owner\" = \"me\" }",
-            "tag key \"aws:owner\" uses the prefix `aws:`",
-        ),
-        (
-            "{ \"AWS:owner\" = \"me\" }",
-            "tag key \"AWS:owner\" uses the prefix `aws:`",
-        ),
-        (
-            "{ \"agentctl:deployment\" = \"other\" }",
-            "tag key \"agentctl:deployment\" uses the prefix `agentctl:`",
-        ),
-        (
-            &format!("{{ {long_key} = \"x\" }}"),
-            "must be 1 to 128 characters",
-        ),
-        (
-            &format!("{{ team = \"{long_value}\" }}"),
-            "the value of tag \"team\" is 257 characters; the maximum is 256",
-        ),
-        (
-            "{ team = \"a|b\" }",
-            "tag \"team\" has characters AWS does not accept",
-        ),
+        ("{ \"aws:owner\" = \"me\" }", "tag key \"aws:owner\" uses the prefix `aws:`"),
+        ("{ \"AWS:owner\" = \"me\" }", "tag key \"AWS:owner\" uses the prefix `aws:`"),
+        ("{ \"agentctl:deployment\" = \"other\" }", "tag key \"agentctl:deployment\" uses the prefix `agentctl:`"),
+        (&format!("{{ {long_key} = \"x\" }}"), "must be 1 to 128 characters"),
+        (&format!("{{ team = \"{long_value}\" }}"), "the value of tag \"team\" is 257 characters; the maximum is 256"),
+        ("{ team = \"a|b\" }", "tag \"team\" has characters AWS does not accept"),
     ] {
         let text = tfvars(&[("tags", tags)]);
         let report = load_err(&text);
@@ -1003,11 +719,7 @@ fn tags_are_checked_key_by_key() {
         assert_eq!(d.line, Some(line_of(&text, "tags")));
     }
     // Exactly at the limits is fine.
-    let c = load_ok(&tfvars(&[(
-        "tags",
-        &format!("{{ {} = \"{}\" }}", "k".repeat(128), "v".repeat(256)),
-    )]))
-    .config;
+    let c = load_ok(&tfvars(&[("tags", &format!("{{ {} = \"{}\" }}", "k".repeat(128), "v".repeat(256)))])).config;
     assert_eq!(c.tags.len(), 1);
 }
 
@@ -1017,17 +729,10 @@ fn at_most_48_user_tags() {
         let body: Vec<String> = (0..n).map(|i| format!("t{i} = \"v\"")).collect();
         format!("{{\n  {}\n}}", body.join("\n  "))
     };
-    assert_eq!(
-        load_ok(&tfvars(&[("tags", &tags(48))])).config.tags.len(),
-        48
-    );
+    assert_eq!(load_ok(&tfvars(&[("tags", &tags(48))])).config.tags.len(), 48);
     let report = load_err(&tfvars(&[("tags", &tags(49))]));
     let d = single_error(&report);
-    assert!(
-        d.message.starts_with("`tags` has 49 entries"),
-        "{}",
-        d.message
-    );
+    assert!(d.message.starts_with("`tags` has 49 entries"), "{}", d.message);
     assert_eq!(d.help, Some("keep at most 48 tags"));
 }
 
@@ -1041,10 +746,7 @@ fn log_retention_must_be_a_cloudwatch_value() {
         let text = tfvars(&[("log_retention_days", bad)]);
         let report = load_err(&text);
         let d = single_error(&report);
-        assert_eq!(
-            d.message,
-            format!("`log_retention_days` = {bad} is not a retention CloudWatch Logs accepts")
-        );
+        assert_eq!(d.message, format!("`log_retention_days` = {bad} is not a retention CloudWatch Logs accepts"));
         assert!(d.help.unwrap().contains("1, 3, 5, 7, 14, 30, 60"));
         assert_eq!(d.line, Some(line_of(&text, "log_retention_days")));
     }
@@ -1056,10 +758,8 @@ fn log_retention_must_be_a_cloudwatch_value() {
 
 #[test]
 fn credentials_in_the_file_load_with_a_warning_that_hides_them() {
-    let text = tfvars(&[
-        ("client_id", &format!("\"{CLIENT_ID}\"")),
-        ("client_secret", &format!("\"{CLIENT_SECRET}\"")),
-    ]);
+    let text =
+        tfvars(&[("client_id", &format!("\"{CLIENT_ID}\"")), ("client_secret", &format!("\"{CLIENT_SECRET}\""))]);
     let loaded = load_ok_env(&text, &Env::default());
     assert_eq!(loaded.config.client_id.expose(), CLIENT_ID);
     assert_eq!(loaded.config.client_secret.expose(), CLIENT_SECRET);
@@ -1071,25 +771,12 @@ fn credentials_in_the_file_load_with_a_warning_that_hides_them() {
         assert_eq!(d.message, format!("`{var}` is written in the config file"));
         assert_eq!(d.line, Some(line_of(&text, var)));
         let help = d.help.unwrap();
-        assert!(
-            help.contains(&format!("TF_VAR_{var}")),
-            "names the safer way: {help}"
-        );
+        assert!(help.contains(&format!("TF_VAR_{var}")), "names the safer way: {help}");
         assert!(help.contains("secrets manager"), "{help}");
     }
     for d in &loaded.report.diagnostics {
-        for text in [
-            Some(d.message.as_str()),
-            d.help.as_deref(),
-            d.label.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            assert!(
-                !text.contains(CLIENT_ID) && !text.contains(CLIENT_SECRET),
-                "{text}"
-            );
+        for text in [Some(d.message.as_str()), d.help.as_deref(), d.label.as_deref()].into_iter().flatten() {
+            assert!(!text.contains(CLIENT_ID) && !text.contains(CLIENT_SECRET), "{text}");
         }
     }
 }
@@ -1108,17 +795,12 @@ fn tf_var_fills_a_missing_variable() {
     env.tf_vars.insert("region".into(), "eu-central-1".into());
     env.tf_vars.insert("desired_count".into(), "3".into());
     env.tf_vars.insert("assign_public_ip".into(), "true".into());
-    env.tf_vars
-        .insert("tags".into(), "{ team = \"data\" }".into());
+    env.tf_vars.insert("tags".into(), "{ team = \"data\" }".into());
     let loaded = load_ok_env(&tfvars(&[("region", "")]), &env);
     assert_eq!(loaded.config.region, "eu-central-1");
     assert_eq!(loaded.config.desired_count, 3);
     assert_eq!(loaded.config.tags["team"], "data");
-    assert!(
-        loaded.report.diagnostics.is_empty(),
-        "{}",
-        describe(&loaded.report)
-    );
+    assert!(loaded.report.diagnostics.is_empty(), "{}", describe(&loaded.report));
 }
 
 #[test]
@@ -1133,19 +815,12 @@ fn file_beats_tf_var_for_ordinary_variables() {
 
 #[test]
 fn tf_var_beats_file_for_credentials() {
-    let text = tfvars(&[
-        ("client_id", "\"your-client-id\""),
-        ("client_secret", "\"file-secret-value\""),
-    ]);
+    let text = tfvars(&[("client_id", "\"your-client-id\""), ("client_secret", "\"file-secret-value\"")]);
     let loaded = load_ok_env(&text, &env_with_creds());
     assert_eq!(loaded.config.client_id.expose(), CLIENT_ID);
     assert_eq!(loaded.config.client_secret.expose(), CLIENT_SECRET);
     // The file's placeholder is not used, so it is not an error.
-    assert!(
-        loaded.report.diagnostics.is_empty(),
-        "{}",
-        describe(&loaded.report)
-    );
+    assert!(loaded.report.diagnostics.is_empty(), "{}", describe(&loaded.report));
 }
 
 #[test]
@@ -1169,13 +844,7 @@ fn bad_environment_values_name_their_source() {
     let report = load_err_env(&tfvars(&[("region", "")]), &env);
     let desired = matching(&report, "desired_count");
     assert_eq!(desired.len(), 1, "{}", describe(&report));
-    assert!(
-        desired[0]
-            .message
-            .contains("(from environment variable TF_VAR_desired_count)"),
-        "{}",
-        desired[0].message
-    );
+    assert!(desired[0].message.contains("(from environment variable TF_VAR_desired_count)"), "{}", desired[0].message);
     assert_eq!(desired[0].line, None, "no spot in the file");
     let region = matching(&report, "`region`");
     assert_eq!(region.len(), 1, "{}", describe(&report));
@@ -1184,11 +853,7 @@ fn bad_environment_values_name_their_source() {
     env.overrides.insert("desired_count".into(), "9999".into());
     let report = load_err_env(&tfvars(&[]), &env);
     let d = single_error(&report);
-    assert!(
-        d.message.contains("(from --desired-count)"),
-        "{}",
-        d.message
-    );
+    assert!(d.message.contains("(from --desired-count)"), "{}", d.message);
 }
 
 // --- all at once ------------------------------------------------------------------
@@ -1201,15 +866,9 @@ fn every_problem_is_reported_in_one_run() {
     assert_eq!(errs.len(), 3, "{}", describe(&report));
     assert_eq!(errs[0].message, "unknown variable `desierd_count`");
     assert_eq!(errs[0].line, Some(line_of(&text, "desierd_count")));
-    assert_eq!(
-        errs[1].message,
-        "`region` = \"eu-west-9\" is not an AWS region"
-    );
+    assert_eq!(errs[1].message, "`region` = \"eu-west-9\" is not an AWS region");
     assert_eq!(errs[1].line, Some(line_of(&text, "region")));
-    assert_eq!(
-        errs[2].message,
-        "Fargate does not offer 1024 CPU with 1024 MiB memory"
-    );
+    assert_eq!(errs[2].message, "Fargate does not offer 1024 CPU with 1024 MiB memory");
     assert_eq!(errs[2].line, Some(line_of(&text, "agent_memory")));
     assert!(warnings(&report).is_empty());
 }

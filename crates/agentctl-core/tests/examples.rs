@@ -10,10 +10,7 @@ use common::*;
 fn load_example(file: &str) -> (String, Report) {
     let text = example(file);
     let report = match load(SourceFile::new(file, text.clone()), &Env::default()) {
-        Ok(loaded) => panic!(
-            "{file} must not validate as is; warnings: {}",
-            describe(&loaded.report)
-        ),
+        Ok(loaded) => panic!("{file} must not validate as is; warnings: {}", describe(&loaded.report)),
         Err(report) => report,
     };
     (text, report)
@@ -24,10 +21,7 @@ fn load_example(file: &str) -> (String, Report) {
 fn assert_errors_exactly(report: &Report, expected: &[(usize, &str)]) {
     let errs = errors(report);
     for (line, fragment) in expected {
-        let hits: Vec<_> = errs
-            .iter()
-            .filter(|d| d.message.contains(fragment) && d.line == Some(*line))
-            .collect();
+        let hits: Vec<_> = errs.iter().filter(|d| d.message.contains(fragment) && d.line == Some(*line)).collect();
         assert_eq!(
             hits.len(),
             1,
@@ -37,9 +31,7 @@ fn assert_errors_exactly(report: &Report, expected: &[(usize, &str)]) {
     }
     for d in &errs {
         assert!(
-            expected
-                .iter()
-                .any(|(line, fragment)| d.line == Some(*line) && d.message.contains(fragment)),
+            expected.iter().any(|(line, fragment)| d.line == Some(*line) && d.message.contains(fragment)),
             "unexpected error {:?} at line {:?}; all:\n{}",
             d.message,
             d.line,
@@ -52,14 +44,7 @@ fn assert_errors_exactly(report: &Report, expected: &[(usize, &str)]) {
 #[test]
 fn reference_example_parses_and_names_every_problem() {
     let (text, report) = load_example("reference-example.tfvars");
-    assert!(
-        report
-            .diagnostics
-            .iter()
-            .all(|d| !d.message.contains("not valid HCL")),
-        "{}",
-        describe(&report)
-    );
+    assert!(report.diagnostics.iter().all(|d| !d.message.contains("not valid HCL")), "{}", describe(&report));
     assert!(warnings(&report).is_empty(), "{}", describe(&report));
     // Sanity-check the line numbers the expectations below rely on.
     assert_eq!(line_of(&text, "vpc_id ="), 35);
@@ -67,10 +52,7 @@ fn reference_example_parses_and_names_every_problem() {
     assert_errors_exactly(
         &report,
         &[
-            (
-                11,
-                "`account_id` = \"your-matillion-account-id\" is a placeholder",
-            ),
+            (11, "`account_id` = \"your-matillion-account-id\" is a placeholder"),
             (14, "`agent_id` = \"your-agent-id\" is a placeholder"),
             (29, "`client_id` is a placeholder"),
             (32, "`client_secret` is a placeholder"),
@@ -80,14 +62,8 @@ fn reference_example_parses_and_names_every_problem() {
             (41, "\"sg-xxxxxxxxx\" is a placeholder"),
             (35, "`vpc_id` is set but `use_existing_vpc` is false"),
             (38, "`subnet_ids` is set but `use_existing_subnet` is false"),
-            (
-                41,
-                "`security_group_ids` is set but `use_existing_security_group` is false",
-            ),
-            (
-                59,
-                "`assign_public_ip` = false with the VPC agentctl creates",
-            ),
+            (41, "`security_group_ids` is set but `use_existing_security_group` is false"),
+            (59, "`assign_public_ip` = false with the VPC agentctl creates"),
         ],
     );
     // Each placeholder in the subnet list points at its own element.
@@ -103,23 +79,13 @@ fn reference_example_parses_and_names_every_problem() {
 #[test]
 fn seed_quickstart_parses_and_names_both_traps() {
     let (text, report) = load_example("seed-quickstart.tfvars");
-    assert!(
-        report
-            .diagnostics
-            .iter()
-            .all(|d| !d.message.contains("not valid HCL")),
-        "{}",
-        describe(&report)
-    );
+    assert!(report.diagnostics.iter().all(|d| !d.message.contains("not valid HCL")), "{}", describe(&report));
     assert!(warnings(&report).is_empty(), "{}", describe(&report));
     assert_eq!(line_of(&text, "matillion_region"), 8);
     assert_errors_exactly(
         &report,
         &[
-            (
-                8,
-                "`matillion_region` = \"us-east-1\" is an AWS region name, not a Matillion region code",
-            ),
+            (8, "`matillion_region` = \"us-east-1\" is an AWS region name, not a Matillion region code"),
             (6, "`account_id` = \"your-matillion-account-id\" is a placeholder"),
             (7, "`agent_id` = \"your-unique-agent-id\" is a placeholder"),
             (9, "`client_id` is a placeholder"),
@@ -130,10 +96,7 @@ fn seed_quickstart_parses_and_names_both_traps() {
             (15, "\"sg-12345678\" is a placeholder"),
             (13, "`vpc_id` is set but `use_existing_vpc` is false"),
             (14, "`subnet_ids` is set but `use_existing_subnet` is false"),
-            (
-                15,
-                "`security_group_ids` is set but `use_existing_security_group` is false",
-            ),
+            (15, "`security_group_ids` is set but `use_existing_security_group` is false"),
         ],
     );
     // The Matillion-region error says what to write instead.
@@ -170,10 +133,7 @@ fn reference_example_loads_once_filled_in() {
     assert_eq!(c.region, "us-east-1");
     assert_eq!(c.account_id, ACCOUNT_ID);
     assert_eq!(c.matillion_region, "eu1");
-    assert_eq!(
-        (c.agent_cpu, c.agent_memory, c.desired_count),
-        (1024, 4096, 2)
-    );
+    assert_eq!((c.agent_cpu, c.agent_memory, c.desired_count), (1024, 4096, 2));
     assert_eq!(c.ephemeral_storage_size, None);
     assert!(!c.assign_public_ip);
     assert!(c.create_bucket);
@@ -213,9 +173,5 @@ fn seed_quickstart_loads_once_fixed() {
     assert_eq!(c.client_id.expose(), CLIENT_ID);
     assert_eq!(c.client_secret.expose(), CLIENT_SECRET);
     assert!(c.assign_public_ip, "default is true");
-    assert!(
-        loaded.report.diagnostics.is_empty(),
-        "{}",
-        describe(&loaded.report)
-    );
+    assert!(loaded.report.diagnostics.is_empty(), "{}", describe(&loaded.report));
 }

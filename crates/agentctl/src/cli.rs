@@ -23,13 +23,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Config file (HCL tfvars)
-    #[arg(
-        short = 'c',
-        long = "config",
-        global = true,
-        env = "AGENTCTL_CONFIG",
-        default_value = "terraform.tfvars"
-    )]
+    #[arg(short = 'c', long = "config", global = true, env = "AGENTCTL_CONFIG", default_value = "terraform.tfvars")]
     pub config: PathBuf,
     /// AWS region; overrides `region` in the config
     #[arg(long, global = true)]
@@ -117,9 +111,7 @@ pub fn parse() -> Result<Cli, Code> {
     Cli::try_parse().map_err(|e| {
         let _ = e.print();
         match e.kind() {
-            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                Code::Ok
-            }
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => Code::Ok,
             _ => Code::InvalidInput,
         }
     })

@@ -38,12 +38,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            help: None,
-            causes: vec![],
-        }
+        Self { code, message: message.into(), help: None, causes: vec![] }
     }
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
@@ -66,11 +61,6 @@ impl From<agentctl_aws::Error> for Failure {
             causes.push(s.to_string());
             source = s.source();
         }
-        Failure {
-            code,
-            message: e.to_string(),
-            help: e.help(),
-            causes,
-        }
+        Failure { code, message: e.to_string(), help: e.help(), causes }
     }
 }

@@ -23,11 +23,7 @@ pub struct Printer {
 
 impl Printer {
     pub fn new(settings: &Settings) -> Self {
-        Self {
-            style: settings.progress,
-            color: settings.color,
-            bars: Mutex::new(None),
-        }
+        Self { style: settings.progress, color: settings.color, bars: Mutex::new(None) }
     }
 
     pub fn is_json(&self) -> bool {
@@ -52,26 +48,20 @@ impl Printer {
     }
 
     pub fn warn(&self, text: &str) {
-        let text = if self.color {
-            format!("{}: {text}", "warning".yellow().bold())
-        } else {
-            format!("warning: {text}")
-        };
+        let text =
+            if self.color { format!("{}: {text}", "warning".yellow().bold()) } else { format!("warning: {text}") };
         self.suspend(|| eprintln!("{text}"));
     }
 
     pub fn failure(&self, f: &Failure) {
         self.finish_bars();
         if self.is_json() {
-            let v = serde_json::json!({"error": f.message, "help": f.help, "causes": f.causes, "exit_code": f.code as u8});
+            let v =
+                serde_json::json!({"error": f.message, "help": f.help, "causes": f.causes, "exit_code": f.code as u8});
             println!("{}", serde_json::to_string(&v).expect("json"));
             return;
         }
-        let head = if self.color {
-            "error".red().bold().to_string()
-        } else {
-            "error".to_owned()
-        };
+        let head = if self.color { "error".red().bold().to_string() } else { "error".to_owned() };
         eprintln!("{head}: {}", f.message);
         for cause in &f.causes {
             eprintln!("  caused by: {cause}");
@@ -103,9 +93,7 @@ impl Printer {
         let (multi, bars) = guard.get_or_insert_with(|| (MultiProgress::new(), HashMap::new()));
         let bar = bars.entry(key.to_owned()).or_insert_with(|| {
             let bar = multi.add(ProgressBar::new_spinner());
-            bar.set_style(
-                BarStyle::with_template("  {spinner} {msg} {elapsed:.dim}").expect("template"),
-            );
+            bar.set_style(BarStyle::with_template("  {spinner} {msg} {elapsed:.dim}").expect("template"));
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         });

@@ -37,9 +37,7 @@ impl Settings {
         let color = !g.no_color && std::env::var_os("NO_COLOR").is_none() && stderr_tty;
         let progress = match g.output {
             OutputFormat::Json => ProgressStyle::Json,
-            OutputFormat::Text
-                if stderr_tty && !ci && std::env::var("TERM").map_or(true, |t| t != "dumb") =>
-            {
+            OutputFormat::Text if stderr_tty && !ci && std::env::var("TERM").map_or(true, |t| t != "dumb") => {
                 ProgressStyle::Live
             }
             OutputFormat::Text => ProgressStyle::Lines,
@@ -56,10 +54,7 @@ impl Settings {
             verbose: g.verbose,
             yes: g.yes,
             interactive: std::io::stdin().is_terminal() && stderr_tty,
-            aws: agentctl_aws::AwsSettings {
-                profile: g.profile.clone(),
-                endpoint_url: g.endpoint_url.clone(),
-            },
+            aws: agentctl_aws::AwsSettings { profile: g.profile.clone(), endpoint_url: g.endpoint_url.clone() },
         }
     }
 }

@@ -9,10 +9,7 @@ use support::{Run, World, CLIENT_ID, CLIENT_SECRET};
 const TAG: &str = "agentctl:deployment";
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
 fn no_changes(w: &World) {
@@ -32,59 +29,22 @@ fn owned(w: &World) -> Vec<String> {
     rt().block_on(async {
         let cfg = w.sdk().await;
         let ec2 = aws_sdk_ec2::Client::new(&cfg);
-        let tag_filter = aws_sdk_ec2::types::Filter::builder()
-            .name(format!("tag:{TAG}"))
-            .values(&w.name)
-            .build();
+        let tag_filter = aws_sdk_ec2::types::Filter::builder().name(format!("tag:{TAG}")).values(&w.name).build();
         let mut out = Vec::new();
-        for v in ec2
-            .describe_vpcs()
-            .filters(tag_filter.clone())
-            .send()
-            .await
-            .unwrap()
-            .vpcs()
-        {
+        for v in ec2.describe_vpcs().filters(tag_filter.clone()).send().await.unwrap().vpcs() {
             out.push(format!("vpc {}", v.vpc_id().unwrap()));
         }
-        for s in ec2
-            .describe_subnets()
-            .filters(tag_filter.clone())
-            .send()
-            .await
-            .unwrap()
-            .subnets()
-        {
+        for s in ec2.describe_subnets().filters(tag_filter.clone()).send().await.unwrap().subnets() {
             out.push(format!("subnet {}", s.subnet_id().unwrap()));
         }
-        for g in ec2
-            .describe_security_groups()
-            .filters(tag_filter.clone())
-            .send()
-            .await
-            .unwrap()
-            .security_groups()
-        {
+        for g in ec2.describe_security_groups().filters(tag_filter.clone()).send().await.unwrap().security_groups() {
             out.push(format!("sg {}", g.group_id().unwrap()));
         }
-        for g in ec2
-            .describe_internet_gateways()
-            .filters(tag_filter.clone())
-            .send()
-            .await
-            .unwrap()
-            .internet_gateways()
+        for g in ec2.describe_internet_gateways().filters(tag_filter.clone()).send().await.unwrap().internet_gateways()
         {
             out.push(format!("igw {}", g.internet_gateway_id().unwrap()));
         }
-        for t in ec2
-            .describe_route_tables()
-            .filters(tag_filter.clone())
-            .send()
-            .await
-            .unwrap()
-            .route_tables()
-        {
+        for t in ec2.describe_route_tables().filters(tag_filter.clone()).send().await.unwrap().route_tables() {
             out.push(format!("rtb {}", t.route_table_id().unwrap()));
         }
         let iam = aws_sdk_iam::Client::new(&cfg);
@@ -94,13 +54,7 @@ fn owned(w: &World) -> Vec<String> {
             }
         }
         let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
-        for g in logs
-            .describe_log_groups()
-            .send()
-            .await
-            .unwrap()
-            .log_groups()
-        {
+        for g in logs.describe_log_groups().send().await.unwrap().log_groups() {
             if g.log_group_name().unwrap_or_default().contains(&w.name) {
                 out.push(format!("log-group {}", g.log_group_name().unwrap()));
             }
@@ -112,14 +66,7 @@ fn owned(w: &World) -> Vec<String> {
             }
         }
         let ecs = aws_sdk_ecs::Client::new(&cfg);
-        for c in ecs
-            .describe_clusters()
-            .clusters(&w.name)
-            .send()
-            .await
-            .unwrap()
-            .clusters()
-        {
+        for c in ecs.describe_clusters().clusters(&w.name).send().await.unwrap().clusters() {
             if c.status() == Some("ACTIVE") {
                 out.push(format!("cluster {}", c.cluster_name().unwrap()));
             }
@@ -155,106 +102,50 @@ fn new_vpc_apply_is_idempotent_and_destroy_leaves_nothing() {
     w.config("tags = { team = \"data\" }");
     w.run(&["plan", "--detailed-exitcode"]).expect_code(2);
     let applied = apply(&w);
-    assert!(
-        applied.stderr.contains("Apply complete: 14 created"),
-        "{}",
-        applied.stderr
-    );
+    assert!(applied.stderr.contains("Apply complete: 14 created"), "{}", applied.stderr);
     no_changes(&w);
 
     // What AWS holds is what the design says.
     rt().block_on(async {
         let cfg = w.sdk().await;
         let sm = aws_sdk_secretsmanager::Client::new(&cfg);
-        let v = sm
-            .get_secret_value()
-            .secret_id("e2e-agent-credentials")
-            .send()
-            .await
-            .unwrap();
+        let v = sm.get_secret_value().secret_id("e2e-agent-credentials").send().await.unwrap();
         let secret: serde_json::Value = serde_json::from_str(v.secret_string().unwrap()).unwrap();
-        assert_eq!(
-            secret,
-            serde_json::json!({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
-        );
+        assert_eq!(secret, serde_json::json!({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}));
         let iam = aws_sdk_iam::Client::new(&cfg);
-        let attached = iam
-            .list_attached_role_policies()
-            .role_name("e2e-execution-role")
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            attached.attached_policies().is_empty(),
-            "no managed policy may be attached"
-        );
+        let attached = iam.list_attached_role_policies().role_name("e2e-execution-role").send().await.unwrap();
+        assert!(attached.attached_policies().is_empty(), "no managed policy may be attached");
         let ecs = aws_sdk_ecs::Client::new(&cfg);
-        let td = ecs
-            .describe_task_definition()
-            .task_definition("e2e-agent")
-            .send()
-            .await
-            .unwrap();
+        let td = ecs.describe_task_definition().task_definition("e2e-agent").send().await.unwrap();
         let td = td.task_definition().unwrap();
         let c = &td.container_definitions()[0];
         assert_eq!(c.readonly_root_filesystem(), Some(true));
-        let secrets: Vec<_> = c
-            .secrets()
-            .iter()
-            .map(|s| (s.name(), s.value_from()))
-            .collect();
+        let secrets: Vec<_> = c.secrets().iter().map(|s| (s.name(), s.value_from())).collect();
         assert!(secrets.iter().any(|(n, v)| *n == "OAUTH_CLIENT_SECRET"
             && v.ends_with(":client_secret::")
             && v.contains(":secret:e2e-agent-credentials-")));
-        let env: Vec<_> = c
-            .environment()
-            .iter()
-            .map(|kv| (kv.name().unwrap(), kv.value().unwrap()))
-            .collect();
-        assert!(
-            env.contains(&("CLOUD_PROVIDER", "AWS")) && env.contains(&("MATILLION_REGION", "eu1"))
-        );
-        assert!(
-            !env.iter().any(|(n, _)| n.starts_with("PROXY_")),
-            "empty optional variables are omitted"
-        );
+        let env: Vec<_> = c.environment().iter().map(|kv| (kv.name().unwrap(), kv.value().unwrap())).collect();
+        assert!(env.contains(&("CLOUD_PROVIDER", "AWS")) && env.contains(&("MATILLION_REGION", "eu1")));
+        assert!(!env.iter().any(|(n, _)| n.starts_with("PROXY_")), "empty optional variables are omitted");
         let s3 = aws_sdk_s3::Client::new(&cfg);
-        let pab = s3
-            .get_public_access_block()
-            .bucket("e2e-staging-123456789012-us-east-1")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            pab.public_access_block_configuration()
-                .unwrap()
-                .block_public_policy(),
-            Some(true)
-        );
+        let pab = s3.get_public_access_block().bucket("e2e-staging-123456789012-us-east-1").send().await.unwrap();
+        assert_eq!(pab.public_access_block_configuration().unwrap().block_public_policy(), Some(true));
     });
 
     let outputs = w.run(&["outputs", "-o", "json"]);
     outputs.expect_code(0);
     let o: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
-    assert_eq!(
-        o["cluster"],
-        "arn:aws:ecs:us-east-1:123456789012:cluster/e2e"
-    );
+    assert_eq!(o["cluster"], "arn:aws:ecs:us-east-1:123456789012:cluster/e2e");
     assert_eq!(o["subnet_ids"].as_array().unwrap().len(), 2);
 
     let destroyed = w.run(&["destroy", "--yes"]);
     destroyed.expect_code(0);
-    assert_eq!(
-        owned(&w),
-        Vec::<String>::new(),
-        "destroy left resources behind"
-    );
+    assert_eq!(owned(&w), Vec::<String>::new(), "destroy left resources behind");
 
     // The secret sits in its recovery window: apply restores it.
     apply(&w);
     no_changes(&w);
-    w.run(&["destroy", "--yes", "--force-delete-secret"])
-        .expect_code(0);
+    w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
     assert_eq!(owned(&w), Vec::<String>::new());
 }
 
@@ -263,32 +154,16 @@ fn existing_vpc_with_new_subnets_leaves_the_vpc_alone() {
     let w = World::new("exvpc");
     let vpc_id = rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
-        let v = ec2
-            .create_vpc()
-            .cidr_block("10.7.0.0/16")
-            .send()
-            .await
-            .unwrap();
+        let v = ec2.create_vpc().cidr_block("10.7.0.0/16").send().await.unwrap();
         v.vpc().unwrap().vpc_id().unwrap().to_owned()
     });
-    w.config(&format!(
-        "use_existing_vpc = true\nvpc_id = \"{vpc_id}\"\ncidr_block = \"10.7.0.0/16\""
-    ));
+    w.config(&format!("use_existing_vpc = true\nvpc_id = \"{vpc_id}\"\ncidr_block = \"10.7.0.0/16\""));
     let plan = w.run(&["plan"]);
-    assert!(
-        plan.stdout.contains("uses existing VPC") && !plan.stdout.contains("vpc.main"),
-        "{}",
-        plan.stdout
-    );
+    assert!(plan.stdout.contains("uses existing VPC") && !plan.stdout.contains("vpc.main"), "{}", plan.stdout);
     let applied = apply(&w);
-    assert!(
-        applied.stderr.contains("Apply complete: 11 created"),
-        "{}",
-        applied.stderr
-    );
+    assert!(applied.stderr.contains("Apply complete: 11 created"), "{}", applied.stderr);
     no_changes(&w);
-    w.run(&["destroy", "--yes", "--force-delete-secret"])
-        .expect_code(0);
+    w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
     assert_eq!(owned(&w), Vec::<String>::new());
     rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
@@ -315,14 +190,7 @@ fn everything_existing_is_used_and_never_touched() {
             .to_owned();
         let mut subnets = Vec::new();
         for (cidr, az) in [("10.8.1.0/24", "us-east-1a"), ("10.8.2.0/24", "us-east-1b")] {
-            let s = ec2
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(cidr)
-                .availability_zone(az)
-                .send()
-                .await
-                .unwrap();
+            let s = ec2.create_subnet().vpc_id(&vpc).cidr_block(cidr).availability_zone(az).send().await.unwrap();
             subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_owned());
         }
         let sg = ec2
@@ -340,26 +208,12 @@ fn everything_existing_is_used_and_never_touched() {
         subnets[0], subnets[1]
     ));
     let applied = apply(&w);
-    assert!(
-        applied.stderr.contains("Apply complete: 8 created"),
-        "{}",
-        applied.stderr
-    );
+    assert!(applied.stderr.contains("Apply complete: 8 created"), "{}", applied.stderr);
     no_changes(&w);
     rt().block_on(async {
         let ecs = aws_sdk_ecs::Client::new(&w.sdk().await);
-        let s = ecs
-            .describe_services()
-            .cluster("exall")
-            .services("exall-agent")
-            .send()
-            .await
-            .unwrap();
-        let net = s.services()[0]
-            .network_configuration()
-            .unwrap()
-            .awsvpc_configuration()
-            .unwrap();
+        let s = ecs.describe_services().cluster("exall").services("exall-agent").send().await.unwrap();
+        let net = s.services()[0].network_configuration().unwrap().awsvpc_configuration().unwrap();
         assert_eq!(net.security_groups(), [sg.clone()]);
         let mut got = net.subnets().to_vec();
         got.sort();
@@ -367,31 +221,16 @@ fn everything_existing_is_used_and_never_touched() {
         want.sort();
         assert_eq!(got, want);
     });
-    w.run(&["destroy", "--yes", "--force-delete-secret"])
-        .expect_code(0);
+    w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
     assert_eq!(owned(&w), Vec::<String>::new());
     rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
         assert_eq!(
-            ec2.describe_subnets()
-                .set_subnet_ids(Some(subnets.clone()))
-                .send()
-                .await
-                .unwrap()
-                .subnets()
-                .len(),
+            ec2.describe_subnets().set_subnet_ids(Some(subnets.clone())).send().await.unwrap().subnets().len(),
             2
         );
-        let g = ec2
-            .describe_security_groups()
-            .group_ids(&sg)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            g.security_groups()[0].tags().is_empty(),
-            "pre-existing SG was tagged"
-        );
+        let g = ec2.describe_security_groups().group_ids(&sg).send().await.unwrap();
+        assert!(g.security_groups()[0].tags().is_empty(), "pre-existing SG was tagged");
     });
 }
 
@@ -405,45 +244,21 @@ fn each_kind_of_change_plans_applies_and_converges() {
     let cases: &[(&str, &[&str])] = &[
         (
             "image_url = \"public.ecr.aws/matillion/etl-agent:stable\"",
-            &[
-                "containers[0].image",
-                "task_definition.agent",
-                "ecs_service.agent",
-            ],
+            &["containers[0].image", "task_definition.agent", "ecs_service.agent"],
         ),
-        (
-            "agent_cpu = 2048\nagent_memory = 8192",
-            &["cpu", "memory", "task_definition.agent"],
-        ),
+        ("agent_cpu = 2048\nagent_memory = 8192", &["cpu", "memory", "task_definition.agent"]),
         ("desired_count = 3", &["desired_count", "ecs_service.agent"]),
-        (
-            "tags = { team = \"platform\" }",
-            &["tags.team", "\"data\" -> \"platform\""],
-        ),
-        (
-            "log_retention_days = 90",
-            &["retention_in_days", "30 -> 90"],
-        ),
-        (
-            "assign_public_ip = true\ndesired_count = 1",
-            &["desired_count"],
-        ),
+        ("tags = { team = \"platform\" }", &["tags.team", "\"data\" -> \"platform\""]),
+        ("log_retention_days = 90", &["retention_in_days", "30 -> 90"]),
+        ("assign_public_ip = true\ndesired_count = 1", &["desired_count"]),
     ];
     for (extra, expected) in cases {
-        let text = if extra.starts_with("tags") {
-            extra.to_string()
-        } else {
-            format!("{base}\n{extra}")
-        };
+        let text = if extra.starts_with("tags") { extra.to_string() } else { format!("{base}\n{extra}") };
         w.config(&text);
         let plan = w.run(&["plan", "--detailed-exitcode"]);
         plan.expect_code(2);
         for e in *expected {
-            assert!(
-                plan.stdout.contains(e),
-                "plan for `{extra}` should mention {e}:\n{}",
-                plan.stdout
-            );
+            assert!(plan.stdout.contains(e), "plan for `{extra}` should mention {e}:\n{}", plan.stdout);
         }
         apply(&w);
         no_changes(&w);
@@ -452,16 +267,9 @@ fn each_kind_of_change_plans_applies_and_converges() {
     let mut cmd = w.command(&["plan", "--detailed-exitcode"]);
     cmd.env("TF_VAR_client_secret", "csec-SENTINEL-rotated");
     let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(2), "{text}");
-    assert!(
-        text.contains("(sensitive value changed)") && !text.contains("csec-SENTINEL"),
-        "{text}"
-    );
+    assert!(text.contains("(sensitive value changed)") && !text.contains("csec-SENTINEL"), "{text}");
     let mut cmd = w.command(&["apply", "--yes"]);
     cmd.env("TF_VAR_client_secret", "csec-SENTINEL-rotated");
     let out = cmd.output().unwrap();
@@ -472,12 +280,7 @@ fn each_kind_of_change_plans_applies_and_converges() {
     );
     rt().block_on(async {
         let sm = aws_sdk_secretsmanager::Client::new(&w.sdk().await);
-        let v = sm
-            .get_secret_value()
-            .secret_id("chg-agent-credentials")
-            .send()
-            .await
-            .unwrap();
+        let v = sm.get_secret_value().secret_id("chg-agent-credentials").send().await.unwrap();
         assert!(v.secret_string().unwrap().contains("csec-SENTINEL-rotated"));
     });
 }
@@ -496,13 +299,7 @@ fn drift_made_out_of_band_is_planned_and_repaired() {
             .send()
             .await
             .unwrap();
-        aws_sdk_iam::Client::new(&cfg)
-            .untag_role()
-            .role_name("drift-task-role")
-            .tag_keys("team")
-            .send()
-            .await
-            .unwrap();
+        aws_sdk_iam::Client::new(&cfg).untag_role().role_name("drift-task-role").tag_keys("team").send().await.unwrap();
         aws_sdk_iam::Client::new(&cfg)
             .attach_role_policy()
             .role_name("drift-task-role")
@@ -513,18 +310,8 @@ fn drift_made_out_of_band_is_planned_and_repaired() {
     });
     let plan = w.run(&["plan", "--detailed-exitcode"]);
     plan.expect_code(2);
-    for e in [
-        "log_group.agent",
-        "7 -> 30",
-        "iam_role.task",
-        "tags.team",
-        "AmazonS3FullAccess",
-    ] {
-        assert!(
-            plan.stdout.contains(e),
-            "plan should show {e}:\n{}",
-            plan.stdout
-        );
+    for e in ["log_group.agent", "7 -> 30", "iam_role.task", "tags.team", "AmazonS3FullAccess"] {
+        assert!(plan.stdout.contains(e), "plan should show {e}:\n{}", plan.stdout);
     }
     apply(&w);
     no_changes(&w);
@@ -547,17 +334,8 @@ fn a_foreign_resource_with_our_name_is_refused_and_left_alone() {
     w.config("");
     rt().block_on(async {
         let logs = aws_sdk_cloudwatchlogs::Client::new(&w.sdk().await);
-        logs.create_log_group()
-            .log_group_name("/ecs/fgn-agent")
-            .send()
-            .await
-            .unwrap();
-        logs.put_retention_policy()
-            .log_group_name("/ecs/fgn-agent")
-            .retention_in_days(3)
-            .send()
-            .await
-            .unwrap();
+        logs.create_log_group().log_group_name("/ecs/fgn-agent").send().await.unwrap();
+        logs.put_retention_policy().log_group_name("/ecs/fgn-agent").retention_in_days(3).send().await.unwrap();
     });
     let plan = w.run(&["plan"]);
     plan.expect_code(4);
@@ -569,17 +347,8 @@ fn a_foreign_resource_with_our_name_is_refused_and_left_alone() {
     w.run(&["apply", "--yes"]).expect_code(4);
     rt().block_on(async {
         let logs = aws_sdk_cloudwatchlogs::Client::new(&w.sdk().await);
-        let g = logs
-            .describe_log_groups()
-            .log_group_name_prefix("/ecs/fgn-agent")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            g.log_groups()[0].retention_in_days(),
-            Some(3),
-            "foreign log group was modified"
-        );
+        let g = logs.describe_log_groups().log_group_name_prefix("/ecs/fgn-agent").send().await.unwrap();
+        assert_eq!(g.log_groups()[0].retention_in_days(), Some(3), "foreign log group was modified");
     });
     assert!(
         owned(&w).iter().all(|r| r.starts_with("log-group")),
@@ -597,10 +366,7 @@ fn lock_value(id: &str, pid: u32, host: &str) -> String {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_owned()
+    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_owned()
 }
 
 fn put_lock(w: &World, value: String) {
@@ -633,20 +399,12 @@ fn a_held_lock_stops_a_second_run_and_unlock_breaks_it() {
         "{}",
         r.stderr
     );
-    assert!(
-        owned(&w).iter().all(|r| r.starts_with("parameter")),
-        "a locked apply changed AWS"
-    );
+    assert!(owned(&w).iter().all(|r| r.starts_with("parameter")), "a locked apply changed AWS");
     w.run(&["unlock", "wrong-id"]).expect_code(1);
     w.run(&["unlock", "lock-42"]).expect_code(0);
     apply(&w);
-    w.run(&["destroy", "--yes", "--force-delete-secret"])
-        .expect_code(0);
-    assert_eq!(
-        owned(&w),
-        Vec::<String>::new(),
-        "the lock is released after destroy"
-    );
+    w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
+    assert_eq!(owned(&w), Vec::<String>::new(), "the lock is released after destroy");
 }
 
 #[test]
@@ -668,11 +426,7 @@ fn two_applies_at_once_one_proceeds_the_other_fails_fast() {
     let w = World::new("duo");
     w.config("");
     // `script` runs agentctl through the shell: put the binary's folder on PATH.
-    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_agentctl"))
-        .parent()
-        .unwrap()
-        .display()
-        .to_string();
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_agentctl")).parent().unwrap().display().to_string();
     let path = format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default());
     let mut first = std::process::Command::new("script")
         .args(["-qfec", "agentctl apply", "/dev/null"])
@@ -688,19 +442,12 @@ fn two_applies_at_once_one_proceeds_the_other_fails_fast() {
     // Wait until the first holds the lock (its parameter exists).
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while owned(&w).iter().all(|r| !r.starts_with("parameter")) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "first apply never took the lock"
-        );
+        assert!(std::time::Instant::now() < deadline, "first apply never took the lock");
         std::thread::sleep(Duration::from_millis(100));
     }
     let second = w.run(&["apply", "--yes"]);
     second.expect_code(5);
-    assert!(
-        second.stderr.contains("is locked by pid"),
-        "{}",
-        second.stderr
-    );
+    assert!(second.stderr.contains("is locked by pid"), "{}", second.stderr);
     use std::io::Write;
     first.stdin.take().unwrap().write_all(b"no\n").unwrap();
     let out = first.wait_with_output().unwrap();
@@ -741,13 +488,8 @@ fn kill_dash_9_during_apply_or_destroy_then_the_next_run_converges() {
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill();
         let _ = child.wait();
-        w.run(&["destroy", "--yes", "--force-delete-secret"])
-            .expect_code(0);
-        assert_eq!(
-            owned(&w),
-            Vec::<String>::new(),
-            "after kill at {delay_ms} ms"
-        );
+        w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
+        assert_eq!(owned(&w), Vec::<String>::new(), "after kill at {delay_ms} ms");
     }
 }
 
@@ -760,12 +502,7 @@ fn an_untagged_bucket_from_a_killed_run_is_adopted_only_when_its_lock_says_so() 
     w.config("");
     let bucket = "adopt-staging-123456789012-us-east-1";
     rt().block_on(async {
-        aws_sdk_s3::Client::new(&w.sdk().await)
-            .create_bucket()
-            .bucket(bucket)
-            .send()
-            .await
-            .unwrap();
+        aws_sdk_s3::Client::new(&w.sdk().await).create_bucket().bucket(bucket).send().await.unwrap();
     });
     let refused = w.run(&["plan"]);
     refused.expect_code(4);
@@ -774,27 +511,14 @@ fn an_untagged_bucket_from_a_killed_run_is_adopted_only_when_its_lock_says_so() 
     let mut dead = std::process::Command::new("true").spawn().unwrap();
     let pid = dead.id();
     dead.wait().unwrap();
-    let mut value: serde_json::Value =
-        serde_json::from_str(&lock_value("lock-k", pid, &hostname())).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&lock_value("lock-k", pid, &hostname())).unwrap();
     value["pending"] = serde_json::json!([bucket]);
     put_lock(&w, value.to_string());
     let r = apply(&w);
-    assert!(
-        r.stdout.contains("s3_bucket.staging") && r.stdout.contains("update in place"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.stdout.contains("s3_bucket.staging") && r.stdout.contains("update in place"), "{}", r.stdout);
     no_changes(&w);
     rt().block_on(async {
-        let t = aws_sdk_s3::Client::new(&w.sdk().await)
-            .get_bucket_tagging()
-            .bucket(bucket)
-            .send()
-            .await
-            .unwrap();
-        assert!(t
-            .tag_set()
-            .iter()
-            .any(|t| t.key() == TAG && t.value() == "adopt"));
+        let t = aws_sdk_s3::Client::new(&w.sdk().await).get_bucket_tagging().bucket(bucket).send().await.unwrap();
+        assert!(t.tag_set().iter().any(|t| t.key() == TAG && t.value() == "adopt"));
     });
 }

@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 
 use agentctl_core::model::{
-    addr, EgressRule, InternetGatewaySpec, Resource, Route, RouteTableSpec, SecurityGroupSpec,
-    Spec, SubnetSpec, VpcSpec,
+    addr, EgressRule, InternetGatewaySpec, Resource, Route, RouteTableSpec, SecurityGroupSpec, Spec, SubnetSpec,
+    VpcSpec,
 };
 use agentctl_core::plan::{Known, LiveResource};
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification,
-    VpcAttributeName,
+    AttributeBooleanValue, Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification, VpcAttributeName,
 };
 
 use super::{outputs, Names, Outputs};
@@ -19,45 +18,26 @@ use crate::retry::{self, Poll};
 use crate::Aws;
 
 fn filter(name: &str, values: &[&str]) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values.iter().map(|v| (*v).to_owned()).collect()))
-        .build()
+    Filter::builder().name(name).set_values(Some(values.iter().map(|v| (*v).to_owned()).collect())).build()
 }
 
 fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect()
+    tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 
 fn tag_spec(kind: ResourceType, tags: &BTreeMap<String, String>) -> TagSpecification {
     TagSpecification::builder()
         .resource_type(kind)
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect(),
-        ))
+        .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
         .build()
 }
 
 /// Prefers the one carrying our ownership tag when several share a Name.
-fn pick<T>(
-    items: Vec<(T, BTreeMap<String, String>)>,
-    deployment: &str,
-) -> Option<(T, BTreeMap<String, String>)> {
+fn pick<T>(items: Vec<(T, BTreeMap<String, String>)>, deployment: &str) -> Option<(T, BTreeMap<String, String>)> {
     let mut items = items;
-    let ours = items.iter().position(|(_, t)| {
-        t.get(agentctl_core::model::OWNERSHIP_TAG)
-            .map(String::as_str)
-            == Some(deployment)
-    });
+    let ours = items
+        .iter()
+        .position(|(_, t)| t.get(agentctl_core::model::OWNERSHIP_TAG).map(String::as_str) == Some(deployment));
     match ours {
         Some(i) => Some(items.swap_remove(i)),
         None => items.into_iter().next(),
@@ -65,13 +45,7 @@ fn pick<T>(
 }
 
 fn live(id: String, tags: BTreeMap<String, String>, spec: Spec) -> LiveResource {
-    LiveResource {
-        outputs: outputs(&[("id", &id)]),
-        id,
-        tags,
-        spec,
-        unreported: vec![],
-    }
+    LiveResource { outputs: outputs(&[("id", &id)]), id, tags, spec, unreported: vec![] }
 }
 
 fn ports(p: &IpPermission) -> String {
@@ -88,25 +62,12 @@ fn rules(perms: &[IpPermission]) -> Vec<EgressRule> {
         .flat_map(|p| {
             let protocol = p.ip_protocol().unwrap_or("-1").to_owned();
             let ports = ports(p);
-            let v4 = p
-                .ip_ranges()
-                .iter()
-                .filter_map(|r| r.cidr_ip().map(str::to_owned));
-            let v6 = p
-                .ipv6_ranges()
-                .iter()
-                .filter_map(|r| r.cidr_ipv6().map(str::to_owned));
-            let groups = p
-                .user_id_group_pairs()
-                .iter()
-                .filter_map(|g| g.group_id().map(str::to_owned));
+            let v4 = p.ip_ranges().iter().filter_map(|r| r.cidr_ip().map(str::to_owned));
+            let v6 = p.ipv6_ranges().iter().filter_map(|r| r.cidr_ipv6().map(str::to_owned));
+            let groups = p.user_id_group_pairs().iter().filter_map(|g| g.group_id().map(str::to_owned));
             v4.chain(v6)
                 .chain(groups)
-                .map(move |cidr| EgressRule {
-                    protocol: protocol.clone(),
-                    ports: ports.clone(),
-                    cidr,
-                })
+                .map(move |cidr| EgressRule { protocol: protocol.clone(), ports: ports.clone(), cidr })
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -115,17 +76,12 @@ fn rules(perms: &[IpPermission]) -> Vec<EgressRule> {
 }
 
 fn permission(rule: &EgressRule) -> IpPermission {
-    let b = IpPermission::builder()
-        .ip_protocol(&rule.protocol)
-        .ip_ranges(IpRange::builder().cidr_ip(&rule.cidr).build());
+    let b =
+        IpPermission::builder().ip_protocol(&rule.protocol).ip_ranges(IpRange::builder().cidr_ip(&rule.cidr).build());
     let b = match rule.ports.split_once('-') {
         _ if rule.ports == "all" => b,
-        Some((a, z)) => b
-            .from_port(a.parse().unwrap_or(0))
-            .to_port(z.parse().unwrap_or(0)),
-        None => b
-            .from_port(rule.ports.parse().unwrap_or(0))
-            .to_port(rule.ports.parse().unwrap_or(0)),
+        Some((a, z)) => b.from_port(a.parse().unwrap_or(0)).to_port(z.parse().unwrap_or(0)),
+        None => b.from_port(rule.ports.parse().unwrap_or(0)).to_port(rule.ports.parse().unwrap_or(0)),
     };
     b.build()
 }
@@ -141,12 +97,7 @@ pub(crate) async fn read(
     let vpc_name = names.vpc.as_str();
     let (vpcs, igws, subnets, rts, sgs) = tokio::try_join!(
         async {
-            aws.ec2
-                .describe_vpcs()
-                .filters(filter("tag:Name", &[vpc_name]))
-                .send()
-                .await
-                .map_err(sdk("reading VPCs"))
+            aws.ec2.describe_vpcs().filters(filter("tag:Name", &[vpc_name])).send().await.map_err(sdk("reading VPCs"))
         },
         async {
             aws.ec2
@@ -182,16 +133,8 @@ pub(crate) async fn read(
         },
     )?;
     let mut out = BTreeMap::new();
-    let vpc = pick(
-        vpcs.vpcs()
-            .iter()
-            .map(|v| (v.clone(), tags_of(v.tags())))
-            .collect(),
-        d,
-    );
-    let our_vpc_id = vpc
-        .as_ref()
-        .map(|(v, _)| v.vpc_id().unwrap_or_default().to_owned());
+    let vpc = pick(vpcs.vpcs().iter().map(|v| (v.clone(), tags_of(v.tags()))).collect(), d);
+    let our_vpc_id = vpc.as_ref().map(|(v, _)| v.vpc_id().unwrap_or_default().to_owned());
     if let Some((v, tags)) = vpc {
         let id = v.vpc_id().unwrap_or_default().to_owned();
         let (dns_support, dns_hostnames) = tokio::try_join!(
@@ -216,30 +159,14 @@ pub(crate) async fn read(
         )?;
         let spec = VpcSpec {
             cidr_block: v.cidr_block().unwrap_or_default().to_owned(),
-            enable_dns_support: dns_support
-                .enable_dns_support()
-                .and_then(|a| a.value())
-                .unwrap_or(false),
-            enable_dns_hostnames: dns_hostnames
-                .enable_dns_hostnames()
-                .and_then(|a| a.value())
-                .unwrap_or(false),
+            enable_dns_support: dns_support.enable_dns_support().and_then(|a| a.value()).unwrap_or(false),
+            enable_dns_hostnames: dns_hostnames.enable_dns_hostnames().and_then(|a| a.value()).unwrap_or(false),
         };
         out.insert(addr::VPC, live(id, tags, Spec::Vpc(spec)));
     }
-    if let Some((g, tags)) = pick(
-        igws.internet_gateways()
-            .iter()
-            .map(|g| (g.clone(), tags_of(g.tags())))
-            .collect(),
-        d,
-    ) {
-        let vpc_id = g
-            .attachments()
-            .iter()
-            .find_map(|a| a.vpc_id())
-            .unwrap_or_default()
-            .to_owned();
+    if let Some((g, tags)) = pick(igws.internet_gateways().iter().map(|g| (g.clone(), tags_of(g.tags()))).collect(), d)
+    {
+        let vpc_id = g.attachments().iter().find_map(|a| a.vpc_id()).unwrap_or_default().to_owned();
         out.insert(
             addr::IGW,
             live(
@@ -249,10 +176,7 @@ pub(crate) async fn read(
             ),
         );
     }
-    for (address, name) in [
-        (addr::SUBNET_A, &names.subnet_a),
-        (addr::SUBNET_B, &names.subnet_b),
-    ] {
+    for (address, name) in [(addr::SUBNET_A, &names.subnet_a), (addr::SUBNET_B, &names.subnet_b)] {
         let matching = subnets
             .subnets()
             .iter()
@@ -265,34 +189,17 @@ pub(crate) async fn read(
                 cidr_block: s.cidr_block().unwrap_or_default().to_owned(),
                 availability_zone: s.availability_zone().unwrap_or_default().to_owned(),
             };
-            out.insert(
-                address,
-                live(
-                    s.subnet_id().unwrap_or_default().to_owned(),
-                    tags,
-                    Spec::Subnet(spec),
-                ),
-            );
+            out.insert(address, live(s.subnet_id().unwrap_or_default().to_owned(), tags, Spec::Subnet(spec)));
         }
     }
-    if let Some((rt, tags)) = pick(
-        rts.route_tables()
-            .iter()
-            .map(|r| (r.clone(), tags_of(r.tags())))
-            .collect(),
-        d,
-    ) {
+    if let Some((rt, tags)) = pick(rts.route_tables().iter().map(|r| (r.clone(), tags_of(r.tags()))).collect(), d) {
         let mut routes: Vec<Route> = rt
             .routes()
             .iter()
             .filter(|r| r.gateway_id() != Some("local"))
             .map(|r| Route {
                 destination: r.destination_cidr_block().unwrap_or_default().to_owned(),
-                gateway_id: r
-                    .gateway_id()
-                    .or(r.nat_gateway_id())
-                    .unwrap_or_default()
-                    .to_owned(),
+                gateway_id: r.gateway_id().or(r.nat_gateway_id()).unwrap_or_default().to_owned(),
             })
             .collect();
         routes.sort();
@@ -303,18 +210,10 @@ pub(crate) async fn read(
             .filter_map(|a| a.subnet_id().map(str::to_owned))
             .collect();
         subnet_ids.sort();
-        let spec = RouteTableSpec {
-            vpc_id: rt.vpc_id().unwrap_or_default().to_owned(),
-            routes,
-            subnet_ids,
-        };
+        let spec = RouteTableSpec { vpc_id: rt.vpc_id().unwrap_or_default().to_owned(), routes, subnet_ids };
         out.insert(
             addr::ROUTE_TABLE,
-            live(
-                rt.route_table_id().unwrap_or_default().to_owned(),
-                tags,
-                Spec::RouteTable(spec),
-            ),
+            live(rt.route_table_id().unwrap_or_default().to_owned(), tags, Spec::RouteTable(spec)),
         );
     }
     // Group names are unique per VPC: only ours matters.
@@ -334,11 +233,7 @@ pub(crate) async fn read(
         };
         out.insert(
             addr::SECURITY_GROUP,
-            live(
-                g.group_id().unwrap_or_default().to_owned(),
-                tags,
-                Spec::SecurityGroup(spec),
-            ),
+            live(g.group_id().unwrap_or_default().to_owned(), tags, Spec::SecurityGroup(spec)),
         );
     }
     Ok(out)
@@ -356,11 +251,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
                 .send()
                 .await
                 .map_err(sdk(&what))?;
-            let id = out
-                .vpc()
-                .and_then(|v| v.vpc_id())
-                .unwrap_or_default()
-                .to_owned();
+            let id = out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_owned();
             set_dns(aws, &id, s).await?;
             id
         }
@@ -372,11 +263,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
                 .send()
                 .await
                 .map_err(sdk(&what))?;
-            let id = out
-                .internet_gateway()
-                .and_then(|g| g.internet_gateway_id())
-                .unwrap_or_default()
-                .to_owned();
+            let id = out.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_owned();
             aws.ec2
                 .attach_internet_gateway()
                 .internet_gateway_id(&id)
@@ -397,10 +284,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
                 .send()
                 .await
                 .map_err(sdk(&what))?;
-            out.subnet()
-                .and_then(|s| s.subnet_id())
-                .unwrap_or_default()
-                .to_owned()
+            out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_owned()
         }
         Spec::RouteTable(s) => {
             let out = aws
@@ -411,16 +295,8 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
                 .send()
                 .await
                 .map_err(sdk(&what))?;
-            let id = out
-                .route_table()
-                .and_then(|t| t.route_table_id())
-                .unwrap_or_default()
-                .to_owned();
-            let empty = RouteTableSpec {
-                vpc_id: String::new(),
-                routes: vec![],
-                subnet_ids: vec![],
-            };
+            let id = out.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_owned();
+            let empty = RouteTableSpec { vpc_id: String::new(), routes: vec![], subnet_ids: vec![] };
             reconcile_route_table(aws, &id, &empty, s, known, &[]).await?;
             id
         }
@@ -437,11 +313,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
                 .map_err(sdk(&what))?;
             let id = out.group_id().unwrap_or_default().to_owned();
             // AWS gives a new group "all egress to 0.0.0.0/0"; make it exactly ours.
-            let default = vec![EgressRule {
-                protocol: "-1".into(),
-                ports: "all".into(),
-                cidr: "0.0.0.0/0".into(),
-            }];
+            let default = vec![EgressRule { protocol: "-1".into(), ports: "all".into(), cidr: "0.0.0.0/0".into() }];
             reconcile_rules(aws, &id, &default, &s.egress, true).await?;
             id
         }
@@ -477,16 +349,8 @@ async fn reconcile_rules(
     want: &[EgressRule],
     egress: bool,
 ) -> Result<(), Error> {
-    let add: Vec<IpPermission> = want
-        .iter()
-        .filter(|r| !have.contains(r))
-        .map(permission)
-        .collect();
-    let remove: Vec<IpPermission> = have
-        .iter()
-        .filter(|r| !want.contains(r))
-        .map(permission)
-        .collect();
+    let add: Vec<IpPermission> = want.iter().filter(|r| !have.contains(r)).map(permission).collect();
+    let remove: Vec<IpPermission> = have.iter().filter(|r| !want.contains(r)).map(permission).collect();
     let dir = if egress { "egress" } else { "ingress" };
     if !add.is_empty() {
         let what = format!("adding {dir} rules to security group {id}");
@@ -541,11 +405,7 @@ async fn reconcile_route_table(
 ) -> Result<(), Error> {
     for route in &want.routes {
         let gateway = known.resolve_str(&route.gateway_id);
-        match have
-            .routes
-            .iter()
-            .find(|r| r.destination == route.destination)
-        {
+        match have.routes.iter().find(|r| r.destination == route.destination) {
             Some(r) if r.gateway_id == gateway => {}
             Some(_) => {
                 aws.ec2
@@ -555,10 +415,7 @@ async fn reconcile_route_table(
                     .gateway_id(&gateway)
                     .send()
                     .await
-                    .map_err(sdk(format!(
-                        "replacing route {} in {id}",
-                        route.destination
-                    )))?;
+                    .map_err(sdk(format!("replacing route {} in {id}", route.destination)))?;
             }
             None => {
                 aws.ec2
@@ -573,28 +430,17 @@ async fn reconcile_route_table(
         }
     }
     for route in &have.routes {
-        if !want
-            .routes
-            .iter()
-            .any(|r| r.destination == route.destination)
-        {
+        if !want.routes.iter().any(|r| r.destination == route.destination) {
             aws.ec2
                 .delete_route()
                 .route_table_id(id)
                 .destination_cidr_block(&route.destination)
                 .send()
                 .await
-                .map_err(sdk(format!(
-                    "removing route {} from {id}",
-                    route.destination
-                )))?;
+                .map_err(sdk(format!("removing route {} from {id}", route.destination)))?;
         }
     }
-    let want_subnets: Vec<String> = want
-        .subnet_ids
-        .iter()
-        .map(|s| known.resolve_str(s))
-        .collect();
+    let want_subnets: Vec<String> = want.subnet_ids.iter().map(|s| known.resolve_str(s)).collect();
     for subnet in &want_subnets {
         if !have.subnet_ids.contains(subnet) {
             aws.ec2
@@ -613,9 +459,7 @@ async fn reconcile_route_table(
                 .association_id(association)
                 .send()
                 .await
-                .map_err(sdk(format!(
-                    "disassociating {subnet} from route table {id}"
-                )))?;
+                .map_err(sdk(format!("disassociating {subnet} from route table {id}")))?;
         }
     }
     Ok(())
@@ -634,21 +478,11 @@ async fn route_table_associations(aws: &Aws, id: &str) -> Result<Vec<(String, St
         .iter()
         .flat_map(|t| t.associations())
         .filter(|a| a.main() != Some(true))
-        .filter_map(|a| {
-            Some((
-                a.subnet_id()?.to_owned(),
-                a.route_table_association_id()?.to_owned(),
-            ))
-        })
+        .filter_map(|a| Some((a.subnet_id()?.to_owned(), a.route_table_association_id()?.to_owned())))
         .collect())
 }
 
-pub(crate) async fn update(
-    aws: &Aws,
-    r: &Resource,
-    l: &LiveResource,
-    known: &Known,
-) -> Result<Outputs, Error> {
+pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource, known: &Known) -> Result<Outputs, Error> {
     let id = l.id.as_str();
     match (&r.spec, &l.spec) {
         (Spec::Vpc(want), Spec::Vpc(have)) if want != have => set_dns(aws, id, want).await?,
@@ -677,19 +511,10 @@ async fn update_tags(
         .filter(|(k, v)| have.get(*k) != Some(v))
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
-    let unset: Vec<Tag> = have
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .map(|k| Tag::builder().key(k).build())
-        .collect();
+    let unset: Vec<Tag> =
+        have.keys().filter(|k| !want.contains_key(*k)).map(|k| Tag::builder().key(k).build()).collect();
     if !set.is_empty() {
-        aws.ec2
-            .create_tags()
-            .resources(id)
-            .set_tags(Some(set))
-            .send()
-            .await
-            .map_err(sdk(format!("tagging {id}")))?;
+        aws.ec2.create_tags().resources(id).set_tags(Some(set)).send().await.map_err(sdk(format!("tagging {id}")))?;
     }
     if !unset.is_empty() {
         aws.ec2
@@ -725,23 +550,13 @@ where
     .await
 }
 
-pub(crate) async fn delete(
-    aws: &Aws,
-    address: agentctl_core::model::Address,
-    l: &LiveResource,
-) -> Result<(), Error> {
+pub(crate) async fn delete(aws: &Aws, address: agentctl_core::model::Address, l: &LiveResource) -> Result<(), Error> {
     let id = l.id.clone();
     let what = format!("deleting {} {id}", address.kind.noun());
     match &l.spec {
         Spec::Vpc(_) => {
             while_in_use(&what, || async {
-                aws.ec2
-                    .delete_vpc()
-                    .vpc_id(&id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(sdk(&what))
+                aws.ec2.delete_vpc().vpc_id(&id).send().await.map(|_| ()).map_err(sdk(&what))
             })
             .await
         }
@@ -759,23 +574,11 @@ pub(crate) async fn delete(
                 })
                 .await?;
             }
-            aws.ec2
-                .delete_internet_gateway()
-                .internet_gateway_id(&id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(sdk(&what))
+            aws.ec2.delete_internet_gateway().internet_gateway_id(&id).send().await.map(|_| ()).map_err(sdk(&what))
         }
         Spec::Subnet(_) => {
             while_in_use(&what, || async {
-                aws.ec2
-                    .delete_subnet()
-                    .subnet_id(&id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(sdk(&what))
+                aws.ec2.delete_subnet().subnet_id(&id).send().await.map(|_| ()).map_err(sdk(&what))
             })
             .await
         }
@@ -788,23 +591,11 @@ pub(crate) async fn delete(
                     .await
                     .map_err(sdk(format!("disassociating route table {id}")))?;
             }
-            aws.ec2
-                .delete_route_table()
-                .route_table_id(&id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(sdk(&what))
+            aws.ec2.delete_route_table().route_table_id(&id).send().await.map(|_| ()).map_err(sdk(&what))
         }
         Spec::SecurityGroup(_) => {
             while_in_use(&what, || async {
-                aws.ec2
-                    .delete_security_group()
-                    .group_id(&id)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(sdk(&what))
+                aws.ec2.delete_security_group().group_id(&id).send().await.map(|_| ()).map_err(sdk(&what))
             })
             .await
         }

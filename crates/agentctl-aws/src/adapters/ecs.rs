@@ -5,16 +5,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use agentctl_core::model::{
-    addr, ClusterSpec, ContainerSpec, KeyValue, MountPoint, Resource, SecretRef, ServiceSpec, Spec,
-    TaskDefinitionSpec,
+    addr, ClusterSpec, ContainerSpec, KeyValue, MountPoint, Resource, SecretRef, ServiceSpec, Spec, TaskDefinitionSpec,
 };
 use agentctl_core::plan::{Known, LiveResource};
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, ClusterField, ClusterSetting, ClusterSettingName,
-    Compatibility, ContainerDefinition, CpuArchitecture, DeploymentCircuitBreaker,
-    DeploymentConfiguration, EphemeralStorage, KeyValuePair, LaunchType, LogConfiguration,
-    LogDriver, NetworkConfiguration, NetworkMode, OsFamily, PropagateTags, RuntimePlatform, Secret,
-    ServiceField, Tag, TaskDefinitionField, Volume,
+    AssignPublicIp, AwsVpcConfiguration, ClusterField, ClusterSetting, ClusterSettingName, Compatibility,
+    ContainerDefinition, CpuArchitecture, DeploymentCircuitBreaker, DeploymentConfiguration, EphemeralStorage,
+    KeyValuePair, LaunchType, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, OsFamily, PropagateTags,
+    RuntimePlatform, Secret, ServiceField, Tag, TaskDefinitionField, Volume,
 };
 
 use super::{is_not_found, outputs, tag_delta, Names, Outputs};
@@ -23,20 +21,11 @@ use crate::retry::{self, Poll};
 use crate::Aws;
 
 fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect()
+    tags.iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect()
 }
 
 fn ecs_tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
-    map.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    map.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 /// The last part of an ARN: `.../name` → `name`.
@@ -47,14 +36,7 @@ fn short(arn: &str) -> &str {
 pub(crate) async fn read(
     aws: &Aws,
     names: &Names,
-) -> Result<
-    (
-        Option<LiveResource>,
-        Option<LiveResource>,
-        Option<LiveResource>,
-    ),
-    Error,
-> {
+) -> Result<(Option<LiveResource>, Option<LiveResource>, Option<LiveResource>), Error> {
     let (cluster, task_def, service) = tokio::try_join!(
         read_cluster(aws, &names.cluster),
         read_task_definition(aws, &names.family),
@@ -83,9 +65,7 @@ async fn read_cluster(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Err
         .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
         .and_then(|s| s.value())
         .unwrap_or("disabled");
-    let spec = ClusterSpec {
-        container_insights: insights.to_owned(),
-    };
+    let spec = ClusterSpec { container_insights: insights.to_owned() };
     Ok(Some(LiveResource {
         id: arn.clone(),
         outputs: outputs(&[("arn", &arn), ("name", name)]),
@@ -96,39 +76,23 @@ async fn read_cluster(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Err
 }
 
 async fn read_task_definition(aws: &Aws, family: &str) -> Result<Option<LiveResource>, Error> {
-    let out = aws
-        .ecs
-        .describe_task_definition()
-        .task_definition(family)
-        .include(TaskDefinitionField::Tags)
-        .send()
-        .await;
+    let out =
+        aws.ecs.describe_task_definition().task_definition(family).include(TaskDefinitionField::Tags).send().await;
     let out = match out.map_err(sdk(format!("reading task definition {family}"))) {
         Ok(o) => o,
         // ECS answers ClientException when the family has no active revision.
-        Err(Error::Aws { message, .. }) if message.starts_with("ClientException") => {
-            return Ok(None)
-        }
+        Err(Error::Aws { message, .. }) if message.starts_with("ClientException") => return Ok(None),
         Err(e) => return Err(e),
     };
     // Only an ACTIVE revision counts (AWS never returns another here; moto may).
-    let Some(td) = out
-        .task_definition()
-        .filter(|t| t.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active))
+    let Some(td) =
+        out.task_definition().filter(|t| t.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active))
     else {
         return Ok(None);
     };
     let arn = td.task_definition_arn().unwrap_or_default().to_owned();
-    let containers = td
-        .container_definitions()
-        .iter()
-        .map(container_spec)
-        .collect();
-    let mut volumes: Vec<String> = td
-        .volumes()
-        .iter()
-        .filter_map(|v| v.name().map(str::to_owned))
-        .collect();
+    let containers = td.container_definitions().iter().map(container_spec).collect();
+    let mut volumes: Vec<String> = td.volumes().iter().filter_map(|v| v.name().map(str::to_owned)).collect();
     volumes.sort();
     let platform = td.runtime_platform();
     let spec = TaskDefinitionSpec {
@@ -136,15 +100,8 @@ async fn read_task_definition(aws: &Aws, family: &str) -> Result<Option<LiveReso
         cpu: td.cpu().and_then(|c| c.parse().ok()).unwrap_or(0),
         memory: td.memory().and_then(|c| c.parse().ok()).unwrap_or(0),
         ephemeral_storage_gib: td.ephemeral_storage().map(|e| e.size_in_gib() as u32),
-        network_mode: td
-            .network_mode()
-            .map(|m| m.as_str().to_owned())
-            .unwrap_or_default(),
-        requires_compatibilities: td
-            .requires_compatibilities()
-            .iter()
-            .map(|c| c.as_str().to_owned())
-            .collect(),
+        network_mode: td.network_mode().map(|m| m.as_str().to_owned()).unwrap_or_default(),
+        requires_compatibilities: td.requires_compatibilities().iter().map(|c| c.as_str().to_owned()).collect(),
         // ECS reports no runtime platform for Fargate task definitions registered
         // without one; both mean LINUX/X86_64.
         cpu_architecture: platform
@@ -180,10 +137,7 @@ fn container_spec(c: &ContainerDefinition) -> ContainerSpec {
     let mut secrets: Vec<SecretRef> = c
         .secrets()
         .iter()
-        .map(|s| SecretRef {
-            name: s.name().to_owned(),
-            value_from: s.value_from().to_owned(),
-        })
+        .map(|s| SecretRef { name: s.name().to_owned(), value_from: s.value_from().to_owned() })
         .collect();
     secrets.sort();
     let mut mount_points: Vec<MountPoint> = c
@@ -204,9 +158,7 @@ fn container_spec(c: &ContainerDefinition) -> ContainerSpec {
         secrets,
         readonly_root_filesystem: c.readonly_root_filesystem().unwrap_or(false),
         mount_points,
-        log_driver: log
-            .map(|l| l.log_driver().as_str().to_owned())
-            .unwrap_or_default(),
+        log_driver: log.map(|l| l.log_driver().as_str().to_owned()).unwrap_or_default(),
         log_options: log
             .and_then(|l| l.options())
             .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -216,14 +168,7 @@ fn container_spec(c: &ContainerDefinition) -> ContainerSpec {
 }
 
 async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<LiveResource>, Error> {
-    let out = aws
-        .ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(name)
-        .include(ServiceField::Tags)
-        .send()
-        .await;
+    let out = aws.ecs.describe_services().cluster(cluster).services(name).include(ServiceField::Tags).send().await;
     let out = match out.map_err(sdk(format!("reading ECS service {name}"))) {
         Ok(o) => o,
         Err(e) if is_not_found(&e) => return Ok(None),
@@ -234,24 +179,17 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
         return Ok(None);
     };
     let arn = s.service_arn().unwrap_or_default().to_owned();
-    let vpc = s
-        .network_configuration()
-        .and_then(|n| n.awsvpc_configuration());
+    let vpc = s.network_configuration().and_then(|n| n.awsvpc_configuration());
     let mut subnets: Vec<String> = vpc.map(|v| v.subnets().to_vec()).unwrap_or_default();
     subnets.sort();
-    let mut security_groups: Vec<String> = vpc
-        .map(|v| v.security_groups().to_vec())
-        .unwrap_or_default();
+    let mut security_groups: Vec<String> = vpc.map(|v| v.security_groups().to_vec()).unwrap_or_default();
     security_groups.sort();
     let dc = s.deployment_configuration();
     let spec = ServiceSpec {
         cluster: short(s.cluster_arn().unwrap_or_default()).to_owned(),
         task_definition: s.task_definition().unwrap_or_default().to_owned(),
         desired_count: s.desired_count() as u32,
-        launch_type: s
-            .launch_type()
-            .map(|l| l.as_str().to_owned())
-            .unwrap_or_else(|| "FARGATE".into()),
+        launch_type: s.launch_type().map(|l| l.as_str().to_owned()).unwrap_or_else(|| "FARGATE".into()),
         platform_version: s.platform_version().unwrap_or("LATEST").to_owned(),
         subnets,
         security_groups,
@@ -261,18 +199,11 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
             .is_some_and(|c| c.enable() && c.rollback()),
         minimum_healthy_percent: dc.and_then(|d| d.minimum_healthy_percent()).unwrap_or(100) as u32,
         maximum_percent: dc.and_then(|d| d.maximum_percent()).unwrap_or(200) as u32,
-        propagate_tags: s
-            .propagate_tags()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_else(|| "NONE".into()),
+        propagate_tags: s.propagate_tags().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "NONE".into()),
     };
     // AWS always reports the deployment configuration; an emulator may not.
     let unreported = if dc.is_none() {
-        vec![
-            "circuit_breaker_rollback",
-            "minimum_healthy_percent",
-            "maximum_percent",
-        ]
+        vec!["circuit_breaker_rollback", "minimum_healthy_percent", "maximum_percent"]
     } else {
         vec![]
     };
@@ -302,10 +233,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
                 .send()
                 .await
                 .map_err(sdk(format!("creating ECS cluster {}", r.name)))?;
-            let arn = out
-                .cluster()
-                .and_then(|c| c.cluster_arn())
-                .unwrap_or_default();
+            let arn = out.cluster().and_then(|c| c.cluster_arn()).unwrap_or_default();
             Ok(outputs(&[("arn", arn), ("name", &r.name)]))
         }
         Spec::TaskDefinition(s) => register(aws, r, s, known).await,
@@ -314,12 +242,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
     }
 }
 
-async fn register(
-    aws: &Aws,
-    r: &Resource,
-    s: &TaskDefinitionSpec,
-    known: &Known,
-) -> Result<Outputs, Error> {
+async fn register(aws: &Aws, r: &Resource, s: &TaskDefinitionSpec, known: &Known) -> Result<Outputs, Error> {
     let containers = s
         .containers
         .iter()
@@ -327,12 +250,7 @@ async fn register(
             let env = c
                 .environment
                 .iter()
-                .map(|kv| {
-                    KeyValuePair::builder()
-                        .name(&kv.name)
-                        .value(&kv.value)
-                        .build()
-                })
+                .map(|kv| KeyValuePair::builder().name(&kv.name).value(&kv.value).build())
                 .collect();
             let secrets = c
                 .secrets
@@ -358,12 +276,7 @@ async fn register(
                 .collect();
             let log = LogConfiguration::builder()
                 .log_driver(LogDriver::from(c.log_driver.as_str()))
-                .set_options(Some(
-                    c.log_options
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect::<HashMap<_, _>>(),
-                ))
+                .set_options(Some(c.log_options.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>()))
                 .build()
                 .expect("log driver");
             ContainerDefinition::builder()
@@ -387,10 +300,7 @@ async fn register(
         .memory(s.memory.to_string())
         .network_mode(NetworkMode::from(s.network_mode.as_str()))
         .set_requires_compatibilities(Some(
-            s.requires_compatibilities
-                .iter()
-                .map(|c| Compatibility::from(c.as_str()))
-                .collect(),
+            s.requires_compatibilities.iter().map(|c| Compatibility::from(c.as_str())).collect(),
         ))
         .runtime_platform(
             RuntimePlatform::builder()
@@ -401,48 +311,24 @@ async fn register(
         .execution_role_arn(&s.execution_role_arn)
         .task_role_arn(&s.task_role_arn)
         .set_container_definitions(Some(containers))
-        .set_volumes(Some(
-            s.volumes
-                .iter()
-                .map(|v| Volume::builder().name(v).build())
-                .collect(),
-        ))
+        .set_volumes(Some(s.volumes.iter().map(|v| Volume::builder().name(v).build()).collect()))
         .set_tags(Some(ecs_tags(&r.tags)));
     if let Some(gib) = s.ephemeral_storage_gib {
         req = req.ephemeral_storage(EphemeralStorage::builder().size_in_gib(gib as i32).build());
     }
-    let out = req
-        .send()
-        .await
-        .map_err(sdk(format!("registering task definition {}", s.family)))?;
-    let arn = out
-        .task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .unwrap_or_default();
+    let out = req.send().await.map_err(sdk(format!("registering task definition {}", s.family)))?;
+    let arn = out.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default();
     Ok(outputs(&[("arn", arn)]))
 }
 
 fn network(s: &ServiceSpec, known: &Known) -> NetworkConfiguration {
     let vpc = AwsVpcConfiguration::builder()
-        .set_subnets(Some(
-            s.subnets.iter().map(|x| known.resolve_str(x)).collect(),
-        ))
-        .set_security_groups(Some(
-            s.security_groups
-                .iter()
-                .map(|x| known.resolve_str(x))
-                .collect(),
-        ))
-        .assign_public_ip(if s.assign_public_ip {
-            AssignPublicIp::Enabled
-        } else {
-            AssignPublicIp::Disabled
-        })
+        .set_subnets(Some(s.subnets.iter().map(|x| known.resolve_str(x)).collect()))
+        .set_security_groups(Some(s.security_groups.iter().map(|x| known.resolve_str(x)).collect()))
+        .assign_public_ip(if s.assign_public_ip { AssignPublicIp::Enabled } else { AssignPublicIp::Disabled })
         .build()
         .expect("subnets");
-    NetworkConfiguration::builder()
-        .awsvpc_configuration(vpc)
-        .build()
+    NetworkConfiguration::builder().awsvpc_configuration(vpc).build()
 }
 
 fn deployment(s: &ServiceSpec) -> DeploymentConfiguration {
@@ -458,12 +344,7 @@ fn deployment(s: &ServiceSpec) -> DeploymentConfiguration {
         .build()
 }
 
-async fn create_service(
-    aws: &Aws,
-    r: &Resource,
-    s: &ServiceSpec,
-    known: &Known,
-) -> Result<Outputs, Error> {
+async fn create_service(aws: &Aws, r: &Resource, s: &ServiceSpec, known: &Known) -> Result<Outputs, Error> {
     let what = format!("creating ECS service {}", r.name);
     wait_until_gone(aws, &s.cluster, &r.name).await?;
     // Right after its roles are created, ECS may not yet be able to use them.
@@ -487,24 +368,15 @@ async fn create_service(
             .map_err(sdk(&what));
         match sent {
             Ok(out) => Ok(Poll::Ready(out)),
-            Err(Error::Aws { message, .. }) if is_not_yet_assumable(&message) => {
-                Ok(Poll::Pending(message))
-            }
+            Err(Error::Aws { message, .. }) if is_not_yet_assumable(&message) => Ok(Poll::Pending(message)),
             Err(e) => Err(e),
         }
     })
     .await?;
     let svc = out.service();
     let arn = svc.and_then(|s| s.service_arn()).unwrap_or_default();
-    let deployment = svc
-        .and_then(|s| s.deployments().first())
-        .and_then(|d| d.id())
-        .unwrap_or_default();
-    Ok(outputs(&[
-        ("arn", arn),
-        ("name", &r.name),
-        ("deployment_id", deployment),
-    ]))
+    let deployment = svc.and_then(|s| s.deployments().first()).and_then(|d| d.id()).unwrap_or_default();
+    Ok(outputs(&[("arn", arn), ("name", &r.name), ("deployment_id", deployment)]))
 }
 
 /// ECS's words for "the role exists but I cannot use it yet".
@@ -515,38 +387,29 @@ fn is_not_yet_assumable(message: &str) -> bool {
 
 /// A service of the same name still draining blocks a new one.
 async fn wait_until_gone(aws: &Aws, cluster: &str, name: &str) -> Result<(), Error> {
-    retry::until(
-        &format!("waiting for the old ECS service {name} to drain"),
-        Duration::from_secs(600),
-        || async {
-            let out = aws
-                .ecs
-                .describe_services()
-                .cluster(cluster)
-                .services(name)
-                .send()
-                .await
-                .map_err(sdk(format!("reading ECS service {name}")));
-            let out = match out {
-                Ok(o) => o,
-                Err(e) if is_not_found(&e) => return Ok(Poll::Ready(())),
-                Err(e) => return Err(e),
-            };
-            match out.services().iter().find_map(|s| s.status()) {
-                Some("DRAINING") => Ok(Poll::Pending(format!("service {name} is DRAINING"))),
-                _ => Ok(Poll::Ready(())),
-            }
-        },
-    )
+    retry::until(&format!("waiting for the old ECS service {name} to drain"), Duration::from_secs(600), || async {
+        let out = aws
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(name)
+            .send()
+            .await
+            .map_err(sdk(format!("reading ECS service {name}")));
+        let out = match out {
+            Ok(o) => o,
+            Err(e) if is_not_found(&e) => return Ok(Poll::Ready(())),
+            Err(e) => return Err(e),
+        };
+        match out.services().iter().find_map(|s| s.status()) {
+            Some("DRAINING") => Ok(Poll::Pending(format!("service {name} is DRAINING"))),
+            _ => Ok(Poll::Ready(())),
+        }
+    })
     .await
 }
 
-pub(crate) async fn update(
-    aws: &Aws,
-    r: &Resource,
-    l: &LiveResource,
-    known: &Known,
-) -> Result<Outputs, Error> {
+pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource, known: &Known) -> Result<Outputs, Error> {
     let mut result = l.outputs.clone();
     match (&r.spec, &l.spec) {
         (Spec::EcsCluster(want), Spec::EcsCluster(have)) if want != have => {
@@ -568,11 +431,7 @@ pub(crate) async fn update(
             want_resolved.task_definition = known.resolve_str(&want.task_definition);
             want_resolved.subnets = want.subnets.iter().map(|s| known.resolve_str(s)).collect();
             want_resolved.subnets.sort();
-            want_resolved.security_groups = want
-                .security_groups
-                .iter()
-                .map(|s| known.resolve_str(s))
-                .collect();
+            want_resolved.security_groups = want.security_groups.iter().map(|s| known.resolve_str(s)).collect();
             want_resolved.security_groups.sort();
             if want_resolved != *have {
                 let out = aws
@@ -591,11 +450,7 @@ pub(crate) async fn update(
                     .map_err(sdk(format!("updating ECS service {}", r.name)))?;
                 if let Some(d) = out
                     .service()
-                    .and_then(|s| {
-                        s.deployments()
-                            .iter()
-                            .find(|d| d.status() == Some("PRIMARY"))
-                    })
+                    .and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")))
                     .and_then(|d| d.id())
                 {
                     result.insert("deployment_id".into(), d.to_owned());
@@ -606,10 +461,7 @@ pub(crate) async fn update(
     }
     let (set, unset) = tag_delta(&l.tags, &r.tags);
     if !set.is_empty() {
-        let t = set
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
+        let t = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
         aws.ecs
             .tag_resource()
             .resource_arn(&l.id)
@@ -630,16 +482,10 @@ pub(crate) async fn update(
     Ok(result)
 }
 
-pub(crate) async fn delete(
-    aws: &Aws,
-    address: agentctl_core::model::Address,
-    l: &LiveResource,
-) -> Result<(), Error> {
+pub(crate) async fn delete(aws: &Aws, address: agentctl_core::model::Address, l: &LiveResource) -> Result<(), Error> {
     match address {
         addr::SERVICE => {
-            let Spec::EcsService(s) = &l.spec else {
-                unreachable!()
-            };
+            let Spec::EcsService(s) = &l.spec else { unreachable!() };
             let name = short(&l.id).to_owned();
             // Scale to zero first so tasks get their SIGTERM grace period.
             aws.ecs
@@ -661,9 +507,7 @@ pub(crate) async fn delete(
             wait_until_gone(aws, &s.cluster, &name).await
         }
         addr::TASK_DEFINITION => {
-            let Spec::TaskDefinition(s) = &l.spec else {
-                unreachable!()
-            };
+            let Spec::TaskDefinition(s) = &l.spec else { unreachable!() };
             let mut token = None;
             loop {
                 let page = aws
@@ -674,14 +518,13 @@ pub(crate) async fn delete(
                     .set_next_token(token)
                     .send()
                     .await
-                    .map_err(sdk(format!(
-                        "listing revisions of task definition {}",
-                        s.family
-                    )))?;
+                    .map_err(sdk(format!("listing revisions of task definition {}", s.family)))?;
                 // Family prefix also matches "name-agent2": keep exact family only.
-                for arn in page.task_definition_arns().iter().filter(|a| {
-                    short(a).rsplit_once(':').map(|(f, _)| f) == Some(s.family.as_str())
-                }) {
+                for arn in page
+                    .task_definition_arns()
+                    .iter()
+                    .filter(|a| short(a).rsplit_once(':').map(|(f, _)| f) == Some(s.family.as_str()))
+                {
                     aws.ecs
                         .deregister_task_definition()
                         .task_definition(arn)
@@ -699,30 +542,26 @@ pub(crate) async fn delete(
         _ => {
             let name = short(&l.id).to_owned();
             // A cluster refuses deletion while services are still draining out.
-            retry::until(
-                &format!("deleting ECS cluster {name}"),
-                Duration::from_secs(600),
-                || async {
-                    match aws
-                        .ecs
-                        .delete_cluster()
-                        .cluster(&name)
-                        .send()
-                        .await
-                        .map_err(sdk(format!("deleting ECS cluster {name}")))
+            retry::until(&format!("deleting ECS cluster {name}"), Duration::from_secs(600), || async {
+                match aws
+                    .ecs
+                    .delete_cluster()
+                    .cluster(&name)
+                    .send()
+                    .await
+                    .map_err(sdk(format!("deleting ECS cluster {name}")))
+                {
+                    Ok(_) => Ok(Poll::Ready(())),
+                    Err(Error::Aws { message, .. })
+                        if message.starts_with("ClusterContainsServicesException")
+                            || message.starts_with("ClusterContainsTasksException") =>
                     {
-                        Ok(_) => Ok(Poll::Ready(())),
-                        Err(Error::Aws { message, .. })
-                            if message.starts_with("ClusterContainsServicesException")
-                                || message.starts_with("ClusterContainsTasksException") =>
-                        {
-                            Ok(Poll::Pending(message))
-                        }
-                        Err(e) if is_not_found(&e) => Ok(Poll::Ready(())),
-                        Err(e) => Err(e),
+                        Ok(Poll::Pending(message))
                     }
-                },
-            )
+                    Err(e) if is_not_found(&e) => Ok(Poll::Ready(())),
+                    Err(e) => Err(e),
+                }
+            })
             .await
         }
     }

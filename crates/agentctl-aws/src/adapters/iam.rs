@@ -18,9 +18,7 @@ fn decode(doc: &str) -> serde_json::Value {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);
@@ -80,22 +78,12 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
     let mut policies: BTreeMap<String, serde_json::Value> = docs.into_iter().collect();
     // Attached managed policies show up as drift, keyed by ARN.
     for p in attached.attached_policies() {
-        policies.insert(
-            format!("(managed) {}", p.policy_arn().unwrap_or_default()),
-            serde_json::Value::Null,
-        );
+        policies.insert(format!("(managed) {}", p.policy_arn().unwrap_or_default()), serde_json::Value::Null);
     }
-    let tags = role
-        .tags()
-        .iter()
-        .map(|t| (t.key().to_owned(), t.value().to_owned()))
-        .collect();
+    let tags = role.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
     let spec = RoleSpec {
         description: role.description().unwrap_or_default().to_owned(),
-        assume_role_policy: role
-            .assume_role_policy_document()
-            .map(decode)
-            .unwrap_or_default(),
+        assume_role_policy: role.assume_role_policy_document().map(decode).unwrap_or_default(),
         policies,
     };
     Ok(Some(LiveResource {
@@ -108,15 +96,7 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
 }
 
 fn tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
-    map.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .expect("key and value set")
-        })
-        .collect()
+    map.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
 
 fn spec(r: &Resource) -> &RoleSpec {
@@ -145,12 +125,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
     Ok(outputs(&[("arn", &arn), ("name", &r.name)]))
 }
 
-async fn put_policy(
-    aws: &Aws,
-    role: &str,
-    policy: &str,
-    doc: &serde_json::Value,
-) -> Result<(), Error> {
+async fn put_policy(aws: &Aws, role: &str, policy: &str, doc: &serde_json::Value) -> Result<(), Error> {
     aws.iam
         .put_role_policy()
         .role_name(role)
@@ -164,9 +139,7 @@ async fn put_policy(
 
 pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<Outputs, Error> {
     let want = spec(r);
-    let Spec::IamRole(have) = &l.spec else {
-        unreachable!()
-    };
+    let Spec::IamRole(have) = &l.spec else { unreachable!() };
     let name = &r.name;
     if want.assume_role_policy != have.assume_role_policy {
         aws.iam
@@ -191,11 +164,7 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<
             put_policy(aws, name, policy, doc).await?;
         }
     }
-    for policy in have
-        .policies
-        .keys()
-        .filter(|p| !want.policies.contains_key(*p))
-    {
+    for policy in have.policies.keys().filter(|p| !want.policies.contains_key(*p)) {
         let what = format!("removing policy {policy} from IAM role {name}");
         match policy.strip_prefix("(managed) ") {
             Some(arn) => aws
@@ -220,10 +189,7 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<
     }
     let (set, unset) = tag_delta(&l.tags, &r.tags);
     if !set.is_empty() {
-        let t = set
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("tag"))
-            .collect();
+        let t = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("tag")).collect();
         aws.iam
             .tag_role()
             .role_name(name)
@@ -278,12 +244,7 @@ pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), Error> {
             .await
             .map_err(sdk(format!("detaching {arn} from IAM role {name}")))?;
     }
-    aws.iam
-        .delete_role()
-        .role_name(name)
-        .send()
-        .await
-        .map_err(sdk(format!("deleting IAM role {name}")))?;
+    aws.iam.delete_role().role_name(name).send().await.map_err(sdk(format!("deleting IAM role {name}")))?;
     Ok(())
 }
 

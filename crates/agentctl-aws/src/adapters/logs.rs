@@ -19,18 +19,11 @@ fn arn(aws: &Aws, name: &str) -> String {
 pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
     let arn = arn(aws, name);
     let (groups, tags) = tokio::join!(
-        aws.logs
-            .describe_log_groups()
-            .log_group_name_prefix(name)
-            .send(),
+        aws.logs.describe_log_groups().log_group_name_prefix(name).send(),
         aws.logs.list_tags_for_resource().resource_arn(&arn).send(),
     );
     let groups = groups.map_err(sdk(format!("reading log group {name}")))?;
-    let Some(group) = groups
-        .log_groups()
-        .iter()
-        .find(|g| g.log_group_name() == Some(name))
-    else {
+    let Some(group) = groups.log_groups().iter().find(|g| g.log_group_name() == Some(name)) else {
         return Ok(None);
     };
     let tags = match tags.map_err(sdk(format!("reading tags of log group {name}"))) {
@@ -38,9 +31,7 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         Err(e) if is_not_found(&e) => Default::default(),
         Err(e) => return Err(e),
     };
-    let spec = LogGroupSpec {
-        retention_in_days: group.retention_in_days().map(|d| d as u32),
-    };
+    let spec = LogGroupSpec { retention_in_days: group.retention_in_days().map(|d| d as u32) };
     Ok(Some(LiveResource {
         id: name.to_owned(),
         outputs: outputs(&[("arn", &arn), ("name", name)]),
@@ -69,14 +60,7 @@ async fn set_retention(aws: &Aws, name: &str, days: Option<u32>) -> Result<(), E
             .await
             .map(|_| ())
             .map_err(sdk(what)),
-        None => aws
-            .logs
-            .delete_retention_policy()
-            .log_group_name(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(sdk(what)),
+        None => aws.logs.delete_retention_policy().log_group_name(name).send().await.map(|_| ()).map_err(sdk(what)),
     }
 }
 
@@ -96,9 +80,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
 
 pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<Outputs, Error> {
     let want = spec(r);
-    let Spec::LogGroup(have) = &l.spec else {
-        unreachable!()
-    };
+    let Spec::LogGroup(have) = &l.spec else { unreachable!() };
     if want.retention_in_days != have.retention_in_days {
         set_retention(aws, &r.name, want.retention_in_days).await?;
     }

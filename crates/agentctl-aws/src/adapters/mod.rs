@@ -20,10 +20,7 @@ use crate::Aws;
 pub(crate) type Outputs = BTreeMap<String, String>;
 
 pub(crate) fn outputs(pairs: &[(&str, &str)]) -> Outputs {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
 /// Every name this deployment may own, whether or not the config uses it now,
@@ -97,16 +94,15 @@ pub(crate) async fn read_all(
     vpc_hint: Option<&str>,
 ) -> Result<BTreeMap<Address, LiveResource>, Error> {
     use agentctl_core::model::addr as a;
-    let (network, secret, exec_role, task_role, bucket, log_group, (cluster, task_def, service)) =
-        tokio::try_join!(
-            ec2::read(aws, names, vpc_hint),
-            secrets::read(aws, &names.secret),
-            iam::read(aws, &names.execution_role),
-            iam::read(aws, &names.task_role),
-            s3::read(aws, &names.bucket),
-            logs::read(aws, &names.log_group),
-            ecs::read(aws, names),
-        )?;
+    let (network, secret, exec_role, task_role, bucket, log_group, (cluster, task_def, service)) = tokio::try_join!(
+        ec2::read(aws, names, vpc_hint),
+        secrets::read(aws, &names.secret),
+        iam::read(aws, &names.execution_role),
+        iam::read(aws, &names.task_role),
+        s3::read(aws, &names.bucket),
+        logs::read(aws, &names.log_group),
+        ecs::read(aws, names),
+    )?;
     let mut out = network;
     for (addr, found) in [
         (a::SECRET, secret),
@@ -127,40 +123,27 @@ pub(crate) async fn read_all(
 
 pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
     match r.addr.kind {
-        Kind::Vpc
-        | Kind::InternetGateway
-        | Kind::Subnet
-        | Kind::RouteTable
-        | Kind::SecurityGroup => ec2::create(aws, r, known).await,
+        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup => {
+            ec2::create(aws, r, known).await
+        }
         Kind::Secret => secrets::create(aws, r).await,
         Kind::IamRole => iam::create(aws, r).await,
         Kind::S3Bucket => s3::create(aws, r).await,
         Kind::LogGroup => logs::create(aws, r).await,
-        Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => {
-            ecs::create(aws, r, known).await
-        }
+        Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => ecs::create(aws, r, known).await,
     }
 }
 
-pub(crate) async fn update(
-    aws: &Aws,
-    r: &Resource,
-    live: &LiveResource,
-    known: &Known,
-) -> Result<Outputs, Error> {
+pub(crate) async fn update(aws: &Aws, r: &Resource, live: &LiveResource, known: &Known) -> Result<Outputs, Error> {
     match r.addr.kind {
-        Kind::Vpc
-        | Kind::InternetGateway
-        | Kind::Subnet
-        | Kind::RouteTable
-        | Kind::SecurityGroup => ec2::update(aws, r, live, known).await,
+        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup => {
+            ec2::update(aws, r, live, known).await
+        }
         Kind::Secret => secrets::update(aws, r, live).await,
         Kind::IamRole => iam::update(aws, r, live).await,
         Kind::S3Bucket => s3::update(aws, r, live).await,
         Kind::LogGroup => logs::update(aws, r, live).await,
-        Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => {
-            ecs::update(aws, r, live, known).await
-        }
+        Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => ecs::update(aws, r, live, known).await,
     }
 }
 
@@ -178,18 +161,14 @@ pub(crate) async fn delete(
     opts: DeleteOptions,
 ) -> Result<(), Error> {
     match addr.kind {
-        Kind::Vpc
-        | Kind::InternetGateway
-        | Kind::Subnet
-        | Kind::RouteTable
-        | Kind::SecurityGroup => ec2::delete(aws, addr, live).await,
+        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup => {
+            ec2::delete(aws, addr, live).await
+        }
         Kind::Secret => secrets::delete(aws, name, opts.force_delete_secret).await,
         Kind::IamRole => iam::delete(aws, name).await,
         Kind::S3Bucket => s3::delete(aws, name, opts.empty_bucket).await,
         Kind::LogGroup => logs::delete(aws, name).await,
-        Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => {
-            ecs::delete(aws, addr, live).await
-        }
+        Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => ecs::delete(aws, addr, live).await,
     }
 }
 
@@ -198,16 +177,8 @@ pub(crate) fn tag_delta(
     have: &BTreeMap<String, String>,
     want: &BTreeMap<String, String>,
 ) -> (Vec<(String, String)>, Vec<String>) {
-    let set = want
-        .iter()
-        .filter(|(k, v)| have.get(*k) != Some(v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let unset = have
-        .keys()
-        .filter(|k| !want.contains_key(*k))
-        .cloned()
-        .collect();
+    let set = want.iter().filter(|(k, v)| have.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let unset = have.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
     (set, unset)
 }
 

@@ -4,10 +4,9 @@
 use agentctl_core::model::{BucketSpec, Resource, Spec};
 use agentctl_core::plan::LiveResource;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, ObjectIdentifier, ObjectOwnership,
-    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging,
+    BucketLocationConstraint, CreateBucketConfiguration, ObjectIdentifier, ObjectOwnership, OwnershipControls,
+    OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
 };
 
 use super::{outputs, Outputs};
@@ -15,19 +14,14 @@ use crate::error::{sdk, Error};
 use crate::Aws;
 
 fn arn(name: &str, region: &str) -> String {
-    format!(
-        "arn:{}:s3:::{name}",
-        agentctl_core::regions::partition(region)
-    )
+    format!("arn:{}:s3:::{name}", agentctl_core::regions::partition(region))
 }
 
 /// `Ok(None)` when AWS says the configuration is simply not set.
 fn absent_ok<T>(r: Result<T, Error>, absent: &[&str]) -> Result<Option<T>, Error> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(Error::Aws { message, .. }) if absent.iter().any(|c| message.starts_with(c)) => {
-            Ok(None)
-        }
+        Err(Error::Aws { message, .. }) if absent.iter().any(|c| message.starts_with(c)) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -42,19 +36,11 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         aws.s3.get_bucket_policy().bucket(name).send(),
     );
     let tags = match tagging.map_err(sdk(&what)) {
-        Ok(t) => t
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect(),
+        Ok(t) => t.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect(),
         Err(Error::Aws { message, .. }) if message.starts_with("NoSuchBucket") => return Ok(None),
-        Err(Error::Aws { message, .. }) if message.starts_with("NoSuchTagSet") => {
-            Default::default()
-        }
+        Err(Error::Aws { message, .. }) if message.starts_with("NoSuchTagSet") => Default::default(),
         // Someone else's bucket (another account): it is not ours to touch.
-        Err(Error::Aws { message, .. })
-            if message.starts_with("AccessDenied") || message.starts_with("Forbidden") =>
-        {
+        Err(Error::Aws { message, .. }) if message.starts_with("AccessDenied") || message.starts_with("Forbidden") => {
             return Ok(Some(LiveResource {
                 id: name.to_owned(),
                 outputs: Default::default(),
@@ -65,24 +51,16 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         }
         Err(e) => return Err(e),
     };
-    let pab = absent_ok(
-        pab.map_err(sdk(&what)),
-        &["NoSuchPublicAccessBlockConfiguration"],
-    )?;
-    let enc = absent_ok(
-        enc.map_err(sdk(&what)),
-        &["ServerSideEncryptionConfigurationNotFoundError"],
-    )?;
+    let pab = absent_ok(pab.map_err(sdk(&what)), &["NoSuchPublicAccessBlockConfiguration"])?;
+    let enc = absent_ok(enc.map_err(sdk(&what)), &["ServerSideEncryptionConfigurationNotFoundError"])?;
     let own = absent_ok(own.map_err(sdk(&what)), &["OwnershipControlsNotFoundError"])?;
     let policy = absent_ok(policy.map_err(sdk(&what)), &["NoSuchBucketPolicy"])?;
-    let block_public_access = pab
-        .and_then(|p| p.public_access_block_configuration().cloned())
-        .is_some_and(|c| {
-            c.block_public_acls() == Some(true)
-                && c.ignore_public_acls() == Some(true)
-                && c.block_public_policy() == Some(true)
-                && c.restrict_public_buckets() == Some(true)
-        });
+    let block_public_access = pab.and_then(|p| p.public_access_block_configuration().cloned()).is_some_and(|c| {
+        c.block_public_acls() == Some(true)
+            && c.ignore_public_acls() == Some(true)
+            && c.block_public_policy() == Some(true)
+            && c.restrict_public_buckets() == Some(true)
+    });
     let encryption = enc
         .and_then(|e| e.server_side_encryption_configuration().cloned())
         .and_then(|c| {
@@ -94,21 +72,11 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         .unwrap_or_default();
     let object_ownership = own
         .and_then(|o| o.ownership_controls().cloned())
-        .and_then(|c| {
-            c.rules()
-                .first()
-                .map(|r| r.object_ownership().as_str().to_owned())
-        })
+        .and_then(|c| c.rules().first().map(|r| r.object_ownership().as_str().to_owned()))
         .unwrap_or_default();
-    let policy = policy
-        .and_then(|p| p.policy().and_then(|p| serde_json::from_str(p).ok()))
-        .unwrap_or(serde_json::Value::Null);
-    let spec = BucketSpec {
-        block_public_access,
-        encryption,
-        object_ownership,
-        policy,
-    };
+    let policy =
+        policy.and_then(|p| p.policy().and_then(|p| serde_json::from_str(p).ok())).unwrap_or(serde_json::Value::Null);
+    let spec = BucketSpec { block_public_access, encryption, object_ownership, policy };
     let arn = arn(name, &aws.region);
     Ok(Some(LiveResource {
         id: name.to_owned(),
@@ -144,32 +112,18 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
         req = req.create_bucket_configuration(cfg);
     }
     // Tags first after creation: the ownership tag is what makes it ours.
-    req.send()
-        .await
-        .map_err(sdk(format!("creating S3 bucket {}", r.name)))?;
+    req.send().await.map_err(sdk(format!("creating S3 bucket {}", r.name)))?;
     put_tags(aws, r).await?;
     configure(aws, r, spec(r), &empty()).await?;
-    Ok(outputs(&[
-        ("arn", &arn(&r.name, &aws.region)),
-        ("name", &r.name),
-    ]))
+    Ok(outputs(&[("arn", &arn(&r.name, &aws.region)), ("name", &r.name)]))
 }
 
 async fn put_tags(aws: &Aws, r: &Resource) -> Result<(), Error> {
-    let tags = r
-        .tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("tag"))
-        .collect();
+    let tags = r.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("tag")).collect();
     aws.s3
         .put_bucket_tagging()
         .bucket(&r.name)
-        .tagging(
-            Tagging::builder()
-                .set_tag_set(Some(tags))
-                .build()
-                .expect("tag set"),
-        )
+        .tagging(Tagging::builder().set_tag_set(Some(tags)).build().expect("tag set"))
         .send()
         .await
         .map_err(sdk(format!("tagging S3 bucket {}", r.name)))?;
@@ -177,12 +131,7 @@ async fn put_tags(aws: &Aws, r: &Resource) -> Result<(), Error> {
 }
 
 /// Applies every setting that differs, concurrently (they are independent).
-async fn configure(
-    aws: &Aws,
-    r: &Resource,
-    want: &BucketSpec,
-    have: &BucketSpec,
-) -> Result<(), Error> {
+async fn configure(aws: &Aws, r: &Resource, want: &BucketSpec, have: &BucketSpec) -> Result<(), Error> {
     let name = &r.name;
     let pab = async {
         if want.block_public_access != have.block_public_access {
@@ -213,10 +162,7 @@ async fn configure(
                         .expect("algorithm"),
                 )
                 .build();
-            let cfg = ServerSideEncryptionConfiguration::builder()
-                .rules(rule)
-                .build()
-                .expect("rules");
+            let cfg = ServerSideEncryptionConfiguration::builder().rules(rule).build().expect("rules");
             aws.s3
                 .put_bucket_encryption()
                 .bucket(name)
@@ -233,10 +179,7 @@ async fn configure(
                 .object_ownership(ObjectOwnership::from(want.object_ownership.as_str()))
                 .build()
                 .expect("ownership");
-            let cfg = OwnershipControls::builder()
-                .rules(rule)
-                .build()
-                .expect("rules");
+            let cfg = OwnershipControls::builder().rules(rule).build().expect("rules");
             aws.s3
                 .put_bucket_ownership_controls()
                 .bucket(name)
@@ -264,9 +207,7 @@ async fn configure(
 }
 
 pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<Outputs, Error> {
-    let Spec::S3Bucket(have) = &l.spec else {
-        unreachable!()
-    };
+    let Spec::S3Bucket(have) = &l.spec else { unreachable!() };
     configure(aws, r, spec(r), have).await?;
     if l.tags != r.tags {
         put_tags(aws, r).await?;
@@ -289,34 +230,19 @@ pub(crate) async fn delete(aws: &Aws, name: &str, empty_first: bool) -> Result<(
             .versions()
             .iter()
             .filter_map(|v| {
-                ObjectIdentifier::builder()
-                    .key(v.key()?)
-                    .set_version_id(v.version_id().map(str::to_owned))
-                    .build()
-                    .ok()
+                ObjectIdentifier::builder().key(v.key()?).set_version_id(v.version_id().map(str::to_owned)).build().ok()
             })
             .collect();
         ids.extend(page.delete_markers().iter().filter_map(|m| {
-            ObjectIdentifier::builder()
-                .key(m.key()?)
-                .set_version_id(m.version_id().map(str::to_owned))
-                .build()
-                .ok()
+            ObjectIdentifier::builder().key(m.key()?).set_version_id(m.version_id().map(str::to_owned)).build().ok()
         }));
         if ids.is_empty() {
             break;
         }
         if !empty_first {
-            return Err(Error::BucketNotEmpty {
-                bucket: name.to_owned(),
-                objects: ids.len(),
-            });
+            return Err(Error::BucketNotEmpty { bucket: name.to_owned(), objects: ids.len() });
         }
-        let batch = aws_sdk_s3::types::Delete::builder()
-            .set_objects(Some(ids))
-            .quiet(true)
-            .build()
-            .expect("objects");
+        let batch = aws_sdk_s3::types::Delete::builder().set_objects(Some(ids)).quiet(true).build().expect("objects");
         aws.s3
             .delete_objects()
             .bucket(name)
@@ -325,11 +251,6 @@ pub(crate) async fn delete(aws: &Aws, name: &str, empty_first: bool) -> Result<(
             .await
             .map_err(sdk(format!("emptying S3 bucket {name}")))?;
     }
-    aws.s3
-        .delete_bucket()
-        .bucket(name)
-        .send()
-        .await
-        .map_err(sdk(format!("deleting S3 bucket {name}")))?;
+    aws.s3.delete_bucket().bucket(name).send().await.map_err(sdk(format!("deleting S3 bucket {name}")))?;
     Ok(())
 }

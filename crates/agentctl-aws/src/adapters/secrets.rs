@@ -25,26 +25,12 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         return Ok(None);
     }
     let arn = d.arn().unwrap_or_default().to_owned();
-    let tags = d
-        .tags()
-        .iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
-        .collect();
+    let tags =
+        d.tags().iter().filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned()))).collect();
     // A secret without a value yet (created, killed before the value was set)
     // compares as empty and is updated.
-    let value = value
-        .ok()
-        .and_then(|v| v.secret_string().map(SecretString::new))
-        .unwrap_or_default();
-    let spec = SecretSpec {
-        description: d.description().unwrap_or_default().to_owned(),
-        value,
-    };
+    let value = value.ok().and_then(|v| v.secret_string().map(SecretString::new)).unwrap_or_default();
+    let spec = SecretSpec { description: d.description().unwrap_or_default().to_owned(), value };
     Ok(Some(LiveResource {
         id: arn.clone(),
         outputs: outputs(&[("arn", &arn)]),
@@ -62,10 +48,7 @@ fn spec(r: &Resource) -> &SecretSpec {
 }
 
 fn tags(r: &Resource) -> Vec<Tag> {
-    r.tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
+    r.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
 pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
@@ -103,17 +86,9 @@ async fn restore(aws: &Aws, r: &Resource, s: &SecretSpec) -> Result<Outputs, Err
         .send()
         .await
         .map_err(sdk(format!("reading secret {}", r.name)))?;
-    let owner = d
-        .tags()
-        .iter()
-        .find(|t| t.key() == Some(agentctl_core::model::OWNERSHIP_TAG))
-        .and_then(|t| t.value());
+    let owner = d.tags().iter().find(|t| t.key() == Some(agentctl_core::model::OWNERSHIP_TAG)).and_then(|t| t.value());
     let arn = d.arn().unwrap_or_default().to_owned();
-    if owner
-        != r.tags
-            .get(agentctl_core::model::OWNERSHIP_TAG)
-            .map(String::as_str)
-    {
+    if owner != r.tags.get(agentctl_core::model::OWNERSHIP_TAG).map(String::as_str) {
         return Err(Error::Foreign(vec![agentctl_core::plan::Foreign {
             address: r.addr.to_string(),
             kind: "secret",
@@ -128,10 +103,7 @@ async fn restore(aws: &Aws, r: &Resource, s: &SecretSpec) -> Result<Outputs, Err
             .secret_id(&arn)
             .send()
             .await
-            .map_err(sdk(format!(
-                "restoring secret {} from its recovery window",
-                r.name
-            )))?;
+            .map_err(sdk(format!("restoring secret {} from its recovery window", r.name)))?;
     }
     aws.secrets
         .put_secret_value()
@@ -159,9 +131,7 @@ async fn restore(aws: &Aws, r: &Resource, s: &SecretSpec) -> Result<Outputs, Err
 
 pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<Outputs, Error> {
     let want = spec(r);
-    let Spec::Secret(have) = &l.spec else {
-        unreachable!()
-    };
+    let Spec::Secret(have) = &l.spec else { unreachable!() };
     let arn = &l.id;
     if want.value != have.value {
         aws.secrets
@@ -183,10 +153,7 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<
     }
     let (set, unset) = tag_delta(&l.tags, &r.tags);
     if !set.is_empty() {
-        let t = set
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
+        let t = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
         aws.secrets
             .tag_resource()
             .secret_id(arn)
@@ -209,13 +176,7 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<
 
 pub(crate) async fn delete(aws: &Aws, name: &str, force: bool) -> Result<(), Error> {
     let req = aws.secrets.delete_secret().secret_id(name);
-    let req = if force {
-        req.force_delete_without_recovery(true)
-    } else {
-        req.recovery_window_in_days(7)
-    };
-    req.send()
-        .await
-        .map_err(sdk(format!("deleting secret {name}")))?;
+    let req = if force { req.force_delete_without_recovery(true) } else { req.recovery_window_in_days(7) };
+    req.send().await.map_err(sdk(format!("deleting secret {name}")))?;
     Ok(())
 }

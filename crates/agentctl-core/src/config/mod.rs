@@ -68,22 +68,11 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NetworkConfig {
     /// agentctl creates the VPC, IGW, route table, two subnets.
-    New {
-        cidr_block: String,
-        security_group: SecurityGroupConfig,
-    },
+    New { cidr_block: String, security_group: SecurityGroupConfig },
     /// Existing VPC; agentctl creates two subnets in it (carved from `cidr_block`).
-    ExistingVpc {
-        vpc_id: String,
-        cidr_block: String,
-        security_group: SecurityGroupConfig,
-    },
+    ExistingVpc { vpc_id: String, cidr_block: String, security_group: SecurityGroupConfig },
     /// Existing VPC and subnets.
-    Existing {
-        vpc_id: String,
-        subnet_ids: Vec<String>,
-        security_group: SecurityGroupConfig,
-    },
+    Existing { vpc_id: String, subnet_ids: Vec<String>, security_group: SecurityGroupConfig },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,9 +92,7 @@ impl NetworkConfig {
     pub fn existing_vpc_id(&self) -> Option<&str> {
         match self {
             NetworkConfig::New { .. } => None,
-            NetworkConfig::ExistingVpc { vpc_id, .. } | NetworkConfig::Existing { vpc_id, .. } => {
-                Some(vpc_id)
-            }
+            NetworkConfig::ExistingVpc { vpc_id, .. } | NetworkConfig::Existing { vpc_id, .. } => Some(vpc_id),
         }
     }
 }
@@ -121,13 +108,9 @@ pub struct Env {
 
 impl Env {
     pub fn from_process() -> Self {
-        let tf_vars = std::env::vars()
-            .filter_map(|(k, v)| k.strip_prefix("TF_VAR_").map(|n| (n.to_owned(), v)))
-            .collect();
-        Self {
-            tf_vars,
-            overrides: HashMap::new(),
-        }
+        let tf_vars =
+            std::env::vars().filter_map(|(k, v)| k.strip_prefix("TF_VAR_").map(|n| (n.to_owned(), v))).collect();
+        Self { tf_vars, overrides: HashMap::new() }
     }
 }
 
@@ -142,17 +125,37 @@ pub struct Loaded {
 pub fn load(source: SourceFile, env: &Env) -> Result<Loaded, Report> {
     let mut diags = Vec::new();
     let raw = parse(&source, env, &mut diags);
-    let config = raw
-        .as_ref()
-        .and_then(|raw| validate::validate(raw, &mut diags));
-    let report = Report {
-        source,
-        diagnostics: diags,
-    };
+    let config = raw.as_ref().and_then(|raw| validate::validate(raw, &mut diags));
+    // Diagnostics quote the file; a credential written in it must not be quoted.
+    let source = SourceFile { path: source.path.clone(), text: mask_credentials(&source.text).into() };
+    let report = Report { source, diagnostics: diags };
     match config {
         Some(config) if !report.has_errors() => Ok(Loaded { config, report }),
         _ => Err(report),
     }
+}
+
+/// The file's text with the value of every sensitive assignment replaced by `*`
+/// byte for byte, so spans into the original stay valid.
+pub fn mask_credentials(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let key_len = trimmed.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(trimmed.len());
+        let key = &trimmed[..key_len];
+        let is_sensitive = schema::lookup(key).is_some_and(|v| v.sensitive) && trimmed[key_len..].trim_start().starts_with('=');
+        match (is_sensitive, line.find('=')) {
+            (true, Some(eq)) => {
+                out.push_str(&line[..=eq]);
+                let value = &line[eq + 1..];
+                let body_end = value.trim_end_matches(['\n', '\r']).len();
+                out.extend(value[..body_end].chars().map(|c| if c.is_ascii_whitespace() { c.to_string() } else { "*".repeat(c.len_utf8()) }));
+                out.push_str(&value[body_end..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// Reads a config file from disk; I/O errors become a diagnostic without a span.
@@ -192,12 +195,9 @@ fn parse(source: &SourceFile, env: &Env, diags: &mut Vec<Diagnostic>) -> Option<
     for block in body.blocks() {
         use hcl_edit::Span;
         diags.push(
-            Diagnostic::error(format!(
-                "block `{}` is not allowed in a variables file",
-                block.ident.as_str()
-            ))
-            .at(block.span())
-            .help("write variables as `name = value`; objects as `name = { key = value }`"),
+            Diagnostic::error(format!("block `{}` is not allowed in a variables file", block.ident.as_str()))
+                .at(block.span())
+                .help("write variables as `name = value`; objects as `name = { key = value }`"),
         );
     }
     for attr in body.attributes() {
@@ -223,16 +223,12 @@ fn parse(source: &SourceFile, env: &Env, diags: &mut Vec<Diagnostic>) -> Option<
             );
             continue;
         }
-        raw.values
-            .insert(var.name, (value, Origin::File(attr.span())));
+        raw.values.insert(var.name, (value, Origin::File(attr.span())));
     }
     // Environment: fills gaps, except credentials where it wins. Flags win always.
     for var in schema::VARIABLES {
         let (text, origin) = if let Some(text) = env.overrides.get(var.name) {
-            (
-                text,
-                Origin::Env(format!("--{}", var.name.replace('_', "-"))),
-            )
+            (text, Origin::Env(format!("--{}", var.name.replace('_', "-"))))
         } else if let Some(text) = env.tf_vars.get(var.name) {
             if raw.values.contains_key(var.name) && !var.sensitive {
                 continue;
@@ -242,10 +238,7 @@ fn parse(source: &SourceFile, env: &Env, diags: &mut Vec<Diagnostic>) -> Option<
             continue;
         };
         let parsed = if var.ty == Ty::String {
-            Spanned {
-                value: Value::String(text.clone()),
-                span: None,
-            }
+            Spanned { value: Value::String(text.clone()), span: None }
         } else {
             match hcl_edit::parser::parse_expr(text) {
                 Ok(expr) => {
@@ -285,5 +278,20 @@ fn clear_spans(v: &mut Spanned) {
         Value::List(items) => items.iter_mut().for_each(clear_spans),
         Value::Object(fields) => fields.iter_mut().for_each(|(_, f)| clear_spans(f)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_credentials;
+
+    #[test]
+    fn masks_only_credential_values_keeping_offsets() {
+        let text = "name = \"x\"\nclient_secret = \"s3cr3t\" # note\n  client_id=\"abc\"\nclient_idx = \"keep\"\n";
+        let masked = mask_credentials(text);
+        assert_eq!(masked.len(), text.len());
+        assert!(!masked.contains("s3cr3t") && !masked.contains("abc"));
+        assert!(masked.contains("name = \"x\"") && masked.contains("client_idx = \"keep\""));
+        assert!(masked.contains("client_secret = ******** * ****\n"));
     }
 }

@@ -35,19 +35,8 @@ pub struct Variable {
     pub description: &'static str,
 }
 
-const fn var(
-    name: &'static str,
-    ty: Ty,
-    default: Option<&'static str>,
-    description: &'static str,
-) -> Variable {
-    Variable {
-        name,
-        ty,
-        default,
-        sensitive: false,
-        description,
-    }
+const fn var(name: &'static str, ty: Ty, default: Option<&'static str>, description: &'static str) -> Variable {
+    Variable { name, ty, default, sensitive: false, description }
 }
 
 pub const VARIABLES: &[Variable] = &[

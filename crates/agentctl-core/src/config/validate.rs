@@ -29,8 +29,7 @@ impl Reader<'_> {
     }
 
     fn is_set(&self, name: &str) -> bool {
-        self.entry(name)
-            .is_some_and(|(v, _)| v.value != Value::Null)
+        self.entry(name).is_some_and(|(v, _)| v.value != Value::Null)
     }
 
     fn where_(&self, name: &str) -> String {
@@ -52,9 +51,7 @@ impl Reader<'_> {
             ))
             .at(found.span.clone())
             .label(format!("expected {expected}"))
-            .help(format!(
-                "write it as a {expected}, e.g. `{name} = {example}`"
-            )),
+            .help(format!("write it as a {expected}, e.g. `{name} = {example}`")),
         );
     }
 
@@ -87,20 +84,13 @@ impl Reader<'_> {
             } else {
                 format!("add `{name} = \"...\"` to the config file")
             };
-            self.diags.push(
-                Diagnostic::error(format!("`{name}` is required: {}", var.description)).help(how),
-            );
+            self.diags.push(Diagnostic::error(format!("`{name}` is required: {}", var.description)).help(how));
         }
         value
     }
 
     /// A whole number within `range`; `None` when null or unset.
-    fn opt_number(
-        &mut self,
-        name: &str,
-        range: std::ops::RangeInclusive<u32>,
-        what: &str,
-    ) -> Option<u32> {
+    fn opt_number(&mut self, name: &str, range: std::ops::RangeInclusive<u32>, what: &str) -> Option<u32> {
         let (v, _) = self.entry(name)?.clone();
         let n = match &v.value {
             Value::Null => return None,
@@ -189,9 +179,7 @@ impl Reader<'_> {
                 for (key, item) in fields {
                     match &item.value {
                         Value::String(s) => out.push((key.clone(), s.clone(), item.span.clone())),
-                        Value::Number(n) => {
-                            out.push((key.clone(), format_number(*n), item.span.clone()))
-                        }
+                        Value::Number(n) => out.push((key.clone(), format_number(*n), item.span.clone())),
                         Value::Bool(b) => out.push((key.clone(), b.to_string(), item.span.clone())),
                         _ => self.type_error(name, "map(string)", item),
                     }
@@ -207,8 +195,7 @@ impl Reader<'_> {
 
     fn error(&mut self, name: &str, message: String, label: &str, help: String) {
         let span = self.span(name);
-        self.diags
-            .push(Diagnostic::error(message).at(span).label(label).help(help));
+        self.diags.push(Diagnostic::error(message).at(span).label(label).help(help));
     }
 }
 
@@ -227,11 +214,9 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     for (name, (v, _)) in &raw.values {
         if let Value::Unsupported(kind) = v.value {
             r.diags.push(
-                Diagnostic::error(format!(
-                    "`{name}` is a {kind}; a variables file holds literal values only"
-                ))
-                .at(v.span.clone())
-                .help("replace it with a literal string, number, bool, list or map"),
+                Diagnostic::error(format!("`{name}` is a {kind}; a variables file holds literal values only"))
+                    .at(v.span.clone())
+                    .help("replace it with a literal string, number, bool, list or map"),
             );
         }
     }
@@ -255,9 +240,7 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     let use_existing_sg = r.bool("use_existing_security_group", false);
     let sg_ids = r.string_list("security_group_ids");
     let create_bucket = r.bool("create_bucket", true);
-    let desired_count = r
-        .opt_number("desired_count", 0..=5000, "the task count")
-        .unwrap_or(2);
+    let desired_count = r.opt_number("desired_count", 0..=5000, "the task count").unwrap_or(2);
     let cpu = r.opt_number("agent_cpu", 0..=u32::MAX, "CPU units");
     let memory = r.opt_number("agent_memory", 0..=u32::MAX, "memory in MiB");
     let runner_size = r.opt_string("runner_size");
@@ -273,42 +256,27 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     let proxy_excludes = r.string("proxy_excludes", "");
     let custom_cert_location = r.string("custom_cert_location", "");
     let external_driver_location = r.string("external_driver_location", "");
-    let log_retention_days = r
-        .opt_number("log_retention_days", 0..=3653, "retention in days")
-        .unwrap_or(30);
+    let log_retention_days = r.opt_number("log_retention_days", 0..=3653, "retention in days").unwrap_or(30);
 
     check_region(&mut r, region.as_deref());
     check_matillion_region(&mut r, &matillion_region);
-    check_placeholders(
-        &mut r,
-        &[("account_id", &account_id), ("agent_id", &agent_id)],
-    );
+    check_placeholders(&mut r, &[("account_id", &account_id), ("agent_id", &agent_id)]);
     check_credentials(&mut r, client_id.as_deref(), client_secret.as_deref());
     let (agent_cpu, agent_memory) = check_task_size(&mut r, cpu, memory, runner_size.as_deref());
     check_image(&mut r, &image_url);
     check_retention(&mut r, log_retention_days);
     let network = check_network(
         &mut r,
-        NetworkInput {
-            use_existing_vpc,
-            vpc_id,
-            cidr_block,
-            use_existing_subnet,
-            subnet_ids,
-            use_existing_sg,
-            sg_ids,
-        },
+        NetworkInput { use_existing_vpc, vpc_id, cidr_block, use_existing_subnet, subnet_ids, use_existing_sg, sg_ids },
         assign_public_ip,
     );
     let tags = check_tags(&mut r, tags);
     if desired_count == 0 {
         let span = r.span("desired_count");
         r.diags.push(
-            Diagnostic::warning(
-                "`desired_count` = 0: the service will run no agent and pipelines will not run",
-            )
-            .at(span)
-            .help("set desired_count to 1 or more when the agent should run"),
+            Diagnostic::warning("`desired_count` = 0: the service will run no agent and pipelines will not run")
+                .at(span)
+                .help("set desired_count to 1 or more when the agent should run"),
         );
     }
     if let Some(region) = &region {
@@ -353,12 +321,7 @@ fn check_region(r: &mut Reader, region: Option<&str>) {
         Some(s) => format!("did you mean `{s}`?"),
         None => "use an AWS region name such as `eu-west-1` or `us-east-1`".to_owned(),
     };
-    r.error(
-        "region",
-        format!("`region` = \"{region}\" is not an AWS region"),
-        "unknown region",
-        help,
-    );
+    r.error("region", format!("`region` = \"{region}\" is not an AWS region"), "unknown region", help);
 }
 
 fn check_matillion_region(r: &mut Reader, code: &str) {
@@ -391,13 +354,17 @@ fn check_matillion_region(r: &mut Reader, code: &str) {
 /// Values copied from an example file without being filled in.
 pub(crate) fn is_placeholder(value: &str) -> bool {
     let v = value.to_ascii_lowercase();
-    let body = v.split_once('-').map_or(v.as_str(), |(prefix, rest)| {
-        if ["vpc", "subnet", "sg"].contains(&prefix) {
-            rest
-        } else {
-            v.as_str()
-        }
-    });
+    let body =
+        v.split_once('-').map_or(
+            v.as_str(),
+            |(prefix, rest)| {
+                if ["vpc", "subnet", "sg"].contains(&prefix) {
+                    rest
+                } else {
+                    v.as_str()
+                }
+            },
+        );
     v.starts_with("your-")
         || v.starts_with("your_")
         || v.starts_with('<')
@@ -405,10 +372,7 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
         || v.contains("xxxx")
         || v.contains("yyyy")
         || ["12345678", "87654321", "123456789", "1234567890abcdef0"].contains(&body)
-        || (body.len() >= 4
-            && body
-                .chars()
-                .all(|c| c == body.chars().next().unwrap_or_default()))
+        || (body.len() >= 4 && body.chars().all(|c| c == body.chars().next().unwrap_or_default()))
 }
 
 fn check_placeholders(r: &mut Reader, values: &[(&str, &Option<String>)]) {
@@ -466,18 +430,13 @@ fn check_credentials(r: &mut Reader, client_id: Option<&str>, client_secret: Opt
     }
 }
 
-fn check_task_size(
-    r: &mut Reader,
-    cpu: Option<u32>,
-    memory: Option<u32>,
-    runner_size: Option<&str>,
-) -> (u32, u32) {
+fn check_task_size(r: &mut Reader, cpu: Option<u32>, memory: Option<u32>, runner_size: Option<&str>) -> (u32, u32) {
     let (mut cpu_v, mut mem_v) = (cpu.unwrap_or(1024), memory.unwrap_or(4096));
     if let Some(size) = runner_size {
         match fargate::RUNNER_SIZES.iter().find(|(n, _, _)| *n == size) {
             Some((_, c, m)) => {
-                let conflicts = (r.is_set("agent_cpu") && cpu != Some(*c))
-                    || (r.is_set("agent_memory") && memory != Some(*m));
+                let conflicts =
+                    (r.is_set("agent_cpu") && cpu != Some(*c)) || (r.is_set("agent_memory") && memory != Some(*m));
                 if conflicts {
                     r.error(
                         "runner_size",
@@ -489,10 +448,7 @@ fn check_task_size(
                 (cpu_v, mem_v) = (*c, *m);
             }
             None => {
-                let names: Vec<_> = fargate::RUNNER_SIZES
-                    .iter()
-                    .map(|(n, c, m)| format!("{n} ({c}/{m})"))
-                    .collect();
+                let names: Vec<_> = fargate::RUNNER_SIZES.iter().map(|(n, c, m)| format!("{n} ({c}/{m})")).collect();
                 r.error(
                     "runner_size",
                     format!("`runner_size` = \"{size}\" is not a runner size"),
@@ -511,25 +467,15 @@ fn check_task_size(
             "agent_cpu",
             format!("`agent_cpu` = {cpu_v} is not a Fargate CPU size"),
             "not a Fargate CPU value",
-            format!(
-                "use one of {}",
-                fargate::VALID_CPU.map(|c| c.to_string()).join(", ")
-            ),
+            format!("use one of {}", fargate::VALID_CPU.map(|c| c.to_string()).join(", ")),
         ),
         Some(valid) if !valid.contains(&mem_v) => {
-            let at = if r.is_set("agent_memory") {
-                "agent_memory"
-            } else {
-                "agent_cpu"
-            };
+            let at = if r.is_set("agent_memory") { "agent_memory" } else { "agent_cpu" };
             r.error(
                 at,
                 format!("Fargate does not offer {cpu_v} CPU with {mem_v} MiB memory"),
                 "invalid cpu/memory combination",
-                format!(
-                    "with agent_cpu = {cpu_v}, agent_memory must be one of: {}",
-                    fargate::describe_memory(&valid)
-                ),
+                format!("with agent_cpu = {cpu_v}, agent_memory must be one of: {}", fargate::describe_memory(&valid)),
             );
         }
         Some(_) => {}
@@ -543,17 +489,14 @@ fn check_image(r: &mut Reader, image: &str) {
             "image_url",
             format!("`image_url` = \"{image}\" is not a container image reference: {why}"),
             "bad image reference",
-            "use REGISTRY/REPOSITORY:TAG, e.g. public.ecr.aws/matillion/etl-agent:current"
-                .to_owned(),
+            "use REGISTRY/REPOSITORY:TAG, e.g. public.ecr.aws/matillion/etl-agent:current".to_owned(),
         );
     }
 }
 
 /// The retention values CloudWatch Logs accepts (0 = never expire).
-pub const LOG_RETENTION_DAYS: [u32; 23] = [
-    0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-];
+pub const LOG_RETENTION_DAYS: [u32; 23] =
+    [0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 fn check_retention(r: &mut Reader, days: u32) {
     if !LOG_RETENTION_DAYS.contains(&days) {
@@ -561,10 +504,7 @@ fn check_retention(r: &mut Reader, days: u32) {
             "log_retention_days",
             format!("`log_retention_days` = {days} is not a retention CloudWatch Logs accepts"),
             "unsupported retention",
-            format!(
-                "use one of {} (0 keeps logs forever)",
-                LOG_RETENTION_DAYS.map(|d| d.to_string()).join(", ")
-            ),
+            format!("use one of {} (0 keeps logs forever)", LOG_RETENTION_DAYS.map(|d| d.to_string()).join(", ")),
         );
     }
 }
@@ -582,9 +522,7 @@ struct NetworkInput {
 fn check_id(r: &mut Reader, var: &str, what: &str, prefix: &str, id: &str, span: ByteSpan) -> bool {
     let hex = id.strip_prefix(prefix).and_then(|s| s.strip_prefix('-'));
     let well_formed = hex.is_some_and(|h| {
-        (h.len() == 8 || h.len() == 17)
-            && h.chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        (h.len() == 8 || h.len() == 17) && h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
     });
     let problem = if is_placeholder(id) {
         format!("`{var}`: \"{id}\" is a placeholder from an example file, not a real {what} id")
@@ -593,12 +531,10 @@ fn check_id(r: &mut Reader, var: &str, what: &str, prefix: &str, id: &str, span:
     } else {
         return true;
     };
-    r.diags.push(
-        Diagnostic::error(problem)
-            .at(span)
-            .label("not a real id")
-            .help(format!("use the id of your {what} (aws ec2 describe-{}s), or remove it to let agentctl create one", what.to_lowercase().replace(' ', "-"))),
-    );
+    r.diags.push(Diagnostic::error(problem).at(span).label("not a real id").help(format!(
+        "use the id of your {what} (aws ec2 describe-{}s), or remove it to let agentctl create one",
+        what.to_lowercase().replace(' ', "-")
+    )));
     false
 }
 
@@ -611,14 +547,7 @@ fn check_network(r: &mut Reader, n: NetworkInput, assign_public_ip: bool) -> Opt
         ok &= check_id(r, "subnet_ids", "subnet", "subnet", id, span.clone());
     }
     for (id, span) in &n.sg_ids {
-        ok &= check_id(
-            r,
-            "security_group_ids",
-            "security group",
-            "sg",
-            id,
-            span.clone(),
-        );
+        ok &= check_id(r, "security_group_ids", "security group", "sg", id, span.clone());
     }
     // The reference module ignores ids when the matching use_existing_* flag is false
     // and silently builds new resources; refusing is the only safe reading.
@@ -639,12 +568,7 @@ fn check_network(r: &mut Reader, n: NetworkInput, assign_public_ip: bool) -> Opt
         ok = false;
     }
     if !n.sg_ids.is_empty() && !n.use_existing_sg {
-        trap(
-            r,
-            "security_group_ids",
-            "use_existing_security_group",
-            "security group",
-        );
+        trap(r, "security_group_ids", "use_existing_security_group", "security group");
         ok = false;
     }
     let missing = |r: &mut Reader, flag: &str, var: &str, example: &str| {
@@ -660,27 +584,16 @@ fn check_network(r: &mut Reader, n: NetworkInput, assign_public_ip: bool) -> Opt
         ok = false;
     }
     if n.use_existing_subnet && n.subnet_ids.is_empty() {
-        missing(
-            r,
-            "use_existing_subnet",
-            "subnet_ids",
-            "[\"subnet-...\", \"subnet-...\"]",
-        );
+        missing(r, "use_existing_subnet", "subnet_ids", "[\"subnet-...\", \"subnet-...\"]");
         ok = false;
     }
     if n.use_existing_sg && n.sg_ids.is_empty() {
-        missing(
-            r,
-            "use_existing_security_group",
-            "security_group_ids",
-            "[\"sg-...\"]",
-        );
+        missing(r, "use_existing_security_group", "security_group_ids", "[\"sg-...\"]");
         ok = false;
     }
-    for (flag, what) in [
-        (n.use_existing_subnet, "use_existing_subnet"),
-        (n.use_existing_sg, "use_existing_security_group"),
-    ] {
+    for (flag, what) in
+        [(n.use_existing_subnet, "use_existing_subnet"), (n.use_existing_sg, "use_existing_security_group")]
+    {
         if flag && !n.use_existing_vpc {
             r.error(
                 what,
@@ -694,18 +607,14 @@ fn check_network(r: &mut Reader, n: NetworkInput, assign_public_ip: bool) -> Opt
     if n.use_existing_subnet && n.subnet_ids.len() == 1 {
         let span = r.span("subnet_ids");
         r.diags.push(
-            Diagnostic::warning(
-                "one subnet means one Availability Zone: an AZ outage stops every agent",
-            )
-            .at(span)
-            .help("list subnets in at least two Availability Zones"),
+            Diagnostic::warning("one subnet means one Availability Zone: an AZ outage stops every agent")
+                .at(span)
+                .help("list subnets in at least two Availability Zones"),
         );
     }
     let creates_subnets = !n.use_existing_subnet;
     if creates_subnets {
-        if let Err(why) =
-            crate::cidr::Cidr::parse(&n.cidr_block).and_then(|c| c.subnets_for_agent().map(|_| ()))
-        {
+        if let Err(why) = crate::cidr::Cidr::parse(&n.cidr_block).and_then(|c| c.subnets_for_agent().map(|_| ())) {
             r.error(
                 "cidr_block",
                 format!("`cidr_block` = \"{}\" {why}", n.cidr_block),
@@ -733,15 +642,8 @@ fn check_network(r: &mut Reader, n: NetworkInput, assign_public_ip: bool) -> Opt
         SecurityGroupConfig::Create
     };
     Some(match (n.use_existing_vpc, n.use_existing_subnet) {
-        (false, _) => NetworkConfig::New {
-            cidr_block: n.cidr_block,
-            security_group,
-        },
-        (true, false) => NetworkConfig::ExistingVpc {
-            vpc_id: n.vpc_id?,
-            cidr_block: n.cidr_block,
-            security_group,
-        },
+        (false, _) => NetworkConfig::New { cidr_block: n.cidr_block, security_group },
+        (true, false) => NetworkConfig::ExistingVpc { vpc_id: n.vpc_id?, cidr_block: n.cidr_block, security_group },
         (true, true) => NetworkConfig::Existing {
             vpc_id: n.vpc_id?,
             subnet_ids: n.subnet_ids.into_iter().map(|(id, _)| id).collect(),
@@ -767,32 +669,27 @@ fn check_tags(r: &mut Reader, tags: Vec<(String, String, ByteSpan)>) -> BTreeMap
     let mut out = BTreeMap::new();
     for (key, value, span) in tags {
         let problem = if key.to_ascii_lowercase().starts_with("aws:") {
-            Some(format!(
-                "tag key \"{key}\" uses the prefix `aws:`, which AWS reserves"
-            ))
+            Some(format!("tag key \"{key}\" uses the prefix `aws:`, which AWS reserves"))
         } else if key.starts_with(crate::model::OWNERSHIP_TAG_PREFIX) {
-            Some(format!("tag key \"{key}\" uses the prefix `{}`, which agentctl reserves for its ownership tag", crate::model::OWNERSHIP_TAG_PREFIX))
+            Some(format!(
+                "tag key \"{key}\" uses the prefix `{}`, which agentctl reserves for its ownership tag",
+                crate::model::OWNERSHIP_TAG_PREFIX
+            ))
         } else if key.is_empty() || key.chars().count() > 128 {
             Some(format!("tag key \"{key}\" must be 1 to 128 characters"))
         } else if value.chars().count() > 256 {
-            Some(format!(
-                "the value of tag \"{key}\" is {} characters; the maximum is 256",
-                value.chars().count()
-            ))
+            Some(format!("the value of tag \"{key}\" is {} characters; the maximum is 256", value.chars().count()))
         } else if !key.chars().all(allowed) || !value.chars().all(allowed) {
-            Some(format!(
-                "tag \"{key}\" has characters AWS does not accept in tags"
-            ))
+            Some(format!("tag \"{key}\" has characters AWS does not accept in tags"))
         } else {
             None
         };
         match problem {
-            Some(p) => r.diags.push(
-                Diagnostic::error(p)
-                    .at(span)
-                    .label("invalid tag")
-                    .help("tags may use letters, digits, spaces and _ . : / = + - @ (keys up to 128, values up to 256)"),
-            ),
+            Some(p) => {
+                r.diags.push(Diagnostic::error(p).at(span).label("invalid tag").help(
+                    "tags may use letters, digits, spaces and _ . : / = + - @ (keys up to 128, values up to 256)",
+                ))
+            }
             None => {
                 out.insert(key, value);
             }
@@ -818,7 +715,10 @@ fn check_names(r: &mut Reader, name: &str, region: &str, create_bucket: bool) {
                 "name",
                 format!("`name` = \"{name}\" gives an invalid {resource}: {why}"),
                 "name prefix",
-                format!("choose a shorter `name` of lowercase letters, digits and hyphens (at most {} characters here)", names::max_prefix_len(region, create_bucket)),
+                format!(
+                    "choose a shorter `name` of lowercase letters, digits and hyphens (at most {} characters here)",
+                    names::max_prefix_len(region, create_bucket)
+                ),
             );
         }
     }

@@ -63,9 +63,7 @@ pub fn from_expr(expr: &Expression) -> Spanned {
                 .collect(),
         ),
         Expression::Parenthesis(inner) => return from_expr(inner.inner()),
-        Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
-            Value::Unsupported("string template")
-        }
+        Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => Value::Unsupported("string template"),
         Expression::Variable(_) | Expression::Traversal(_) => Value::Unsupported("reference"),
         Expression::FuncCall(_) => Value::Unsupported("function call"),
         Expression::UnaryOp(op) => match (op.operator.value(), from_expr(&op.expr).value) {
@@ -76,8 +74,5 @@ pub fn from_expr(expr: &Expression) -> Spanned {
             Value::Unsupported("expression")
         }
     };
-    Spanned {
-        value,
-        span: expr.span(),
-    }
+    Spanned { value, span: expr.span() }
 }

@@ -14,11 +14,8 @@ use crate::regions::partition;
 pub const AGENT_CONTAINER: &str = "agent";
 
 /// Paths the agent writes to; everything else is read-only.
-pub const WRITABLE_PATHS: [(&str, &str); 3] = [
-    ("tmp", "/tmp"),
-    ("var-tmp", "/var/tmp"),
-    ("api-profiles", "/home/agentuser/api_profiles"),
-];
+pub const WRITABLE_PATHS: [(&str, &str); 3] =
+    [("tmp", "/tmp"), ("var-tmp", "/var/tmp"), ("api-profiles", "/home/agentuser/api_profiles")];
 
 pub fn build(config: &Config, ctx: &Context) -> Stack {
     let name = config.name.as_str();
@@ -34,19 +31,9 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         t.insert(OWNERSHIP_TAG.into(), name.to_owned());
         t
     };
-    let mut push = |addr: Address,
-                    res_name: String,
-                    tagged_name: bool,
-                    spec: Spec,
-                    depends_on: Vec<Address>| {
+    let mut push = |addr: Address, res_name: String, tagged_name: bool, spec: Spec, depends_on: Vec<Address>| {
         let t = tags(tagged_name.then_some(res_name.as_str()));
-        resources.push(Resource {
-            addr,
-            name: res_name,
-            tags: t,
-            spec,
-            depends_on,
-        });
+        resources.push(Resource { addr, name: res_name, tags: t, spec, depends_on });
     };
 
     // --- network ------------------------------------------------------------
@@ -68,19 +55,10 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                 addr::IGW,
                 names::network(name, "igw"),
                 true,
-                Spec::InternetGateway(InternetGatewaySpec {
-                    vpc_id: addr::VPC.reference("id"),
-                }),
+                Spec::InternetGateway(InternetGatewaySpec { vpc_id: addr::VPC.reference("id") }),
                 vec![addr::VPC],
             );
-            let (a, b) = push_subnets(
-                &mut push,
-                name,
-                region,
-                cidr_block,
-                addr::VPC.reference("id"),
-                Some(addr::VPC),
-            );
+            let (a, b) = push_subnets(&mut push, name, region, cidr_block, addr::VPC.reference("id"), Some(addr::VPC));
             let mut subnet_ids = vec![a.clone(), b.clone()];
             subnet_ids.sort();
             push(
@@ -89,10 +67,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                 true,
                 Spec::RouteTable(RouteTableSpec {
                     vpc_id: addr::VPC.reference("id"),
-                    routes: vec![Route {
-                        destination: "0.0.0.0/0".into(),
-                        gateway_id: addr::IGW.reference("id"),
-                    }],
+                    routes: vec![Route { destination: "0.0.0.0/0".into(), gateway_id: addr::IGW.reference("id") }],
                     subnet_ids: subnet_ids.clone(),
                 }),
                 vec![addr::VPC, addr::IGW, addr::SUBNET_A, addr::SUBNET_B],
@@ -104,21 +79,12 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                 vec![addr::SUBNET_A, addr::SUBNET_B, addr::ROUTE_TABLE],
             )
         }
-        NetworkConfig::ExistingVpc {
-            vpc_id, cidr_block, ..
-        } => {
+        NetworkConfig::ExistingVpc { vpc_id, cidr_block, .. } => {
             existing.vpc_id = Some(vpc_id.clone());
             let (a, b) = push_subnets(&mut push, name, region, cidr_block, vpc_id.clone(), None);
-            (
-                vpc_id.clone(),
-                None,
-                vec![a, b],
-                vec![addr::SUBNET_A, addr::SUBNET_B],
-            )
+            (vpc_id.clone(), None, vec![a, b], vec![addr::SUBNET_A, addr::SUBNET_B])
         }
-        NetworkConfig::Existing {
-            vpc_id, subnet_ids, ..
-        } => {
+        NetworkConfig::Existing { vpc_id, subnet_ids, .. } => {
             existing.vpc_id = Some(vpc_id.clone());
             existing.subnet_ids = subnet_ids.clone();
             (vpc_id.clone(), None, subnet_ids.clone(), vec![])
@@ -134,18 +100,11 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                     vpc_id,
                     description: format!("Matillion agent {name}: outbound only"),
                     ingress: vec![],
-                    egress: vec![EgressRule {
-                        protocol: "-1".into(),
-                        ports: "all".into(),
-                        cidr: "0.0.0.0/0".into(),
-                    }],
+                    egress: vec![EgressRule { protocol: "-1".into(), ports: "all".into(), cidr: "0.0.0.0/0".into() }],
                 }),
                 vpc_dep.into_iter().collect(),
             );
-            (
-                vec![addr::SECURITY_GROUP.reference("id")],
-                vec![addr::SECURITY_GROUP],
-            )
+            (vec![addr::SECURITY_GROUP.reference("id")], vec![addr::SECURITY_GROUP])
         }
         SecurityGroupConfig::Existing(ids) => {
             existing.security_group_ids = ids.clone();
@@ -173,12 +132,10 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
     let log_group = names::log_group(name);
     let log_group_arn = format!("arn:{part}:logs:{region}:{account}:log-group:{log_group}");
     // Secrets Manager appends "-" and six random characters to the ARN.
-    let secret_arn_pattern =
-        format!("arn:{part}:secretsmanager:{region}:{account}:secret:{secret_name}-??????");
+    let secret_arn_pattern = format!("arn:{part}:secretsmanager:{region}:{account}:secret:{secret_name}-??????");
     let image = ImageRef::parse(&config.image_url).expect("validated image");
-    let ecr_repo = image
-        .private_ecr()
-        .map(|(acct, reg, repo)| format!("arn:{part}:ecr:{reg}:{acct}:repository/{repo}"));
+    let ecr_repo =
+        image.private_ecr().map(|(acct, reg, repo)| format!("arn:{part}:ecr:{reg}:{acct}:repository/{repo}"));
     let trust = iam::ecs_tasks_trust(part, account, region);
     let execution_role = names::execution_role(name);
     push(
@@ -199,9 +156,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         }),
         vec![],
     );
-    let bucket = config
-        .create_bucket
-        .then(|| names::bucket(name, account, region));
+    let bucket = config.create_bucket.then(|| names::bucket(name, account, region));
     let bucket_arn = bucket.as_ref().map(|b| format!("arn:{part}:s3:::{b}"));
     let task_role = names::task_role(name);
     push(
@@ -248,9 +203,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         addr::CLUSTER,
         cluster.clone(),
         false,
-        Spec::EcsCluster(ClusterSpec {
-            container_insights: "enabled".into(),
-        }),
+        Spec::EcsCluster(ClusterSpec { container_insights: "enabled".into() }),
         vec![],
     );
     let secret_arn = addr::SECRET.reference("arn");
@@ -260,22 +213,13 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         essential: true,
         environment: agent_environment(config),
         secrets: vec![
-            SecretRef {
-                name: "OAUTH_CLIENT_ID".into(),
-                value_from: format!("{secret_arn}:client_id::"),
-            },
-            SecretRef {
-                name: "OAUTH_CLIENT_SECRET".into(),
-                value_from: format!("{secret_arn}:client_secret::"),
-            },
+            SecretRef { name: "OAUTH_CLIENT_ID".into(), value_from: format!("{secret_arn}:client_id::") },
+            SecretRef { name: "OAUTH_CLIENT_SECRET".into(), value_from: format!("{secret_arn}:client_secret::") },
         ],
         readonly_root_filesystem: true,
         mount_points: WRITABLE_PATHS
             .iter()
-            .map(|(vol, path)| MountPoint {
-                source_volume: (*vol).into(),
-                container_path: (*path).into(),
-            })
+            .map(|(vol, path)| MountPoint { source_volume: (*vol).into(), container_path: (*path).into() })
             .collect(),
         log_driver: "awslogs".into(),
         log_options: BTreeMap::from([
@@ -301,18 +245,10 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
             operating_system_family: "LINUX".into(),
             execution_role_arn: format!("arn:{part}:iam::{account}:role/{execution_role}"),
             task_role_arn: format!("arn:{part}:iam::{account}:role/{task_role}"),
-            volumes: WRITABLE_PATHS
-                .iter()
-                .map(|(v, _)| (*v).to_owned())
-                .collect(),
+            volumes: WRITABLE_PATHS.iter().map(|(v, _)| (*v).to_owned()).collect(),
             containers: vec![container],
         }),
-        vec![
-            addr::SECRET,
-            addr::EXECUTION_ROLE,
-            addr::TASK_ROLE,
-            addr::LOG_GROUP,
-        ],
+        vec![addr::SECRET, addr::EXECUTION_ROLE, addr::TASK_ROLE, addr::LOG_GROUP],
     );
     let mut service_deps = vec![addr::CLUSTER, addr::TASK_DEFINITION];
     service_deps.extend(subnet_deps);
@@ -343,12 +279,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         service_deps,
     );
 
-    Stack {
-        deployment: name.to_owned(),
-        region: region.to_owned(),
-        resources,
-        existing,
-    }
+    Stack { deployment: name.to_owned(), region: region.to_owned(), resources, existing }
 }
 
 fn push_subnets(
@@ -359,13 +290,8 @@ fn push_subnets(
     vpc_id: String,
     vpc_dep: Option<Address>,
 ) -> (String, String) {
-    let cidrs = Cidr::parse(cidr_block)
-        .and_then(|c| c.subnets_for_agent())
-        .expect("validated CIDR");
-    for (i, (addr, zone)) in [(addr::SUBNET_A, "a"), (addr::SUBNET_B, "b")]
-        .into_iter()
-        .enumerate()
-    {
+    let cidrs = Cidr::parse(cidr_block).and_then(|c| c.subnets_for_agent()).expect("validated CIDR");
+    for (i, (addr, zone)) in [(addr::SUBNET_A, "a"), (addr::SUBNET_B, "b")].into_iter().enumerate() {
         push(
             addr,
             names::network(name, &format!("subnet-{zone}")),
@@ -378,10 +304,7 @@ fn push_subnets(
             vpc_dep.into_iter().collect(),
         );
     }
-    (
-        addr::SUBNET_A.reference("id"),
-        addr::SUBNET_B.reference("id"),
-    )
+    (addr::SUBNET_A.reference("id"), addr::SUBNET_B.reference("id"))
 }
 
 /// The agent's environment; optional values are left out when empty, since an
@@ -394,29 +317,17 @@ fn agent_environment(c: &Config) -> Vec<KeyValue> {
         ("CLOUD_PROVIDER", "AWS"),
         ("EXPORT_LOGS", "true"),
         ("MATILLION_ENV", c.matillion_environment.as_str()),
-        (
-            "EXTENSION_LIBRARY_LOCATION",
-            c.extension_library_location.as_str(),
-        ),
-        (
-            "EXTENSION_LIBRARY_PROTOCOL",
-            c.extension_library_protocol.as_str(),
-        ),
+        ("EXTENSION_LIBRARY_LOCATION", c.extension_library_location.as_str()),
+        ("EXTENSION_LIBRARY_PROTOCOL", c.extension_library_protocol.as_str()),
         ("PROXY_HTTP", c.proxy_http.as_str()),
         ("PROXY_HTTPS", c.proxy_https.as_str()),
         ("PROXY_EXCLUDES", c.proxy_excludes.as_str()),
         ("CUSTOM_CERT_LOCATION", c.custom_cert_location.as_str()),
-        (
-            "EXTERNAL_DRIVER_LOCATION",
-            c.external_driver_location.as_str(),
-        ),
+        ("EXTERNAL_DRIVER_LOCATION", c.external_driver_location.as_str()),
     ]
     .into_iter()
     .filter(|(_, v)| !v.is_empty())
-    .map(|(k, v)| KeyValue {
-        name: k.into(),
-        value: v.into(),
-    })
+    .map(|(k, v)| KeyValue { name: k.into(), value: v.into() })
     .collect();
     env.sort();
     env

@@ -44,7 +44,8 @@ pub fn execution_policy(input: &ExecutionPolicyInput) -> Value {
     ];
     if let Some(repo) = input.ecr_repository_arn {
         // GetAuthorizationToken has no resource-level permission.
-        statements.push(json!({"Sid": "EcrAuth", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}));
+        statements
+            .push(json!({"Sid": "EcrAuth", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}));
         statements.push(json!({
             "Sid": "PullAgentImage",
             "Effect": "Allow",

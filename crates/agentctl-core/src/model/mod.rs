@@ -143,9 +143,7 @@ pub struct Context {
 
 impl Context {
     pub fn account(&self) -> &str {
-        self.aws_account_id
-            .as_deref()
-            .unwrap_or(crate::names::ACCOUNT_PLACEHOLDER)
+        self.aws_account_id.as_deref().unwrap_or(crate::names::ACCOUNT_PLACEHOLDER)
     }
 }
 
@@ -180,8 +178,7 @@ impl Stack {
         while !remaining.is_empty() {
             let before = remaining.len();
             remaining.retain(|r| {
-                let deps: Option<Vec<usize>> =
-                    r.depends_on.iter().map(|d| level.get(d).copied()).collect();
+                let deps: Option<Vec<usize>> = r.depends_on.iter().map(|d| level.get(d).copied()).collect();
                 match deps {
                     Some(deps) => {
                         level.insert(r.addr, deps.into_iter().map(|l| l + 1).max().unwrap_or(0));
@@ -190,10 +187,7 @@ impl Stack {
                     None => true,
                 }
             });
-            assert!(
-                remaining.len() < before,
-                "dependency cycle or missing dependency in the stack model"
-            );
+            assert!(remaining.len() < before, "dependency cycle or missing dependency in the stack model");
         }
         let depth = level.values().max().map_or(0, |m| m + 1);
         let mut out = vec![Vec::new(); depth];
@@ -205,11 +199,7 @@ impl Stack {
 
     /// Addresses that depend on `addr`, directly.
     pub fn dependents(&self, addr: Address) -> BTreeSet<Address> {
-        self.resources
-            .iter()
-            .filter(|r| r.depends_on.contains(&addr))
-            .map(|r| r.addr)
-            .collect()
+        self.resources.iter().filter(|r| r.depends_on.contains(&addr)).map(|r| r.addr).collect()
     }
 }
 

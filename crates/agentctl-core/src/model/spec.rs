@@ -188,11 +188,7 @@ impl Spec {
             Spec::Subnet(_) => &["vpc_id", "cidr_block", "availability_zone"],
             Spec::RouteTable(_) => &["vpc_id"],
             Spec::SecurityGroup(_) => &["vpc_id", "description"],
-            Spec::Secret(_)
-            | Spec::IamRole(_)
-            | Spec::S3Bucket(_)
-            | Spec::LogGroup(_)
-            | Spec::EcsCluster(_) => &[],
+            Spec::Secret(_) | Spec::IamRole(_) | Spec::S3Bucket(_) | Spec::LogGroup(_) | Spec::EcsCluster(_) => &[],
             // Task definitions are immutable: any change is a new revision.
             Spec::TaskDefinition(_) => &["*"],
             Spec::EcsService(_) => &["cluster", "launch_type"],

@@ -38,9 +38,7 @@ pub struct LiveResource {
 
 impl LiveResource {
     pub fn owner(&self) -> Option<&str> {
-        self.tags
-            .get(crate::model::OWNERSHIP_TAG)
-            .map(String::as_str)
+        self.tags.get(crate::model::OWNERSHIP_TAG).map(String::as_str)
     }
 }
 
@@ -153,11 +151,7 @@ impl Known {
         match v {
             Value::String(s) => Value::String(self.resolve_str(s)),
             Value::Array(items) => Value::Array(items.iter().map(|i| self.resolve(i)).collect()),
-            Value::Object(m) => Value::Object(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), self.resolve(v)))
-                    .collect(),
-            ),
+            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), self.resolve(v))).collect()),
             other => other.clone(),
         }
     }
@@ -199,11 +193,7 @@ fn mask_unknown(v: &Value) -> Value {
             Value::String(out)
         }
         Value::Array(items) => Value::Array(items.iter().map(mask_unknown).collect()),
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), mask_unknown(v)))
-                .collect(),
-        ),
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), mask_unknown(v))).collect()),
         other => other.clone(),
     }
 }
@@ -228,10 +218,7 @@ fn all_attrs(resource: &Resource, known: &Known) -> Vec<(String, Shown)> {
             (a.key, shown)
         })
         .collect();
-    out.push((
-        "tags".into(),
-        Shown::Value(serde_json::to_value(&resource.tags).expect("tags serialize")),
-    ));
+    out.push(("tags".into(), Shown::Value(serde_json::to_value(&resource.tags).expect("tags serialize"))));
     out
 }
 
@@ -268,15 +255,11 @@ pub fn diff(stack: &Stack, live: &Live) -> Result<Plan, Vec<Foreign>> {
     let foreign: Vec<Foreign> = live
         .resources
         .iter()
-        .filter(|(addr, l)| {
-            l.owner() != Some(stack.deployment.as_str()) && !live.adopted.contains(addr)
-        })
+        .filter(|(addr, l)| l.owner() != Some(stack.deployment.as_str()) && !live.adopted.contains(addr))
         .map(|(addr, l)| Foreign {
             address: addr.to_string(),
             kind: addr.kind.noun(),
-            name: stack
-                .get(*addr)
-                .map_or_else(|| l.id.clone(), |r| r.name.clone()),
+            name: stack.get(*addr).map_or_else(|| l.id.clone(), |r| r.name.clone()),
             id: l.id.clone(),
             owner: l.owner().map(str::to_owned),
         })
@@ -348,12 +331,7 @@ pub fn diff(stack: &Stack, live: &Live) -> Result<Plan, Vec<Foreign>> {
 /// Creation order of kinds; deletion walks it backwards.
 pub fn delete_rank(kind: Kind) -> u8 {
     match kind {
-        Kind::Vpc
-        | Kind::Secret
-        | Kind::IamRole
-        | Kind::S3Bucket
-        | Kind::LogGroup
-        | Kind::EcsCluster => 0,
+        Kind::Vpc | Kind::Secret | Kind::IamRole | Kind::S3Bucket | Kind::LogGroup | Kind::EcsCluster => 0,
         Kind::InternetGateway | Kind::Subnet | Kind::SecurityGroup => 1,
         Kind::RouteTable | Kind::TaskDefinition => 2,
         Kind::EcsService => 3,
@@ -369,27 +347,15 @@ fn normalize(v: &Value) -> Value {
             items.sort_by_cached_key(|i| i.to_string());
             Value::Array(items)
         }
-        Value::Object(m) => {
-            Value::Object(m.iter().map(|(k, v)| (k.clone(), normalize(v))).collect())
-        }
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), normalize(v))).collect()),
         other => other.clone(),
     }
 }
 
 fn compare(desired: &Resource, live: &LiveResource, known: &Known) -> Vec<AttrChange> {
-    let live_attrs: HashMap<String, Attr> = live
-        .spec
-        .attrs()
-        .into_iter()
-        .map(|a| (a.key.clone(), a))
-        .collect();
+    let live_attrs: HashMap<String, Attr> = live.spec.attrs().into_iter().map(|a| (a.key.clone(), a)).collect();
     let mut out = Vec::new();
-    for a in desired
-        .spec
-        .attrs()
-        .into_iter()
-        .filter(|a| !live.unreported.contains(&a.key.as_str()))
-    {
+    for a in desired.spec.attrs().into_iter().filter(|a| !live.unreported.contains(&a.key.as_str())) {
         let before = live_attrs.get(&a.key).map(|l| &l.value);
         match (&a.value, before) {
             (AttrValue::Sensitive(want), Some(AttrValue::Sensitive(have))) => {
@@ -404,13 +370,7 @@ fn compare(desired: &Resource, live: &LiveResource, known: &Known) -> Vec<AttrCh
             }
             (AttrValue::Plain(want), Some(AttrValue::Plain(have))) => {
                 let want = normalize(&known.resolve(want));
-                json_diff(
-                    &a.key,
-                    &normalize(have),
-                    &want,
-                    a.forces_replacement,
-                    &mut out,
-                );
+                json_diff(&a.key, &normalize(have), &want, a.forces_replacement, &mut out);
             }
             (value, _) => out.push(AttrChange {
                 path: a.key,

@@ -36,11 +36,7 @@ fn verb(change: &ResourceChange) -> &'static str {
 /// Sections in the order they print: (rank, title).
 fn section(kind: Kind) -> (u8, &'static str) {
     match kind {
-        Kind::Vpc
-        | Kind::InternetGateway
-        | Kind::Subnet
-        | Kind::RouteTable
-        | Kind::SecurityGroup => (0, "Network"),
+        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup => (0, "Network"),
         Kind::Secret | Kind::IamRole => (1, "Credentials and access"),
         Kind::S3Bucket | Kind::LogGroup => (2, "Storage and logs"),
         Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => (3, "ECS"),
@@ -73,16 +69,7 @@ fn shown_json(s: &Shown) -> Value {
 /// Indent continuation lines of a multi-line value under its key.
 fn indent(text: &str, by: usize) -> String {
     let pad = " ".repeat(by);
-    text.lines()
-        .enumerate()
-        .map(|(i, l)| {
-            if i == 0 {
-                l.to_owned()
-            } else {
-                format!("\n{pad}{l}")
-            }
-        })
-        .collect()
+    text.lines().enumerate().map(|(i, l)| if i == 0 { l.to_owned() } else { format!("\n{pad}{l}") }).collect()
 }
 
 pub struct TextOptions {
@@ -97,25 +84,14 @@ pub fn text(plan: &Plan, opts: &TextOptions) -> String {
         let _ = writeln!(out, "  uses existing VPC {vpc}");
     }
     if !plan.existing.subnet_ids.is_empty() {
-        let _ = writeln!(
-            out,
-            "  uses existing subnets {}",
-            plan.existing.subnet_ids.join(", ")
-        );
+        let _ = writeln!(out, "  uses existing subnets {}", plan.existing.subnet_ids.join(", "));
     }
     if !plan.existing.security_group_ids.is_empty() {
-        let _ = writeln!(
-            out,
-            "  uses existing security groups {}",
-            plan.existing.security_group_ids.join(", ")
-        );
+        let _ = writeln!(out, "  uses existing security groups {}", plan.existing.security_group_ids.join(", "));
     }
     let mut current_section = "";
-    let mut changes: Vec<&ResourceChange> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::NoChange || opts.verbose)
-        .collect();
+    let mut changes: Vec<&ResourceChange> =
+        plan.changes.iter().filter(|c| c.action != Action::NoChange || opts.verbose).collect();
     // Stable: within a section, dependency order stays.
     changes.sort_by_key(|c| section(c.addr.kind).0);
     for c in changes {
@@ -124,14 +100,7 @@ pub fn text(plan: &Plan, opts: &TextOptions) -> String {
             let _ = writeln!(out, "\n{sec}");
             current_section = sec;
         }
-        let _ = writeln!(
-            out,
-            "  {:<3} {:<28} {}  ({})",
-            symbol(c.action),
-            c.addr.to_string(),
-            c.name,
-            verb(c)
-        );
+        let _ = writeln!(out, "  {:<3} {:<28} {}  ({})", symbol(c.action), c.addr.to_string(), c.name, verb(c));
         match c.action {
             Action::Create => {
                 for (k, v) in &c.attrs {
@@ -148,8 +117,7 @@ pub fn text(plan: &Plan, opts: &TextOptions) -> String {
                         ""
                     };
                     if ch.before == Some(Shown::Sensitive) || ch.after == Some(Shown::Sensitive) {
-                        let _ =
-                            writeln!(out, "        {:<26}   {SENSITIVE_CHANGED}{tail}", ch.path);
+                        let _ = writeln!(out, "        {:<26}   {SENSITIVE_CHANGED}{tail}", ch.path);
                     } else {
                         let _ = writeln!(
                             out,

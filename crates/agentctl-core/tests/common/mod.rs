@@ -28,10 +28,7 @@ const REQUIRED: [(&str, &str); 3] = [
 pub fn tfvars(vars: &[(&str, &str)]) -> String {
     let mut out = String::new();
     for (name, default) in REQUIRED {
-        let value = vars
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map_or(default, |(_, v)| *v);
+        let value = vars.iter().find(|(n, _)| *n == name).map_or(default, |(_, v)| *v);
         if !value.is_empty() {
             out.push_str(&format!("{name} = {value}\n"));
         }
@@ -68,10 +65,7 @@ pub fn load_ok(text: &str) -> Loaded {
 pub fn load_ok_env(text: &str, env: &Env) -> Loaded {
     match load_text(text, env) {
         Ok(loaded) => loaded,
-        Err(report) => panic!(
-            "expected the config to load, got:\n{}\n--- config ---\n{text}",
-            describe(&report)
-        ),
+        Err(report) => panic!("expected the config to load, got:\n{}\n--- config ---\n{text}", describe(&report)),
     }
 }
 
@@ -110,48 +104,28 @@ pub fn describe(report: &Report) -> String {
 }
 
 pub fn errors(report: &Report) -> Vec<LocatedDiagnostic<'_>> {
-    report
-        .located()
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .collect()
+    report.located().into_iter().filter(|d| d.severity == Severity::Error).collect()
 }
 
 pub fn warnings(report: &Report) -> Vec<LocatedDiagnostic<'_>> {
-    report
-        .located()
-        .into_iter()
-        .filter(|d| d.severity == Severity::Warning)
-        .collect()
+    report.located().into_iter().filter(|d| d.severity == Severity::Warning).collect()
 }
 
 /// The only error of `report`; panics when there are none or several.
 pub fn single_error(report: &Report) -> LocatedDiagnostic<'_> {
     let mut errs = errors(report);
-    assert_eq!(
-        errs.len(),
-        1,
-        "expected exactly one error, got:\n{}",
-        describe(report)
-    );
+    assert_eq!(errs.len(), 1, "expected exactly one error, got:\n{}", describe(report));
     errs.remove(0)
 }
 
 /// The diagnostics whose message contains `needle`.
 pub fn matching<'a>(report: &'a Report, needle: &str) -> Vec<LocatedDiagnostic<'a>> {
-    report
-        .located()
-        .into_iter()
-        .filter(|d| d.message.contains(needle))
-        .collect()
+    report.located().into_iter().filter(|d| d.message.contains(needle)).collect()
 }
 
 /// One-based number of the first line of `text` that contains `needle`.
 pub fn line_of(text: &str, needle: &str) -> usize {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("`{needle}` not found in:\n{text}"))
-        + 1
+    text.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("`{needle}` not found in:\n{text}")) + 1
 }
 
 pub fn manifest_dir() -> PathBuf {
@@ -161,12 +135,10 @@ pub fn manifest_dir() -> PathBuf {
 /// A config file users already have, from the shared examples.
 pub fn example(file: &str) -> String {
     let path = manifest_dir().join("../../../shared/examples").join(file);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read example {}: {e}", path.display()))
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read example {}: {e}", path.display()))
 }
 
 pub fn fixture(file: &str) -> String {
     let path = manifest_dir().join("tests/fixtures").join(file);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
 }

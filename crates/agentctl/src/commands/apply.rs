@@ -10,11 +10,7 @@ use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 use crate::settings::Settings;
 
-pub async fn run(
-    settings: &Settings,
-    printer: &Printer,
-    args: &ApplyArgs,
-) -> Result<Code, Failure> {
+pub async fn run(settings: &Settings, printer: &Printer, args: &ApplyArgs) -> Result<Code, Failure> {
     let (loaded, aws) = connect(settings, printer).await?;
     let mut lock = agentctl_aws::lock::acquire(&aws, &loaded.config.name, "apply").await?;
     if let Some(stale) = &lock.took_over {
@@ -59,10 +55,7 @@ async fn apply_locked(
         lock.note_pending(aws, untagged_creates).await?;
     }
     let cancel = on_interrupt(printer.is_json());
-    let opts = Options {
-        parallelism: args.parallelism as usize,
-        delete: DeleteOptions::default(),
-    };
+    let opts = Options { parallelism: args.parallelism as usize, delete: DeleteOptions::default() };
     let report = apply::apply(aws, &stack, &plan, &live, opts, printer, &cancel).await?;
     let summary = format!(
         "Apply complete: {} created, {} updated, {} replaced, {} deleted.\n",

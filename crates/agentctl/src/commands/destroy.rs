@@ -9,11 +9,7 @@ use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 use crate::settings::Settings;
 
-pub async fn run(
-    settings: &Settings,
-    printer: &Printer,
-    args: &DestroyArgs,
-) -> Result<Code, Failure> {
+pub async fn run(settings: &Settings, printer: &Printer, args: &DestroyArgs) -> Result<Code, Failure> {
     let (loaded, aws) = connect(settings, printer).await?;
     let lock = agentctl_aws::lock::acquire(&aws, &loaded.config.name, "destroy").await?;
     let stack = stack(&loaded, &aws);

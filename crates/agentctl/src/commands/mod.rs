@@ -27,12 +27,7 @@ pub fn run(cli: Cli) -> Code {
         command => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
-            .map_err(|e| {
-                Failure::new(
-                    Code::Failure,
-                    format!("cannot start the async runtime: {e}"),
-                )
-            })
+            .map_err(|e| Failure::new(Code::Failure, format!("cannot start the async runtime: {e}")))
             .and_then(|rt| rt.block_on(run_aws(command, &settings, &printer))),
     };
     match result {
@@ -44,11 +39,7 @@ pub fn run(cli: Cli) -> Code {
     }
 }
 
-async fn run_aws(
-    command: Command,
-    settings: &Settings,
-    printer: &Printer,
-) -> Result<Code, Failure> {
+async fn run_aws(command: Command, settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
     match command {
         Command::Plan(args) => plan::live(settings, printer, &args).await,
         Command::Apply(args) => apply::run(settings, printer, &args).await,
@@ -57,19 +48,14 @@ async fn run_aws(
             let (loaded, aws) = connect(settings, printer).await?;
             let stack = model::build(&loaded.config, &aws.context());
             let outputs = agentctl_aws::outputs::read(&aws, &stack).await?;
-            printer.result(
-                &outputs.text(),
-                &serde_json::to_value(&outputs).expect("json"),
-            );
+            printer.result(&outputs.text(), &serde_json::to_value(&outputs).expect("json"));
             Ok(Code::Ok)
         }
         Command::Unlock(args) => {
             let (loaded, aws) = connect(settings, printer).await?;
             match agentctl_aws::lock::unlock(&aws, &loaded.config.name, &args.lock_id).await? {
-                Some(h) => printer.note(&format!(
-                    "removed the lock of {} (pid {} on {}, {})",
-                    h.operation, h.pid, h.host, h.caller
-                )),
+                Some(h) => printer
+                    .note(&format!("removed the lock of {} (pid {} on {}, {})", h.operation, h.pid, h.host, h.caller)),
                 None => printer.note("no lock is held"),
             }
             Ok(Code::Ok)
@@ -87,11 +73,8 @@ fn init_tracing(verbose: u8) {
         2 => "agentctl=trace,agentctl_aws=trace,aws_config=debug",
         _ => "debug",
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
 /// Renders every diagnostic of a report: miette snippets for people, a list for
@@ -100,11 +83,8 @@ fn print_report(report: &Report, settings: &Settings, printer: &Printer) {
     if printer.is_json() {
         return; // part of the command's JSON result
     }
-    let theme = if settings.color {
-        miette::GraphicalTheme::unicode()
-    } else {
-        miette::GraphicalTheme::unicode_nocolor()
-    };
+    let theme =
+        if settings.color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
     for d in &report.diagnostics {
         let mut out = String::new();
@@ -137,15 +117,7 @@ fn load_config(settings: &Settings, printer: &Printer) -> Result<Loaded, Failure
                     .located()
                     .iter()
                     .filter(|d| d.severity == agentctl_core::diagnostics::Severity::Error)
-                    .map(|d| {
-                        format!(
-                            "{}:{}:{}: {}",
-                            d.file,
-                            d.line.unwrap_or(0),
-                            d.column.unwrap_or(0),
-                            d.message
-                        )
-                    })
+                    .map(|d| format!("{}:{}:{}: {}", d.file, d.line.unwrap_or(0), d.column.unwrap_or(0), d.message))
                     .collect();
             }
             Err(f)
@@ -199,9 +171,6 @@ fn confirm(settings: &Settings, question: &str) -> Result<(), Failure> {
     if answer.trim() == "yes" {
         Ok(())
     } else {
-        Err(Failure::new(
-            Code::Aborted,
-            "not confirmed; nothing was changed",
-        ))
+        Err(Failure::new(Code::Aborted, "not confirmed; nothing was changed"))
     }
 }

@@ -10,12 +10,7 @@ use crate::printer::Printer;
 use crate::settings::Settings;
 
 pub fn show(plan: &Plan, settings: &Settings, printer: &Printer) {
-    let text = render::text(
-        plan,
-        &render::TextOptions {
-            verbose: settings.verbose > 0,
-        },
-    );
+    let text = render::text(plan, &render::TextOptions { verbose: settings.verbose > 0 });
     printer.result(&text, &render::json(plan));
 }
 
@@ -26,18 +21,10 @@ pub fn offline(settings: &Settings, printer: &Printer) -> Result<Code, Failure> 
     Ok(Code::Ok)
 }
 
-pub async fn live(
-    settings: &Settings,
-    printer: &Printer,
-    args: &PlanArgs,
-) -> Result<Code, Failure> {
+pub async fn live(settings: &Settings, printer: &Printer, args: &PlanArgs) -> Result<Code, Failure> {
     let (loaded, aws) = connect(settings, printer).await?;
     let stack = stack(&loaded, &aws);
     let (plan, _) = agentctl_aws::live::plan(&aws, &stack, &[]).await?;
     show(&plan, settings, printer);
-    Ok(if args.detailed_exitcode && plan.has_changes() {
-        Code::Changes
-    } else {
-        Code::Ok
-    })
+    Ok(if args.detailed_exitcode && plan.has_changes() { Code::Changes } else { Code::Ok })
 }

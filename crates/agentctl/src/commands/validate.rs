@@ -28,10 +28,7 @@ pub fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
             s.region,
             s.resources.len(),
             if warnings > 0 {
-                format!(
-                    " ({warnings} warning{})",
-                    if warnings == 1 { "" } else { "s" }
-                )
+                format!(" ({warnings} warning{})", if warnings == 1 { "" } else { "s" })
             } else {
                 String::new()
             }
@@ -55,10 +52,6 @@ pub fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
     }
     Err(Failure::new(
         Code::InvalidInput,
-        format!(
-            "{} has {errors} problem{}",
-            report.source.path,
-            if errors == 1 { "" } else { "s" }
-        ),
+        format!("{} has {errors} problem{}", report.source.path, if errors == 1 { "" } else { "s" }),
     ))
 }

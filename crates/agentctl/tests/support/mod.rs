@@ -17,11 +17,7 @@ pub const REGION: &str = "us-east-1";
 pub const INSTALL_HINT: &str = "moto_server was not found on PATH. Install it with:\n    python3 -m pip install -r requirements-test.txt\n(or run ./scripts/test.sh, which installs everything the tests need)";
 
 fn find_on_path(exe: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(exe))
-            .find(|p| p.is_file())
-    })
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(exe)).find(|p| p.is_file()))
 }
 
 /// A moto server started by this test and stopped when dropped.
@@ -36,11 +32,7 @@ impl Moto {
         let exe = find_on_path("moto_server").unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         for _ in 0..5 {
             // The OS picks a free port; moto binds it right after (a rare race is retried).
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let mut child = Command::new(&exe)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -54,11 +46,7 @@ impl Moto {
                     break; // exited: port taken, try another
                 }
                 if http_get(port, "/moto-api/").is_some() {
-                    return Moto {
-                        child,
-                        port,
-                        endpoint: format!("http://127.0.0.1:{port}"),
-                    };
+                    return Moto { child, port, endpoint: format!("http://127.0.0.1:{port}") };
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -97,11 +85,7 @@ impl Run {
     }
     #[track_caller]
     pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
         self
     }
 }
@@ -115,11 +99,7 @@ pub struct World {
 
 impl World {
     pub fn new(name: &str) -> World {
-        World {
-            moto: Moto::start(),
-            dir: tempfile::tempdir().unwrap(),
-            name: name.to_owned(),
-        }
+        World { moto: Moto::start(), dir: tempfile::tempdir().unwrap(), name: name.to_owned() }
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -147,10 +127,7 @@ impl World {
             ("AWS_ENDPOINT_URL", self.moto.endpoint.clone()),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
             ("AWS_CONFIG_FILE", format!("{d}/no-aws-config")),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                format!("{d}/no-aws-credentials"),
-            ),
+            ("AWS_SHARED_CREDENTIALS_FILE", format!("{d}/no-aws-credentials")),
             ("TF_VAR_client_id", CLIENT_ID.into()),
             ("TF_VAR_client_secret", CLIENT_SECRET.into()),
         ]
@@ -161,11 +138,7 @@ impl World {
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentctl"));
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .env_clear()
-            .envs(self.envs())
-            .stdin(Stdio::null());
+        cmd.current_dir(self.dir.path()).args(args).env_clear().envs(self.envs()).stdin(Stdio::null());
         cmd
     }
 
@@ -190,9 +163,7 @@ impl World {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
             .endpoint_url(&self.moto.endpoint)
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new("testing", "testing", None, None, "test"))
             .load()
             .await
     }
@@ -201,8 +172,5 @@ impl World {
 #[track_caller]
 pub fn assert_no_secret(text: &str) {
     assert!(!text.contains(CLIENT_ID), "client_id leaked:\n{text}");
-    assert!(
-        !text.contains(CLIENT_SECRET),
-        "client_secret leaked:\n{text}"
-    );
+    assert!(!text.contains(CLIENT_SECRET), "client_secret leaked:\n{text}");
 }

@@ -1,0 +1,26 @@
+# Shared by scripts/test.sh and scripts/demo.sh: install what they need.
+
+ensure_moto() {
+  if ! python3 -c 'import moto, flask, flask_cors; assert moto.__version__ == "5.2.1"' 2>/dev/null || ! command -v moto_server >/dev/null; then
+    echo "==> installing moto 5.2.1 (local AWS emulator)"
+    python3 -m pip install --quiet -r requirements-test.txt
+  fi
+  # pyenv shims need a rehash to expose a newly installed console script.
+  command -v pyenv >/dev/null && pyenv rehash 2>/dev/null || true
+  command -v moto_server >/dev/null || { echo "moto_server is not on PATH after installing moto" >&2; exit 1; }
+}
+
+ensure_nextest() {
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "==> installing cargo-nextest"
+    cargo install --locked cargo-nextest
+  fi
+}
+
+ensure_script() {
+  # `script` (util-linux) gives a test run a terminal.
+  if ! command -v script >/dev/null; then
+    echo "==> installing bsdutils (script)"
+    apt-get update -qq && apt-get install -y -qq bsdutils
+  fi
+}
