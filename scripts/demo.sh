@@ -11,7 +11,8 @@ agentctl=target/debug/agentctl
 config=${1:-examples/new-vpc.tfvars}
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p "$port" >/tmp/agentctl-demo-moto.log 2>&1 &
+# moto never starts tasks; this makes services report 2 running.
+MOTO_ECS_SERVICE_RUNNING=2 MOTO_IAM_LOAD_MANAGED_POLICIES=true moto_server -H 127.0.0.1 -p "$port" >/tmp/agentctl-demo-moto.log 2>&1 &
 moto_pid=$!
 trap 'kill $moto_pid 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

@@ -26,6 +26,9 @@ pub enum Error {
     #[error("{0}")]
     Unsupported(String),
 
+    #[error("{0}")]
+    NotDeployed(String),
+
     #[error("interrupted: stopped launching new operations; in-flight ones finished")]
     Interrupted,
 
@@ -67,6 +70,7 @@ impl Error {
                 errors.join("\n")
             ),
             Error::Interrupted => "run the same command again to finish".into(),
+            Error::NotDeployed(_) => "run `agentctl apply` first (or check --region and -c)".into(),
             _ => return None,
         })
     }

@@ -7,9 +7,12 @@ pub mod apply;
 mod error;
 pub mod live;
 pub mod lock;
+pub mod logs;
+pub mod ops;
 pub mod outputs;
 pub mod progress;
 mod retry;
+pub mod rollout;
 mod sdk;
 
 pub use error::Error;

@@ -10,7 +10,10 @@ use crate::Aws;
 
 impl Aws {
     pub fn context(&self) -> Context {
-        Context { aws_account_id: Some(self.account_id.clone()) }
+        Context {
+            aws_account_id: Some(self.account_id.clone()),
+            availability_zones: Some(self.availability_zones.clone()),
+        }
     }
 }
 

@@ -34,12 +34,51 @@ impl Op {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Started { address: String, name: String, op: Op },
-    Waiting { address: String, name: String, op: Op, reason: String },
-    Finished { address: String, name: String, op: Op, id: Option<String>, seconds: f64 },
-    Failed { address: String, name: String, op: Op, error: String },
-    NotStarted { address: String, name: String, op: Op },
-    Message { text: String },
+    Started {
+        address: String,
+        name: String,
+        op: Op,
+    },
+    Waiting {
+        address: String,
+        name: String,
+        op: Op,
+        reason: String,
+    },
+    Finished {
+        address: String,
+        name: String,
+        op: Op,
+        id: Option<String>,
+        seconds: f64,
+    },
+    Failed {
+        address: String,
+        name: String,
+        op: Op,
+        error: String,
+    },
+    NotStarted {
+        address: String,
+        name: String,
+        op: Op,
+    },
+    Message {
+        text: String,
+    },
+    /// Counts of the deployment being watched.
+    Rollout {
+        deployment: String,
+        desired: i32,
+        pending: i32,
+        running: i32,
+        failed: i32,
+        others: Vec<String>,
+    },
+    /// A new ECS service event.
+    ServiceEvent {
+        message: String,
+    },
 }
 
 impl Event {
@@ -58,6 +97,17 @@ impl Event {
                 format!("not started: {} {address} ({name})", op.ing())
             }
             Event::Message { text } => text.clone(),
+            Event::Rollout { deployment, desired, pending, running, failed, others } => {
+                let mut line = format!("deployment {deployment}: {running}/{desired} running, {pending} pending");
+                if *failed > 0 {
+                    line.push_str(&format!(", {failed} failed"));
+                }
+                for o in others {
+                    line.push_str(&format!("; {o}"));
+                }
+                line
+            }
+            Event::ServiceEvent { message } => format!("event: {message}"),
         }
     }
 
@@ -69,7 +119,8 @@ impl Event {
             | Event::Finished { address, .. }
             | Event::Failed { address, .. }
             | Event::NotStarted { address, .. } => Some(address.clone()),
-            Event::Message { .. } => None,
+            Event::Rollout { .. } => Some("rollout".into()),
+            Event::Message { .. } | Event::ServiceEvent { .. } => None,
         }
     }
 

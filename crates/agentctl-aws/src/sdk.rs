@@ -26,6 +26,8 @@ pub struct Aws {
     pub account_id: String,
     /// Who agentctl acts as (for the lock holder and error messages).
     pub caller_arn: String,
+    /// Available zones of the region for this account, sorted.
+    pub availability_zones: Vec<String>,
     pub ec2: aws_sdk_ec2::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub iam: aws_sdk_iam::Client,
@@ -63,15 +65,34 @@ impl Aws {
         // Emulators serve buckets by path, not by virtual host.
         let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(custom_endpoint).build();
         let sts = aws_sdk_sts::Client::new(&config);
-        let who = sts.get_caller_identity().send().await.map_err(|e| match sdk("asking STS who the caller is")(e) {
+        let ec2 = aws_sdk_ec2::Client::new(&config);
+        let zone_filter =
+            |name: &str, value: &str| aws_sdk_ec2::types::Filter::builder().name(name).values(value).build();
+        // Who we are and where new subnets can go: one wave, both needed by the model.
+        let (who, zones) = tokio::join!(
+            sts.get_caller_identity().send(),
+            ec2.describe_availability_zones()
+                .filters(zone_filter("state", "available"))
+                .filters(zone_filter("zone-type", "availability-zone"))
+                .send()
+        );
+        let who = who.map_err(|e| match sdk("asking STS who the caller is")(e) {
             Error::Aws { message, .. } => Error::Credentials(message),
             other => other,
         })?;
+        let mut availability_zones: Vec<String> = zones
+            .map_err(sdk("listing Availability Zones"))?
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.zone_name().map(str::to_owned))
+            .collect();
+        availability_zones.sort();
         Ok(Aws {
             region: region.to_owned(),
             account_id: who.account().unwrap_or_default().to_owned(),
             caller_arn: who.arn().unwrap_or_default().to_owned(),
-            ec2: aws_sdk_ec2::Client::new(&config),
+            availability_zones,
+            ec2,
             ecs: aws_sdk_ecs::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),

@@ -3,11 +3,15 @@
 
 pub mod cidr;
 pub mod config;
+pub mod cost;
 pub mod diagnostics;
+pub mod doctor;
+pub mod export;
 pub mod fargate;
 pub mod image;
 pub mod model;
 pub mod names;
 pub mod plan;
 pub mod regions;
+pub mod rollout;
 pub mod secret;

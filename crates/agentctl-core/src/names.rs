@@ -73,7 +73,11 @@ impl DerivedName {
         };
         let len = v.chars().count();
         if len > max {
-            return Err(format!("`{v}` is {len} characters; a {} name is at most {max}", self.resource));
+            return Err(format!(
+                "`{v}` is {len} characters; {} {} name is at most {max}",
+                article(self.resource),
+                self.resource
+            ));
         }
         if let Some(bad) = v.chars().find(|c| !ok(*c)) {
             let allowed = match self.rule {
@@ -81,7 +85,11 @@ impl DerivedName {
                 Rule::Ecs => "letters, digits, hyphens and underscores",
                 _ => "letters, digits and - _ . @ + = ,",
             };
-            return Err(format!("`{v}` contains '{bad}'; a {} name allows only {allowed}", self.resource));
+            return Err(format!(
+                "`{v}` contains '{bad}'; {} {} name allows only {allowed}",
+                article(self.resource),
+                self.resource
+            ));
         }
         if self.rule == Rule::S3Bucket && (v.starts_with('-') || v.starts_with("xn--")) {
             return Err(format!("`{v}` must start with a lowercase letter or digit"));
@@ -90,6 +98,15 @@ impl DerivedName {
             return Err(format!("`{v}` must start with a letter or digit"));
         }
         Ok(())
+    }
+}
+
+fn article(noun: &str) -> &'static str {
+    // "an S3 bucket", "an IAM role", "an ECS cluster": by sound, not spelling.
+    if noun.starts_with("S3") || noun.starts_with(['a', 'e', 'i', 'o', 'u', 'A', 'E', 'I', 'O', 'U']) {
+        "an"
+    } else {
+        "a"
     }
 }
 

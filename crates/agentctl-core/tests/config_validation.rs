@@ -128,6 +128,29 @@ fn expressions_are_not_values() {
         assert_eq!(hits.len(), 1, "{var}: {}", describe(&report));
         assert_eq!(hits[0].line, Some(line_of(&text, &format!("{var} ="))));
     }
+    // Each is reported once, not again as a type error.
+    assert_eq!(errors(&report).len(), 3, "{}", describe(&report));
+
+    // Inside a list or map, the element is a type error of its own.
+    let text = tfvars(&[("tags", "{ team = var.team }"), ("name", "[local.name]")]);
+    let report = load_err(&text);
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 2, "{}", describe(&report));
+    assert_eq!(errs[0].message, "`name` must be a string, found list");
+    assert_eq!(errs[1].message, "`tags` must be a map(string), found reference");
+}
+
+#[test]
+fn environment_value_that_is_not_a_literal_is_one_error_naming_its_source() {
+    let mut env = env_with_creds();
+    env.tf_vars.insert("desired_count".into(), "abc".into());
+    let report = load_err_env(&tfvars(&[]), &env);
+    let d = single_error(&report);
+    assert_eq!(
+        d.message,
+        "`desired_count` is a reference (from environment variable TF_VAR_desired_count); a variables file holds literal values only"
+    );
+    assert_eq!(d.line, None);
 }
 
 #[test]
@@ -650,6 +673,18 @@ fn uppercase_name_fails_only_the_bucket() {
     // Without a bucket, uppercase is fine everywhere else.
     let c = load_ok(&tfvars(&[("name", "\"DataAgent\""), ("create_bucket", "false")])).config;
     assert_eq!(c.name, "DataAgent");
+}
+
+/// EC2 refuses security group names that start with `sg-`.
+#[test]
+fn name_starting_with_sg_fails_the_security_group() {
+    let errs = name_errors("sg-agents", &[]);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(
+        errs[0].contains("security group name \"sg-agents-agent\"") && errs[0].contains("start with \"sg-\""),
+        "{}",
+        errs[0]
+    );
 }
 
 #[test]

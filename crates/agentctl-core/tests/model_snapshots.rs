@@ -11,8 +11,10 @@ use serde_json::Value;
 
 const AWS_ACCOUNT: &str = "123456789012";
 
-fn ctx() -> Context {
-    Context { aws_account_id: Some(AWS_ACCOUNT.into()) }
+/// The account and the zones AWS would report for the config's region.
+fn ctx_for(c: &Config) -> Context {
+    let zones = ["a", "b", "c"].iter().map(|z| format!("{}{z}", c.region)).collect();
+    Context { aws_account_id: Some(AWS_ACCOUNT.into()), availability_zones: Some(zones) }
 }
 
 fn config(fixture_file: &str) -> Config {
@@ -22,7 +24,8 @@ fn config(fixture_file: &str) -> Config {
 }
 
 fn stack(fixture_file: &str) -> Stack {
-    build(&config(fixture_file), &ctx())
+    let c = config(fixture_file);
+    build(&c, &ctx_for(&c))
 }
 
 fn addresses(stack: &Stack) -> Vec<String> {
@@ -237,7 +240,7 @@ const ALL: [&str; 3] = ["new-vpc.tfvars", "existing-vpc.tfvars", "existing-all.t
 fn every_resource_carries_the_ownership_tag() {
     for file in ALL {
         let c = config(file);
-        let s = build(&c, &ctx());
+        let s = build(&c, &ctx_for(&c));
         assert_eq!(s.deployment, c.name);
         for r in &s.resources {
             assert_eq!(r.tags.get(OWNERSHIP_TAG).map(String::as_str), Some(c.name.as_str()), "{file}: {}", r.addr);
@@ -281,7 +284,7 @@ fn names_are_deterministic() {
 
     // Same input, same output; offline, the account is a visible placeholder.
     let c = config("new-vpc.tfvars");
-    let again = build(&c, &ctx());
+    let again = build(&c, &ctx_for(&c));
     assert_eq!(render::json(&plan_offline(&s)), render::json(&plan_offline(&again)));
     let offline = build(&c, &Context::default());
     assert_eq!(get(&offline, addr::BUCKET).name, "analytics-staging-<aws-account-id>-eu-west-1");
@@ -507,6 +510,10 @@ fn levels_follow_dependencies() {
     assert!(l(addr::VPC) < l(addr::IGW));
     assert!(l(addr::SUBNET_A) < l(addr::ROUTE_TABLE));
     assert!(l(addr::IGW) < l(addr::ROUTE_TABLE));
+    // The route table is associated with both subnets, so it waits for them.
+    for dep in [addr::VPC, addr::IGW, addr::SUBNET_A, addr::SUBNET_B] {
+        assert!(get(&s, addr::ROUTE_TABLE).depends_on.contains(&dep), "route table needs {dep}");
+    }
     assert!(l(addr::VPC) < l(addr::SECURITY_GROUP));
     for dep in [addr::SECRET, addr::EXECUTION_ROLE, addr::TASK_ROLE, addr::LOG_GROUP] {
         assert!(l(dep) < l(addr::TASK_DEFINITION), "{dep}");

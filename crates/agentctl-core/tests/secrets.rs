@@ -50,7 +50,13 @@ fn secrets_never_appear_in_plans_or_debug_output() {
         assert_no_secret("Debug of the config", &format!("{:#?}", loaded.config));
         assert_diagnostics_hide_secrets(&loaded.report);
 
-        for ctx in [Context::default(), Context { aws_account_id: Some("123456789012".into()) }] {
+        for ctx in [
+            Context::default(),
+            Context {
+                aws_account_id: Some("123456789012".into()),
+                availability_zones: Some(vec!["us-east-1a".into(), "us-east-1b".into()]),
+            },
+        ] {
             let stack = build(&loaded.config, &ctx);
             let Spec::Secret(secret) = &stack.get(addr::SECRET).unwrap().spec else { panic!() };
             assert!(secret.value.expose().contains(CLIENT_SECRET), "{case}");
@@ -132,4 +138,61 @@ fn secrets_from_the_environment_never_appear_in_diagnostics() {
     env.overrides.insert("client_secret".into(), CLIENT_SECRET.into());
     let report = load_err_env(&tfvars(&[("region", "\"mars-1\"")]), &env);
     assert_diagnostics_hide_secrets(&report);
+}
+
+/// The report keeps the file's text for miette's source snippets; credential
+/// values in it are masked, offsets unchanged.
+#[test]
+fn report_source_masks_credentials_in_the_file() {
+    let text = tfvars(&[
+        ("client_id", &format!("\"{CLIENT_ID}\"")),
+        ("client_secret", &format!("\"{CLIENT_SECRET}\"  # from Hub")),
+    ]);
+    let loaded = load_ok_env(&text, &Env::default());
+    assert_eq!(loaded.report.source.text.len(), text.len(), "spans stay valid");
+    assert_no_secret("report source", &loaded.report.source.text);
+    assert_no_secret("Debug of Loaded", &format!("{loaded:?}"));
+    // Only the credential values are masked.
+    assert!(loaded.report.source.text.contains("region = \"eu-west-1\""));
+    // The warnings still point at the credential lines.
+    for (w, var) in warnings(&loaded.report).iter().zip(["client_id", "client_secret"]) {
+        assert_eq!(w.line, Some(line_of(&text, var)));
+    }
+
+    // An error elsewhere in the same file: the report's source is masked too.
+    let text = format!("{text}agent_cpu = 3000\n");
+    let report = load_err_env(&text, &Env::default());
+    assert_no_secret("report source", &report.source.text);
+    assert_no_secret("Debug of Report", &format!("{report:?}"));
+}
+
+/// A credential under a misspelt name is still a credential: the snippet shown
+/// for "unknown variable" must not print it.
+///
+/// A misspelt credential name is reported as unknown with its line quoted: the
+/// value must be masked there too.
+#[test]
+fn report_source_masks_credentials_under_a_misspelt_name() {
+    for key in ["client_secrets", "clientsecret", "client_id_"] {
+        let text = tfvars(&[(key, &format!("\"{CLIENT_SECRET}\""))]);
+        let report = load_err(&text);
+        assert!(single_error(&report).message.contains("unknown variable"), "{}", describe(&report));
+        assert_no_secret(&format!("report source ({key})"), &report.source.text);
+    }
+}
+
+/// A credential written as a heredoc spans several lines; all of them are masked.
+#[test]
+fn report_source_masks_multi_line_credentials() {
+    let text = format!("{}client_secret = <<EOT\n{CLIENT_SECRET}\nEOT\nclient_id = \"{CLIENT_ID}\"\n", tfvars(&[]));
+    let report = load_err_env(&text, &Env::default());
+    assert_eq!(report.source.text.len(), text.len());
+    assert_no_secret("report source", &report.source.text);
+    // A list over several lines (a type error whose span covers every line).
+    let text = format!("{}client_secret = [\n  \"{CLIENT_SECRET}\",\n]\nclient_id = \"{CLIENT_ID}\"\n", tfvars(&[]));
+    let report = load_err_env(&text, &Env::default());
+    assert!(report.diagnostics.iter().any(|d| d.message.contains("`client_secret` must be a string")));
+    assert_no_secret("report source", &report.source.text);
+    // Everything else stays as written.
+    assert!(report.source.text.starts_with(&tfvars(&[])));
 }

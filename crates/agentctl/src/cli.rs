@@ -66,8 +66,87 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Cluster, service, secret, roles, bucket, network of the deployment
     Outputs,
+    /// Service state, deployments, running tasks, recent events, outputs
+    Status,
+    /// Running and recently stopped tasks, with why they stopped
+    Tasks,
+    /// The agent's CloudWatch logs
+    Logs(LogsArgs),
+    /// Set the number of agent tasks
+    Scale(ScaleArgs),
+    /// Start a new rollout of the same image, or of a new one (--image)
+    Redeploy(RedeployArgs),
+    /// Roll back to the previous (or a given) task definition revision
+    Rollback(RollbackArgs),
     /// Remove a stale deployment lock left by a killed run
     Unlock(UnlockArgs),
+}
+
+/// How long and how to wait for a rollout.
+#[derive(Debug, Args, Clone)]
+pub struct WaitArgs {
+    /// Return once the change is made, without waiting for the rollout
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up waiting after this long (e.g. 900s, 15m, 1h)
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Stop waiting once this many tasks failed the same way
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    pub fail_fast_after: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Only this task (id or its prefix)
+    #[arg(long)]
+    pub task: Option<String>,
+    /// From this long ago (10m, 2h, 1d) or this UTC time (2026-11-27T10:00:00Z)
+    #[arg(long, default_value = "10m")]
+    pub since: String,
+    /// Keep printing new lines until interrupted
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// The number of tasks
+    pub count: u32,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RedeployArgs {
+    /// Deploy this image (a new task definition revision); default: the same one again
+    #[arg(long)]
+    pub image: Option<String>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The task definition revision to return to (default: the one before the current)
+    #[arg(long = "to")]
+    pub to: Option<u32>,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+/// "900s", "15m", "1h" or plain seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('s') => (&t[..t.len() - 1], 1),
+        Some('m') => (&t[..t.len() - 1], 60),
+        Some('h') => (&t[..t.len() - 1], 3600),
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .map(|n| std::time::Duration::from_secs(n * mult))
+        .map_err(|_| format!("`{text}` is not a duration like 900s, 15m or 1h"))
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +164,8 @@ pub struct ApplyArgs {
     /// Most AWS operations in flight at once
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub parallelism: u16,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,15 @@ pub enum Code {
     Locked = 5,
     /// Not confirmed, or interrupted (Ctrl-C).
     Aborted = 6,
+    /// The rollout failed (tasks did not start; or agentctl stopped waiting
+    /// after repeated identical failures).
+    RolloutFailed = 10,
+    /// The circuit breaker failed the rollout and rolled back.
+    RolledBack = 11,
+    /// Another deployment replaced the one this command started.
+    Superseded = 12,
+    /// The rollout did not finish within --timeout.
+    TimedOut = 13,
 }
 
 impl From<Code> for ExitCode {

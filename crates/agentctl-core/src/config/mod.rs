@@ -135,6 +135,15 @@ pub fn load(source: SourceFile, env: &Env) -> Result<Loaded, Report> {
     }
 }
 
+/// A key that holds a credential, or looks like it was meant to (a misspelt
+/// `client_secret` is reported as unknown, with its line quoted).
+fn is_sensitive_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    schema::lookup(key).is_some_and(|v| v.sensitive)
+        || schema::suggest(key).and_then(schema::lookup).is_some_and(|v| v.sensitive)
+        || ["secret", "password", "token", "credential"].iter().any(|w| lower.contains(w))
+}
+
 /// The file's text with the value of every sensitive assignment replaced by `*`
 /// byte for byte, so spans into the original stay valid.
 pub fn mask_credentials(text: &str) -> String {
@@ -143,17 +152,38 @@ pub fn mask_credentials(text: &str) -> String {
         let trimmed = line.trim_start();
         let key_len = trimmed.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(trimmed.len());
         let key = &trimmed[..key_len];
-        let is_sensitive = schema::lookup(key).is_some_and(|v| v.sensitive) && trimmed[key_len..].trim_start().starts_with('=');
+        let is_sensitive = is_sensitive_key(key) && trimmed[key_len..].trim_start().starts_with('=');
         match (is_sensitive, line.find('=')) {
             (true, Some(eq)) => {
                 out.push_str(&line[..=eq]);
                 let value = &line[eq + 1..];
                 let body_end = value.trim_end_matches(['\n', '\r']).len();
-                out.extend(value[..body_end].chars().map(|c| if c.is_ascii_whitespace() { c.to_string() } else { "*".repeat(c.len_utf8()) }));
+                out.extend(value[..body_end].chars().map(|c| {
+                    if c.is_ascii_whitespace() {
+                        c.to_string()
+                    } else {
+                        "*".repeat(c.len_utf8())
+                    }
+                }));
                 out.push_str(&value[body_end..]);
             }
             _ => out.push_str(line),
         }
+    }
+    // A value may span lines (a heredoc, a list, an object): mask all of it.
+    if let Ok(body) = hcl_edit::parser::parse_body(text) {
+        use hcl_edit::Span;
+        let mut bytes = out.into_bytes();
+        for attr in body.attributes().filter(|a| is_sensitive_key(a.key.as_str())) {
+            if let Some(span) = attr.value.span() {
+                for b in &mut bytes[span] {
+                    if !b.is_ascii_whitespace() {
+                        *b = b'*';
+                    }
+                }
+            }
+        }
+        out = String::from_utf8(bytes).expect("whole characters replaced by ASCII");
     }
     out
 }
@@ -287,11 +317,11 @@ mod tests {
 
     #[test]
     fn masks_only_credential_values_keeping_offsets() {
-        let text = "name = \"x\"\nclient_secret = \"s3cr3t\" # note\n  client_id=\"abc\"\nclient_idx = \"keep\"\n";
+        let text = "name = \"x\"\nclient_secret = \"s3cr3t\" # note\n  client_id=\"abc\"\nclient_secrte = \"typo\"\nregion = \"keep\"\n";
         let masked = mask_credentials(text);
         assert_eq!(masked.len(), text.len());
-        assert!(!masked.contains("s3cr3t") && !masked.contains("abc"));
-        assert!(masked.contains("name = \"x\"") && masked.contains("client_idx = \"keep\""));
+        assert!(!masked.contains("s3cr3t") && !masked.contains("abc") && !masked.contains("typo"));
+        assert!(masked.contains("name = \"x\"") && masked.contains("region = \"keep\""));
         assert!(masked.contains("client_secret = ******** * ****\n"));
     }
 }

@@ -41,6 +41,10 @@ impl Reader<'_> {
     }
 
     fn type_error(&mut self, name: &str, expected: &str, found: &Spanned) {
+        // A value that is not a literal at all was reported once already, as such.
+        if self.entry(name).is_some_and(|(v, _)| matches!(v.value, Value::Unsupported(_))) {
+            return;
+        }
         let var = schema::lookup(name).expect("known variable");
         let example = var.default.filter(|d| *d != "null").unwrap_or("...");
         self.diags.push(
@@ -213,8 +217,9 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     // Anything that is not a literal cannot be evaluated in a variables file.
     for (name, (v, _)) in &raw.values {
         if let Value::Unsupported(kind) = v.value {
+            let from = r.where_(name);
             r.diags.push(
-                Diagnostic::error(format!("`{name}` is a {kind}; a variables file holds literal values only"))
+                Diagnostic::error(format!("`{name}` is a {kind}{from}; a variables file holds literal values only"))
                     .at(v.span.clone())
                     .help("replace it with a literal string, number, bool, list or map"),
             );
@@ -281,6 +286,14 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     }
     if let Some(region) = &region {
         check_names(&mut r, &name, region, create_bucket);
+    }
+    if !use_existing_sg && name.starts_with("sg-") {
+        r.error(
+            "name",
+            format!("`name` = \"{name}\" gives the security group name \"{name}-agent\"; EC2 refuses names that start with \"sg-\""),
+            "security group name",
+            "choose a `name` that does not start with \"sg-\"".to_owned(),
+        );
     }
 
     Some(Config {
@@ -540,6 +553,7 @@ fn check_id(r: &mut Reader, var: &str, what: &str, prefix: &str, id: &str, span:
 
 fn check_network(r: &mut Reader, n: NetworkInput, assign_public_ip: bool) -> Option<NetworkConfig> {
     let mut ok = true;
+    let cidr_given = r.is_set("cidr_block");
     if let Some(id) = &n.vpc_id {
         ok &= check_id(r, "vpc_id", "VPC", "vpc", id, r.span("vpc_id"));
     }
@@ -610,6 +624,17 @@ fn check_network(r: &mut Reader, n: NetworkInput, assign_public_ip: bool) -> Opt
             Diagnostic::warning("one subnet means one Availability Zone: an AZ outage stops every agent")
                 .at(span)
                 .help("list subnets in at least two Availability Zones"),
+        );
+    }
+    // New subnets in someone's VPC must be carved from a free range of it: the
+    // default 10.0.0.0/16 is almost never right there.
+    if n.use_existing_vpc && !n.use_existing_subnet && !cidr_given {
+        let span = r.span("use_existing_vpc");
+        r.diags.push(
+            Diagnostic::warning("agentctl creates two subnets in the existing VPC from `cidr_block`, which is not set: the default 10.0.0.0/16 must be a free range of that VPC")
+                .at(span)
+                .label("new subnets need a free range")
+                .help("set `cidr_block` to a free block inside the VPC (two subnets are carved from its start); `agentctl doctor` checks it against the VPC"),
         );
     }
     let creates_subnets = !n.use_existing_subnet;

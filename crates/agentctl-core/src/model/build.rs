@@ -58,7 +58,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                 Spec::InternetGateway(InternetGatewaySpec { vpc_id: addr::VPC.reference("id") }),
                 vec![addr::VPC],
             );
-            let (a, b) = push_subnets(&mut push, name, region, cidr_block, addr::VPC.reference("id"), Some(addr::VPC));
+            let (a, b) = push_subnets(&mut push, name, ctx, cidr_block, addr::VPC.reference("id"), Some(addr::VPC));
             let mut subnet_ids = vec![a.clone(), b.clone()];
             subnet_ids.sort();
             push(
@@ -81,7 +81,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         }
         NetworkConfig::ExistingVpc { vpc_id, cidr_block, .. } => {
             existing.vpc_id = Some(vpc_id.clone());
-            let (a, b) = push_subnets(&mut push, name, region, cidr_block, vpc_id.clone(), None);
+            let (a, b) = push_subnets(&mut push, name, ctx, cidr_block, vpc_id.clone(), None);
             (vpc_id.clone(), None, vec![a, b], vec![addr::SUBNET_A, addr::SUBNET_B])
         }
         NetworkConfig::Existing { vpc_id, subnet_ids, .. } => {
@@ -285,7 +285,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
 fn push_subnets(
     push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address>),
     name: &str,
-    region: &str,
+    ctx: &Context,
     cidr_block: &str,
     vpc_id: String,
     vpc_dep: Option<Address>,
@@ -299,7 +299,7 @@ fn push_subnets(
             Spec::Subnet(SubnetSpec {
                 vpc_id: vpc_id.clone(),
                 cidr_block: cidrs[i].to_string(),
-                availability_zone: format!("{region}{zone}"),
+                availability_zone: ctx.zone(i),
             }),
             vpc_dep.into_iter().collect(),
         );

@@ -14,7 +14,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use build::build;
+pub use build::{build, AGENT_CONTAINER};
 pub use spec::*;
 
 use crate::secret::SecretString;
@@ -139,11 +139,23 @@ pub struct Resource {
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     pub aws_account_id: Option<String>,
+    /// Availability Zones of the region open to the account, sorted; new
+    /// subnets go in the first two. Zone letters differ between accounts, so
+    /// they are read, not assumed.
+    pub availability_zones: Option<Vec<String>>,
 }
 
 impl Context {
     pub fn account(&self) -> &str {
         self.aws_account_id.as_deref().unwrap_or(crate::names::ACCOUNT_PLACEHOLDER)
+    }
+
+    /// The n-th zone for new subnets, or a reference known after apply.
+    pub fn zone(&self, n: usize) -> String {
+        match self.availability_zones.as_ref().and_then(|z| z.get(n)) {
+            Some(z) => z.clone(),
+            None => format!("${{aws.availability_zones[{n}]}}"),
+        }
     }
 }
 

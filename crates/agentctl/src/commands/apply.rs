@@ -68,5 +68,13 @@ async fn apply_locked(
     if printer.is_json() {
         printer.result("", &json!({"event": "complete", "operations": report.done.len(), "service_deployment": report.service_deployment()}));
     }
-    Ok(Code::Ok)
+    // The service changed: wait for the deployment this apply started.
+    match report.service_deployment() {
+        Some(deployment) => {
+            let s = agentctl_aws::ops::ServiceRef::of(aws, &stack);
+            let ctx = super::rollout::diagnosis_context(aws, &s, &loaded.config.image_url, loaded.config.agent_memory);
+            super::rollout::wait(aws, &s, deployment, &ctx, &args.wait, printer).await
+        }
+        None => Ok(Code::Ok),
+    }
 }

@@ -3,7 +3,9 @@
 
 mod apply;
 mod destroy;
+mod ops;
 mod plan;
+mod rollout;
 mod validate;
 
 use agentctl_aws::apply::Cancel;
@@ -51,6 +53,12 @@ async fn run_aws(command: Command, settings: &Settings, printer: &Printer) -> Re
             printer.result(&outputs.text(), &serde_json::to_value(&outputs).expect("json"));
             Ok(Code::Ok)
         }
+        Command::Status => ops::status(settings, printer).await,
+        Command::Tasks => ops::tasks(settings, printer).await,
+        Command::Logs(args) => ops::logs(settings, printer, &args).await,
+        Command::Scale(args) => ops::scale(settings, printer, &args).await,
+        Command::Redeploy(args) => ops::redeploy(settings, printer, &args).await,
+        Command::Rollback(args) => ops::rollback(settings, printer, &args).await,
         Command::Unlock(args) => {
             let (loaded, aws) = connect(settings, printer).await?;
             match agentctl_aws::lock::unlock(&aws, &loaded.config.name, &args.lock_id).await? {

@@ -36,6 +36,9 @@ impl Moto {
             let mut child = Command::new(&exe)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+                // moto never starts tasks; with this, services report this many
+                // running and their first deployment COMPLETED.
+                .env("MOTO_ECS_SERVICE_RUNNING", "2")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

@@ -1,0 +1,323 @@
+//! Day-2 operations on a deployed service: status, tasks, scale, redeploy,
+//! rollback, logs. Each starts from the deployment's deterministic names.
+
+use std::time::{Duration, Instant};
+
+use agentctl_core::model::Stack;
+use agentctl_core::rollout::{ServiceSnapshot, StoppedTask};
+use aws_sdk_ecs::types::{DesiredStatus, TaskDefinition};
+use serde::Serialize;
+
+use crate::adapters::Names;
+use crate::error::{sdk, Error};
+use crate::rollout::{self, task_id};
+use crate::Aws;
+
+/// Where the deployment's service lives.
+pub struct ServiceRef {
+    pub cluster: String,
+    pub service: String,
+    pub family: String,
+    pub log_group: String,
+    pub secret: String,
+    pub execution_role: String,
+}
+
+impl ServiceRef {
+    pub fn of(aws: &Aws, stack: &Stack) -> ServiceRef {
+        let n = Names::new(&stack.deployment, &aws.account_id, &aws.region);
+        ServiceRef {
+            cluster: n.cluster.clone(),
+            service: n.service.clone(),
+            family: n.family.clone(),
+            log_group: n.log_group.clone(),
+            secret: n.secret.clone(),
+            execution_role: n.execution_role.clone(),
+        }
+    }
+}
+
+fn not_deployed(s: &ServiceRef) -> Error {
+    Error::NotDeployed(format!("ECS service {} in cluster {} does not exist", s.service, s.cluster))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskInfo {
+    pub id: String,
+    pub last_status: String,
+    pub desired_status: String,
+    pub availability_zone: Option<String>,
+    pub private_ip: Option<String>,
+    pub started_at: Option<i64>,
+    pub stopped_at: Option<i64>,
+    pub health: Option<String>,
+    pub task_definition: String,
+    pub started_by: Option<String>,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub containers: Vec<agentctl_core::rollout::ContainerStop>,
+}
+
+/// Running tasks, or (with `stopped`) those stopped recently (ECS keeps them about an hour).
+pub async fn tasks(aws: &Aws, s: &ServiceRef, stopped: bool) -> Result<Vec<TaskInfo>, Error> {
+    let status = if stopped { DesiredStatus::Stopped } else { DesiredStatus::Running };
+    let arns = aws
+        .ecs
+        .list_tasks()
+        .cluster(&s.cluster)
+        .service_name(&s.service)
+        .desired_status(status)
+        .send()
+        .await
+        .map_err(sdk(format!("listing tasks of {}", s.service)))?
+        .task_arns()
+        .to_vec();
+    if arns.is_empty() {
+        return Ok(vec![]);
+    }
+    let out = aws
+        .ecs
+        .describe_tasks()
+        .cluster(&s.cluster)
+        .set_tasks(Some(arns))
+        .send()
+        .await
+        .map_err(sdk("reading tasks"))?;
+    let mut tasks: Vec<TaskInfo> = out
+        .tasks()
+        .iter()
+        .map(|t| TaskInfo {
+            id: task_id(t.task_arn().unwrap_or_default()),
+            last_status: t.last_status().unwrap_or_default().to_owned(),
+            desired_status: t.desired_status().unwrap_or_default().to_owned(),
+            availability_zone: t.availability_zone().map(str::to_owned),
+            private_ip: t
+                .attachments()
+                .iter()
+                .flat_map(|a| a.details())
+                .find(|d| d.name() == Some("privateIPv4Address"))
+                .and_then(|d| d.value().map(str::to_owned)),
+            started_at: t.started_at().map(|d| d.secs()),
+            stopped_at: t.stopped_at().map(|d| d.secs()),
+            health: t.health_status().map(|h| h.as_str().to_owned()),
+            task_definition: t.task_definition_arn().unwrap_or_default().to_owned(),
+            started_by: t.started_by().map(str::to_owned),
+            stop_code: t.stop_code().map(|c| c.as_str().to_owned()),
+            stopped_reason: t.stopped_reason().map(str::to_owned),
+            containers: t
+                .containers()
+                .iter()
+                .map(|c| agentctl_core::rollout::ContainerStop {
+                    name: c.name().unwrap_or_default().to_owned(),
+                    exit_code: c.exit_code(),
+                    reason: c.reason().map(str::to_owned),
+                })
+                .collect(),
+        })
+        .collect();
+    tasks.sort_by(|a, b| b.started_at.cmp(&a.started_at).then(a.id.cmp(&b.id)));
+    Ok(tasks)
+}
+
+impl TaskInfo {
+    pub fn as_stopped(&self) -> StoppedTask {
+        StoppedTask {
+            task_id: self.id.clone(),
+            stop_code: self.stop_code.clone(),
+            stopped_reason: self.stopped_reason.clone(),
+            containers: self.containers.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub service: ServiceSnapshot,
+    pub running_tasks: Vec<TaskInfo>,
+}
+
+pub async fn status(aws: &Aws, s: &ServiceRef) -> Result<Status, Error> {
+    let (snap, running) = tokio::try_join!(rollout::describe(&aws.ecs, &s.cluster, &s.service), tasks(aws, s, false))?;
+    let service = snap.ok_or_else(|| not_deployed(s))?;
+    Ok(Status { service, running_tasks: running })
+}
+
+/// The PRIMARY deployment in an UpdateService answer: the one this call started.
+fn started_deployment(out: Option<&aws_sdk_ecs::types::Service>) -> Result<String, Error> {
+    out.and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")))
+        .and_then(|d| d.id())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::aws("updating the ECS service", "ECS did not report the deployment it started"))
+}
+
+pub async fn scale(aws: &Aws, s: &ServiceRef, count: u32) -> Result<String, Error> {
+    let out = aws
+        .ecs
+        .update_service()
+        .cluster(&s.cluster)
+        .service(&s.service)
+        .desired_count(count as i32)
+        .send()
+        .await
+        .map_err(sdk(format!("scaling ECS service {} to {count}", s.service)))?;
+    started_deployment(out.service())
+}
+
+/// Polls until the service runs `count` tasks (or `timeout`).
+pub async fn wait_running(
+    aws: &Aws,
+    s: &ServiceRef,
+    count: u32,
+    timeout: Duration,
+    mut on_change: impl FnMut(i32, i32),
+) -> Result<bool, Error> {
+    let start = Instant::now();
+    let mut delay = Duration::from_secs(2);
+    let mut last = None;
+    loop {
+        let snap = rollout::describe(&aws.ecs, &s.cluster, &s.service).await?.ok_or_else(|| not_deployed(s))?;
+        if last != Some((snap.running, snap.pending)) {
+            last = Some((snap.running, snap.pending));
+            on_change(snap.running, snap.pending);
+        }
+        if snap.running == count as i32 && snap.pending == 0 {
+            return Ok(true);
+        }
+        if start.elapsed() + delay > timeout {
+            return Ok(false);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 3 / 2).min(Duration::from_secs(15));
+    }
+}
+
+async fn current_task_definition(aws: &Aws, s: &ServiceRef) -> Result<TaskDefinition, Error> {
+    let snap = rollout::describe(&aws.ecs, &s.cluster, &s.service).await?.ok_or_else(|| not_deployed(s))?;
+    let out = aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(&snap.task_definition)
+        .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+        .send()
+        .await
+        .map_err(sdk(format!("reading task definition {}", snap.task_definition)))?;
+    out.task_definition().cloned().ok_or_else(|| Error::aws("reading the task definition", "empty answer"))
+}
+
+/// A new revision equal to `td` but for the agent image.
+async fn register_with_image(
+    aws: &Aws,
+    td: &TaskDefinition,
+    image: &str,
+    tags: Vec<aws_sdk_ecs::types::Tag>,
+) -> Result<String, Error> {
+    let containers = td
+        .container_definitions()
+        .iter()
+        .map(|c| {
+            let mut c = c.clone();
+            if c.name() == Some(agentctl_core::model::AGENT_CONTAINER) {
+                c.image = Some(image.to_owned());
+            }
+            c
+        })
+        .collect();
+    let out = aws
+        .ecs
+        .register_task_definition()
+        .family(td.family().unwrap_or_default())
+        .set_task_role_arn(td.task_role_arn().map(str::to_owned))
+        .set_execution_role_arn(td.execution_role_arn().map(str::to_owned))
+        .set_network_mode(td.network_mode().cloned())
+        .set_container_definitions(Some(containers))
+        .set_volumes(Some(td.volumes().to_vec()))
+        .set_requires_compatibilities(Some(td.requires_compatibilities().to_vec()))
+        .set_cpu(td.cpu().map(str::to_owned))
+        .set_memory(td.memory().map(str::to_owned))
+        .set_runtime_platform(td.runtime_platform().cloned())
+        .set_ephemeral_storage(td.ephemeral_storage().cloned())
+        .set_tags(if tags.is_empty() { None } else { Some(tags) })
+        .send()
+        .await
+        .map_err(sdk("registering a task definition revision with the new image"))?;
+    Ok(out.task_definition().and_then(|t| t.task_definition_arn()).unwrap_or_default().to_owned())
+}
+
+#[derive(Debug, Serialize)]
+pub struct Started {
+    pub deployment: String,
+    pub task_definition: String,
+    pub previous_task_definition: String,
+}
+
+async fn update_task_definition(aws: &Aws, s: &ServiceRef, arn: &str, force: bool) -> Result<String, Error> {
+    let out = aws
+        .ecs
+        .update_service()
+        .cluster(&s.cluster)
+        .service(&s.service)
+        .task_definition(arn)
+        .force_new_deployment(force)
+        .send()
+        .await
+        .map_err(sdk(format!("updating ECS service {}", s.service)))?;
+    started_deployment(out.service())
+}
+
+pub async fn redeploy(aws: &Aws, s: &ServiceRef, image: Option<&str>) -> Result<Started, Error> {
+    let td = current_task_definition(aws, s).await?;
+    let previous = td.task_definition_arn().unwrap_or_default().to_owned();
+    let target = match image {
+        Some(image) => {
+            let tags = aws
+                .ecs
+                .list_tags_for_resource()
+                .resource_arn(&previous)
+                .send()
+                .await
+                .map(|t| t.tags().to_vec())
+                .unwrap_or_default();
+            register_with_image(aws, &td, image, tags).await?
+        }
+        None => previous.clone(),
+    };
+    let deployment = update_task_definition(aws, s, &target, true).await?;
+    Ok(Started { deployment, task_definition: target, previous_task_definition: previous })
+}
+
+pub async fn rollback(aws: &Aws, s: &ServiceRef, to: Option<u32>) -> Result<Started, Error> {
+    let td = current_task_definition(aws, s).await?;
+    let previous = td.task_definition_arn().unwrap_or_default().to_owned();
+    let current = td.revision();
+    let target = match to {
+        Some(r) => r as i32,
+        None => current - 1,
+    };
+    if target < 1 || target == current {
+        return Err(Error::Unsupported(format!(
+            "no revision to roll back to: the service runs {}:{current}{}",
+            s.family,
+            if to.is_some() { "" } else { ", the first revision" }
+        )));
+    }
+    let arn = format!("{}:{target}", s.family);
+    // Must exist and still be ACTIVE: ECS refuses inactive revisions.
+    let found = aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(&arn)
+        .send()
+        .await
+        .map_err(sdk(format!("reading task definition {arn}")))?;
+    let found =
+        found.task_definition().ok_or_else(|| Error::Unsupported(format!("task definition {arn} does not exist")))?;
+    if found.status() != Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active) {
+        return Err(Error::Unsupported(format!(
+            "task definition {arn} is {}: ECS cannot run it again",
+            found.status().map_or("not active", |s| s.as_str())
+        )));
+    }
+    let target_arn = found.task_definition_arn().unwrap_or_default().to_owned();
+    let deployment = update_task_definition(aws, s, &target_arn, false).await?;
+    Ok(Started { deployment, task_definition: target_arn, previous_task_definition: previous })
+}

@@ -1,0 +1,242 @@
+//! The checkov findings the Terraform export keeps on purpose, each with its reason
+//! and, where a user may want the control, the setting that turns it on.
+//!
+//! Terraform JSON has no skip comments, so the list lives here: the export test
+//! runs checkov on representative configs and fails on any finding not listed, and
+//! on any listed finding that no longer fires (the list stays exact). Each entry
+//! says for which stacks it is expected, so a config that turns a control on (e.g.
+//! `log_retention_days = 365`) must pass that check.
+//!
+//! Measured with checkov [`CHECKOV_VERSION`]. Its `terraform` framework skips
+//! `*.tf.json` files (it scans `.tf` and `.hcl` only); the `terraform_json`
+//! framework scans them, with the same checks.
+
+use crate::model::{Kind, Spec, Stack};
+
+/// The checkov release the list was measured with (pinned in requirements-test.txt).
+pub const CHECKOV_VERSION: &str = "3.3.30";
+
+/// One finding kept on purpose.
+#[derive(Debug)]
+pub struct CheckovException {
+    pub check_id: &'static str,
+    /// Terraform resource type the finding is on; `data.TYPE` for a data source.
+    pub resource_type: &'static str,
+    /// What checkov asks for, in a few words.
+    pub control: &'static str,
+    pub reason: &'static str,
+    /// How to turn the control on, where a user may want it; "planned:" when the
+    /// setting does not exist yet.
+    pub switch: Option<&'static str>,
+    /// Whether checkov reports this finding for the export of `stack`.
+    pub applies: fn(&Stack) -> bool,
+}
+
+impl CheckovException {
+    pub fn applies_to(&self, stack: &Stack) -> bool {
+        (self.applies)(stack)
+    }
+}
+
+const PLANNED_KMS: &str =
+    "planned: a customer managed KMS key setting for the secret, the log group and the bucket together";
+
+pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
+    CheckovException {
+        check_id: "CKV_AWS_382",
+        resource_type: "aws_security_group",
+        control: "no egress to 0.0.0.0/0 on all ports",
+        reason: "the agent connects out to Matillion, the image registry, AWS APIs and every data source its \
+                 pipelines use (databases on their own ports: 5432, 5439, 1433, 1521, 3306, ...), which are not \
+                 known at deploy time; the group has no ingress rule at all",
+        switch: Some(
+            "use_existing_security_group = true with security_group_ids of a group whose egress lists your \
+             data sources",
+        ),
+        applies: creates_open_egress_group,
+    },
+    CheckovException {
+        check_id: "CKV_AWS_333",
+        resource_type: "aws_ecs_service",
+        control: "no public IP on tasks",
+        reason: "in the default network (public subnets, internet gateway, no NAT gateway) a task needs a public \
+                 IP to reach Matillion and the image registry; nothing can connect in (no ingress rule)",
+        switch: Some(
+            "assign_public_ip = false, with subnets that reach the internet through a NAT gateway or VPC endpoints",
+        ),
+        applies: assigns_public_ip,
+    },
+    CheckovException {
+        check_id: "CKV_AWS_338",
+        resource_type: "aws_cloudwatch_log_group",
+        control: "log retention of at least 1 year",
+        reason: "agentctl keeps the agent's operational logs 30 days by default, like the reference module; they \
+                 are not audit records",
+        switch: Some("log_retention_days = 365 (or more; 0 never expires)"),
+        applies: keeps_logs_under_a_year,
+    },
+    CheckovException {
+        check_id: "CKV_AWS_158",
+        resource_type: "aws_cloudwatch_log_group",
+        control: "log group encrypted with a customer managed KMS key",
+        reason: "CloudWatch Logs encrypts at rest with AWS owned keys; a customer managed key adds a key policy \
+                 to maintain and KMS cost",
+        switch: Some(PLANNED_KMS),
+        applies: always,
+    },
+    CheckovException {
+        check_id: "CKV_AWS_149",
+        resource_type: "aws_secretsmanager_secret",
+        control: "secret encrypted with a customer managed KMS key",
+        reason: "the secret is encrypted with the AWS managed key aws/secretsmanager and readable only by the \
+                 execution role",
+        switch: Some(PLANNED_KMS),
+        applies: always,
+    },
+    CheckovException {
+        check_id: "CKV2_AWS_57",
+        resource_type: "aws_secretsmanager_secret",
+        control: "automatic secret rotation",
+        reason: "the OAuth client credentials are issued by Matillion Hub; no rotation Lambda can create new \
+                 ones. Rotate them in Hub, then apply again",
+        switch: None,
+        applies: always,
+    },
+    CheckovException {
+        check_id: "CKV_AWS_145",
+        resource_type: "aws_s3_bucket",
+        control: "bucket encrypted with KMS by default",
+        reason: "default encryption is on with SSE-S3 (AES256); SSE-KMS adds a KMS request per object operation \
+                 on a busy staging bucket",
+        switch: Some(PLANNED_KMS),
+        applies: creates_bucket,
+    },
+    CheckovException {
+        check_id: "CKV_AWS_21",
+        resource_type: "aws_s3_bucket",
+        control: "bucket versioning",
+        reason: "the staging bucket holds transient files the agent writes and deletes; versioning would keep \
+                 every deleted object, at a cost, without protecting anything of value",
+        switch: Some("planned: bucket versioning setting"),
+        applies: creates_bucket,
+    },
+    CheckovException {
+        check_id: "CKV2_AWS_61",
+        resource_type: "aws_s3_bucket",
+        control: "bucket lifecycle configuration",
+        reason: "agentctl's apply sets no lifecycle rule yet, and the export builds what apply builds \
+                 (recommended: abort incomplete multipart uploads after 7 days)",
+        switch: Some("planned: bucket lifecycle (abort incomplete uploads, optional expiry of staging objects)"),
+        applies: creates_bucket,
+    },
+    CheckovException {
+        check_id: "CKV_AWS_144",
+        resource_type: "aws_s3_bucket",
+        control: "cross-region replication",
+        reason: "staging data is transient; a replica in another region doubles storage and transfer cost for \
+                 data nobody restores",
+        switch: None,
+        applies: creates_bucket,
+    },
+    CheckovException {
+        check_id: "CKV_AWS_18",
+        resource_type: "aws_s3_bucket",
+        control: "bucket access logging",
+        reason: "server access logs need a second bucket to receive them; where object access must be audited, \
+                 CloudTrail data events do it account-wide",
+        switch: Some("planned: access log target bucket setting"),
+        applies: creates_bucket,
+    },
+    CheckovException {
+        check_id: "CKV2_AWS_62",
+        resource_type: "aws_s3_bucket",
+        control: "bucket event notifications",
+        reason: "nothing consumes events of staging objects",
+        switch: None,
+        applies: creates_bucket,
+    },
+    CheckovException {
+        check_id: "CKV2_AWS_11",
+        resource_type: "aws_vpc",
+        control: "VPC flow logs",
+        reason: "flow logs need a destination, an IAM role and cost per GB; the VPC agentctl creates carries only \
+                 the agent's outbound traffic. Existing VPCs keep their own flow logs",
+        switch: Some("planned: flow logs setting for the VPC agentctl creates"),
+        applies: creates_vpc,
+    },
+    CheckovException {
+        check_id: "CKV_AWS_394",
+        resource_type: "data.aws_availability_zones",
+        control: "zone list pinned by zone name or id",
+        reason: "only when the zones are unknown (offline): zone names differ between accounts (in us-west-1 \
+                 one account has b and c, another a and c), so the export takes the first two available zones, \
+                 sorted, as agentctl's apply does; new zones get later letters, so the pick stays put. Built \
+                 with the account's zones known, the export names them and has no data source",
+        switch: Some("planned: an availability_zones setting that pins the zones of new subnets"),
+        applies: picks_zones_at_apply,
+    },
+];
+
+/// The exception for a finding, if it is one.
+pub fn find(check_id: &str, resource_type: &str) -> Option<&'static CheckovException> {
+    CHECKOV_EXCEPTIONS.iter().find(|e| e.check_id == check_id && e.resource_type == resource_type)
+}
+
+/// The findings checkov reports for the export of `stack`, all of them listed here.
+pub fn expected(stack: &Stack) -> Vec<&'static CheckovException> {
+    CHECKOV_EXCEPTIONS.iter().filter(|e| e.applies_to(stack)).collect()
+}
+
+/// The list as a Markdown table, for the README.
+pub fn markdown() -> String {
+    let mut out = String::from("| check | resource | control | why not | to turn it on |\n|---|---|---|---|---|\n");
+    for e in CHECKOV_EXCEPTIONS {
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {} | {} |\n",
+            e.check_id,
+            e.resource_type,
+            e.control,
+            e.reason,
+            e.switch.map_or_else(
+                || "-".to_owned(),
+                |s| if s.starts_with("planned:") { s.to_owned() } else { format!("`{s}`") }
+            )
+        ));
+    }
+    out
+}
+
+fn always(_: &Stack) -> bool {
+    true
+}
+
+fn has(stack: &Stack, kind: Kind) -> bool {
+    stack.resources.iter().any(|r| r.addr.kind == kind)
+}
+
+fn creates_bucket(stack: &Stack) -> bool {
+    has(stack, Kind::S3Bucket)
+}
+
+fn creates_vpc(stack: &Stack) -> bool {
+    has(stack, Kind::Vpc)
+}
+
+fn creates_open_egress_group(stack: &Stack) -> bool {
+    stack.resources.iter().any(|r| match &r.spec {
+        Spec::SecurityGroup(sg) => sg.egress.iter().any(|e| e.protocol == "-1" && e.cidr == "0.0.0.0/0"),
+        _ => false,
+    })
+}
+
+fn assigns_public_ip(stack: &Stack) -> bool {
+    stack.resources.iter().any(|r| matches!(&r.spec, Spec::EcsService(s) if s.assign_public_ip))
+}
+
+fn keeps_logs_under_a_year(stack: &Stack) -> bool {
+    stack.resources.iter().any(|r| matches!(&r.spec, Spec::LogGroup(l) if l.retention_in_days.is_some_and(|d| d < 365)))
+}
+
+fn picks_zones_at_apply(stack: &Stack) -> bool {
+    stack.resources.iter().any(|r| matches!(&r.spec, Spec::Subnet(s) if s.availability_zone.starts_with("${")))
+}

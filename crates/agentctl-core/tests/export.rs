@@ -1,0 +1,521 @@
+//! `export terraform`: the stack model as Terraform JSON. Deterministic, no secret
+//! values, every model resource with its name and tags, references instead of
+//! literal ids and ARNs, and a checkov scan that fails on any finding not in the
+//! documented exception list.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Command;
+
+use agentctl_core::config::Env;
+use agentctl_core::export::checkov_exceptions::{self, CHECKOV_EXCEPTIONS, CHECKOV_VERSION};
+use agentctl_core::export::terraform::{resource_type, terraform_address};
+use agentctl_core::export::{terraform, terraform_files, write_terraform};
+use agentctl_core::model::{build, Context, Kind, Stack, OWNERSHIP_TAG};
+use agentctl_core::names::ACCOUNT_PLACEHOLDER;
+use common::*;
+use serde_json::Value;
+
+const AWS_ACCOUNT: &str = "123456789012";
+const FIXTURES: [&str; 3] = ["new-vpc.tfvars", "existing-vpc.tfvars", "existing-all.tfvars"];
+
+fn stack_with(text: &str, env: &Env, ctx: &Context) -> Stack {
+    build(&load_ok_env(text, env).config, ctx)
+}
+
+/// Offline, as `agentctl export terraform` builds it: the account is unknown.
+fn offline(fixture_file: &str) -> Stack {
+    stack_with(&fixture(fixture_file), &env_with_creds(), &Context::default())
+}
+
+fn with_account(fixture_file: &str) -> Stack {
+    stack_with(
+        &fixture(fixture_file),
+        &env_with_creds(),
+        &Context {
+            aws_account_id: Some(AWS_ACCOUNT.into()),
+            availability_zones: Some(vec!["us-east-1a".into(), "us-east-1b".into()]),
+        },
+    )
+}
+
+fn main_doc(stack: &Stack) -> Value {
+    terraform(stack).remove("main.tf.json").expect("main.tf.json")
+}
+
+fn all_text(stack: &Stack) -> String {
+    terraform_files(stack).into_values().collect()
+}
+
+/// Every string in a JSON document, keys excluded.
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+        Value::Object(fields) => fields.values().for_each(|f| strings(f, out)),
+        _ => {}
+    }
+}
+
+/// `${...}` interpolations of a Terraform template string (`$${` is an escape).
+fn interpolations(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        if rest[..i].ends_with('$') {
+            rest = &rest[i + 2..];
+            continue;
+        }
+        let after = &rest[i + 2..];
+        let end = after.find('}').expect("closed interpolation");
+        out.push(after[..end].to_owned());
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+#[test]
+fn export_is_byte_identical_across_runs() {
+    for f in FIXTURES {
+        let first = terraform_files(&offline(f));
+        let second = terraform_files(&offline(f));
+        assert_eq!(first, second, "{f}");
+        assert_eq!(
+            first.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["main.tf.json", "outputs.tf.json", "variables.tf.json"]
+        );
+        for (name, text) in &first {
+            assert!(text.ends_with("}\n") && !text.ends_with("\n\n"), "{f}/{name}: one trailing newline");
+            let reparsed: Value = serde_json::from_str(text).expect("valid JSON");
+            assert_eq!(text, &agentctl_core::export::render(&reparsed), "{f}/{name}: stable rendering");
+        }
+        // On disk too.
+        let dir = scratch_dir(&format!("determinism-{}", f.trim_end_matches(".tfvars")));
+        let written = write_terraform(&offline(f), &dir).expect("write");
+        let again = write_terraform(&offline(f), &dir).expect("write");
+        assert_eq!(written, again);
+        for path in written {
+            let name = path.file_name().unwrap().to_str().unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), first[name], "{}", path.display());
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
+fn no_credential_value_anywhere() {
+    for f in FIXTURES {
+        let text = all_text(&offline(f)) + &all_text(&with_account(f));
+        assert!(!text.contains(CLIENT_ID) && !text.contains(CLIENT_SECRET), "{f}: a credential leaked");
+    }
+    // Credentials written in the file (accepted for compatibility) do not leak either.
+    let text = tfvars(&[("client_id", "\"cid-IN-FILE-4242\""), ("client_secret", "\"csec-IN-FILE-4343\"")]);
+    let stack = stack_with(&text, &Env::default(), &Context::default());
+    let export = all_text(&stack);
+    assert!(!export.contains("cid-IN-FILE-4242") && !export.contains("csec-IN-FILE-4343"));
+    // The secret version takes them from the variables.
+    let main = main_doc(&stack);
+    assert_eq!(
+        main["resource"]["aws_secretsmanager_secret_version"]["credentials"]["secret_string"],
+        "${jsonencode({client_id = var.client_id, client_secret = var.client_secret})}"
+    );
+}
+
+#[test]
+fn credentials_are_sensitive_variables_without_default() {
+    let vars = terraform(&offline("new-vpc.tfvars")).remove("variables.tf.json").unwrap();
+    let vars = vars["variable"].as_object().expect("variable block");
+    assert_eq!(vars.keys().collect::<Vec<_>>(), ["client_id", "client_secret"]);
+    for (name, v) in vars {
+        assert_eq!(v["sensitive"], true, "{name}");
+        assert_eq!(v["type"], "string", "{name}");
+        assert!(v.get("default").is_none(), "{name} must have no default");
+    }
+}
+
+/// The name a model resource has in its Terraform block.
+fn exported_name(kind: Kind, body: &Value) -> &Value {
+    match kind {
+        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable => &body["tags"]["Name"],
+        Kind::S3Bucket => &body["bucket"],
+        Kind::TaskDefinition => &body["family"],
+        _ => &body["name"],
+    }
+}
+
+#[test]
+fn every_model_resource_is_exported_with_its_name_and_tags() {
+    for f in FIXTURES {
+        let stack = with_account(f);
+        let main = main_doc(&stack);
+        for r in &stack.resources {
+            let body = &main["resource"][resource_type(r.addr.kind)][r.addr.key];
+            assert!(body.is_object(), "{f}: {} missing as {}", r.addr, terraform_address(r.addr));
+            assert_eq!(exported_name(r.addr.kind, body), &Value::String(r.name.clone()), "{f}: {}", r.addr);
+            assert_eq!(body["tags"][OWNERSHIP_TAG], stack.deployment.as_str(), "{f}: {} ownership tag", r.addr);
+            let tags: BTreeMap<String, String> = serde_json::from_value(body["tags"].clone()).unwrap();
+            assert_eq!(tags, r.tags, "{f}: {} tags", r.addr);
+        }
+        // Nothing that the model does not have, except the documented additions.
+        let types: BTreeSet<&str> = stack.resources.iter().map(|r| resource_type(r.addr.kind)).collect();
+        for ty in main["resource"].as_object().unwrap().keys() {
+            let companion = [
+                "aws_default_security_group",
+                "aws_route",
+                "aws_route_table_association",
+                "aws_secretsmanager_secret_version",
+                "aws_iam_role_policy",
+                "aws_s3_bucket_public_access_block",
+                "aws_s3_bucket_server_side_encryption_configuration",
+                "aws_s3_bucket_ownership_controls",
+                "aws_s3_bucket_policy",
+            ];
+            assert!(types.contains(ty.as_str()) || companion.contains(&ty.as_str()), "{f}: unexpected {ty}");
+        }
+    }
+}
+
+#[test]
+fn the_offline_bucket_name_uses_the_caller_account() {
+    let main = main_doc(&offline("new-vpc.tfvars"));
+    assert_eq!(
+        main["resource"]["aws_s3_bucket"]["staging"]["bucket"],
+        "analytics-staging-${data.aws_caller_identity.current.account_id}-eu-west-1"
+    );
+    assert!(main["data"]["aws_caller_identity"]["current"].is_object());
+    // Zones unknown offline: the same pick agentctl makes, done by Terraform.
+    let subnets = &main["resource"]["aws_subnet"];
+    assert_eq!(subnets["a"]["availability_zone"], "${sort(data.aws_availability_zones.available.names)[0]}");
+    assert_eq!(subnets["b"]["availability_zone"], "${sort(data.aws_availability_zones.available.names)[1]}");
+    assert_eq!(
+        main["data"]["aws_availability_zones"]["available"],
+        serde_json::json!({"state": "available", "filter": [{"name": "zone-type", "values": ["availability-zone"]}]})
+    );
+    // Known zones stay literal.
+    let main = main_doc(&with_account("new-vpc.tfvars"));
+    assert_eq!(main["resource"]["aws_subnet"]["a"]["availability_zone"], "us-east-1a");
+    assert!(main["data"].get("aws_availability_zones").is_none());
+    // With a known account and no placeholder left, the data source is not needed.
+    let main = main_doc(&with_account("existing-all.tfvars"));
+    assert!(main["data"].get("aws_caller_identity").is_none());
+}
+
+#[test]
+fn references_instead_of_literal_ids_and_arns() {
+    for f in FIXTURES {
+        for (label, stack) in [("offline", offline(f)), ("account", with_account(f))] {
+            let docs = terraform(&stack);
+            let text = all_text(&stack);
+            assert!(!text.contains(ACCOUNT_PLACEHOLDER), "{f}/{label}: account placeholder left");
+            // No model-style reference is left, and every Terraform reference resolves.
+            let main = &docs["main.tf.json"];
+            let mut all = Vec::new();
+            for doc in docs.values() {
+                strings(doc, &mut all);
+            }
+            let resources = main["resource"].as_object().unwrap();
+            let data = main.get("data").and_then(Value::as_object);
+            let variables = docs["variables.tf.json"]["variable"].as_object().unwrap();
+            for s in &all {
+                if s.starts_with("${jsonencode(") {
+                    assert_eq!(s, "${jsonencode({client_id = var.client_id, client_secret = var.client_secret})}");
+                    continue;
+                }
+                for expr in interpolations(s) {
+                    let expr = match expr.strip_prefix("sort(data.aws_availability_zones.available.names)[") {
+                        Some(index) => {
+                            assert!(index.trim_end_matches(']').parse::<usize>().is_ok(), "{expr}");
+                            "data.aws_availability_zones.available.names".to_owned()
+                        }
+                        None => expr,
+                    };
+                    let parts: Vec<&str> = expr.split('.').collect();
+                    let ok = match parts.as_slice() {
+                        ["var", name] => variables.contains_key(*name),
+                        ["data", ty, name, _attr] => data.and_then(|d| d.get(*ty)).and_then(|t| t.get(*name)).is_some(),
+                        [ty, name, _attr] => resources.get(*ty).and_then(|t| t.get(*name)).is_some(),
+                        _ => false,
+                    };
+                    assert!(ok, "{f}/{label}: `${{{expr}}}` does not resolve (in {s:?})");
+                }
+            }
+            for (ty, blocks) in resources {
+                for (name, body) in blocks.as_object().unwrap() {
+                    for dep in body.get("depends_on").and_then(Value::as_array).into_iter().flatten() {
+                        let (dty, dname) = dep.as_str().unwrap().split_once('.').unwrap();
+                        assert!(
+                            resources.get(dty).and_then(|t| t.get(dname)).is_some(),
+                            "{f}: {ty}.{name} depends on missing {dep}"
+                        );
+                    }
+                }
+            }
+            // ARNs of the stack's own resources never appear literally.
+            for literal in [":role/", ":log-group:", "arn:aws:s3:::", ":secret:", ":task-definition/"] {
+                assert!(!text.contains(literal), "{f}/{label}: literal ARN part {literal:?} in the export");
+            }
+            let td = &main["resource"]["aws_ecs_task_definition"]["agent"];
+            assert_eq!(td["execution_role_arn"], "${aws_iam_role.execution.arn}");
+            assert_eq!(td["task_role_arn"], "${aws_iam_role.task.arn}");
+            let containers: Value = serde_json::from_str(td["container_definitions"].as_str().unwrap()).unwrap();
+            let secrets = &containers[0]["secrets"];
+            assert_eq!(secrets[0]["valueFrom"], "${aws_secretsmanager_secret.credentials.arn}:client_id::");
+            assert_eq!(secrets[1]["valueFrom"], "${aws_secretsmanager_secret.credentials.arn}:client_secret::");
+            assert_eq!(containers[0]["readonlyRootFilesystem"], true);
+            assert_eq!(
+                containers[0]["logConfiguration"]["options"]["awslogs-group"],
+                "${aws_cloudwatch_log_group.agent.name}"
+            );
+            let svc = &main["resource"]["aws_ecs_service"]["agent"];
+            assert_eq!(svc["task_definition"], "${aws_ecs_task_definition.agent.arn}");
+            assert_eq!(svc["cluster"], "${aws_ecs_cluster.main.id}");
+            assert_eq!(svc["deployment_circuit_breaker"][0], serde_json::json!({"enable": true, "rollback": true}));
+            let policies = &main["data"]["aws_iam_policy_document"];
+            let execution = policies["execution_agent_execution"].to_string();
+            assert!(execution.contains("${aws_cloudwatch_log_group.agent.arn}:*"), "{execution}");
+            assert!(execution.contains("\"${aws_secretsmanager_secret.credentials.arn}\""), "{execution}");
+            assert_eq!(
+                main["resource"]["aws_iam_role_policy"]["execution_agent_execution"]["policy"],
+                "${data.aws_iam_policy_document.execution_agent_execution.json}"
+            );
+        }
+    }
+    let main = main_doc(&offline("new-vpc.tfvars"));
+    let r = &main["resource"];
+    assert_eq!(r["aws_subnet"]["a"]["vpc_id"], "${aws_vpc.main.id}");
+    assert_eq!(
+        r["aws_route"]["public_default"],
+        serde_json::json!({
+            "route_table_id": "${aws_route_table.public.id}",
+            "destination_cidr_block": "0.0.0.0/0",
+            "gateway_id": "${aws_internet_gateway.main.id}"
+        })
+    );
+    assert!(r["aws_route_table"]["public"].get("route").is_none());
+    assert_eq!(r["aws_route_table_association"]["b"]["subnet_id"], "${aws_subnet.b.id}");
+    assert_eq!(
+        r["aws_ecs_service"]["agent"]["network_configuration"][0]["security_groups"],
+        serde_json::json!(["${aws_security_group.agent.id}"])
+    );
+    assert_eq!(r["aws_security_group"]["agent"]["ingress"], serde_json::json!([]));
+    assert_eq!(r["aws_ecs_cluster"]["main"]["setting"][0]["value"], "enabled");
+    let task = main["data"]["aws_iam_policy_document"]["task_agent_task"].to_string();
+    assert!(task.contains("\"${aws_s3_bucket.staging.arn}/*\""), "{task}");
+    // Existing network: the user's ids, literally.
+    let main = main_doc(&offline("existing-all.tfvars"));
+    let net = &main["resource"]["aws_ecs_service"]["agent"]["network_configuration"][0];
+    assert_eq!(net["subnets"], serde_json::json!(["subnet-0bbb2222", "subnet-0aaa1111"]));
+    assert_eq!(net["security_groups"], serde_json::json!(["sg-0c0c0c0c", "sg-0d0d0d0d"]));
+    assert!(main["resource"].get("aws_vpc").is_none() && main["resource"].get("aws_security_group").is_none());
+}
+
+#[test]
+fn literal_template_sequences_are_escaped() {
+    let mut stack = offline("existing-all.tfvars");
+    stack.resources[0].tags.insert("note".into(), "a ${literal} and %{ directive }".into());
+    let main = main_doc(&stack);
+    let ty = resource_type(stack.resources[0].addr.kind);
+    assert_eq!(main["resource"][ty][stack.resources[0].addr.key]["tags"]["note"], "a $${literal} and %%{ directive }");
+}
+
+#[test]
+fn log_retention_never_expiring_is_zero() {
+    let main = main_doc(&offline("existing-all.tfvars"));
+    assert_eq!(main["resource"]["aws_cloudwatch_log_group"]["agent"]["retention_in_days"], 0);
+    let main = main_doc(&offline("existing-vpc.tfvars"));
+    assert_eq!(main["resource"]["aws_cloudwatch_log_group"]["agent"]["retention_in_days"], 90);
+}
+
+#[test]
+fn every_exception_has_a_reason_and_is_documented() {
+    let table = checkov_exceptions::markdown();
+    let mut seen = BTreeSet::new();
+    for e in CHECKOV_EXCEPTIONS {
+        assert!(seen.insert((e.check_id, e.resource_type)), "{} listed twice", e.check_id);
+        assert!(e.reason.len() > 20, "{}", e.check_id);
+        assert!(e.resource_type.trim_start_matches("data.").starts_with("aws_"), "{}", e.check_id);
+        assert!(table.contains(e.check_id), "{}", e.check_id);
+    }
+}
+
+// --- checkov ------------------------------------------------------------------
+
+fn scratch_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("agentctl-export-{}-{label}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    dir
+}
+
+fn checkov() -> PathBuf {
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("checkov"))
+        .find(|p| p.is_file());
+    let Some(path) = found else { panic!("checkov not found: python3 -m pip install checkov=={CHECKOV_VERSION}") };
+    let out = Command::new(&path).arg("--version").output().expect("run checkov --version");
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(
+        version,
+        CHECKOV_VERSION,
+        "checkov {version} found at {}; the exception list is measured with {CHECKOV_VERSION}: \
+         python3 -m pip install checkov=={CHECKOV_VERSION}",
+        path.display()
+    );
+    path
+}
+
+/// `[section, type, name]` of the block that starts at `line` (1-based) of a
+/// pretty-printed export file; `resource` blocks become `type.name`.
+fn block_at(text: &str, line: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let key = |l: &str| l.trim().split('"').nth(1).unwrap_or_default().to_owned();
+    let mut i = line - 1;
+    let mut path = vec![key(lines[i])];
+    let mut level = indent(lines[i]);
+    while level > 2 {
+        while indent(lines[i]) != level - 2 || !lines[i].trim_end().ends_with('{') {
+            i -= 1;
+        }
+        level -= 2;
+        path.insert(0, key(lines[i]));
+    }
+    if path[0] == "resource" {
+        path.remove(0);
+    }
+    path.join(".")
+}
+
+struct Finding {
+    check_id: String,
+    address: String,
+    name: String,
+}
+
+impl Finding {
+    /// `aws_vpc` for `aws_vpc.main`, `data.aws_availability_zones` for a data source.
+    fn resource_type(&self) -> &str {
+        let end = if self.address.starts_with("data.") { 2 } else { 1 };
+        let cut = self.address.match_indices('.').nth(end - 1).map_or(self.address.len(), |(i, _)| i);
+        &self.address[..cut]
+    }
+}
+
+/// Writes the export of `stack`, scans it, and checks the findings against the
+/// exception list: nothing new, nothing stale.
+fn scan(label: &str, stack: &Stack) {
+    let checkov = checkov();
+    let dir = scratch_dir(label);
+    let files = terraform_files(stack);
+    write_terraform(stack, &dir).expect("write export");
+    // `terraform` is the framework for Terraform, but checkov 3.3.30 skips
+    // `*.tf.json` there (it loads `.tf` and `.hcl` only); `terraform_json` scans
+    // them with the same checks. `--skip-download`: no call to Prisma Cloud.
+    let out = Command::new(&checkov)
+        .args(["--framework", "terraform", "terraform_json", "-d"])
+        .arg(&dir)
+        .args(["-o", "json", "--quiet", "--skip-download"])
+        .output()
+        .expect("run checkov");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "checkov printed no JSON ({e}), exit {:?}:\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let reports: Vec<Value> = match report {
+        Value::Array(items) => items,
+        one => vec![one],
+    };
+    let mut findings = Vec::new();
+    let mut passed = 0;
+    for r in &reports {
+        let summary = r.get("summary").unwrap_or(r);
+        assert_eq!(summary["parsing_errors"], 0, "{label}: checkov could not parse the export: {r}");
+        if r["check_type"] == "terraform_json" {
+            passed = summary["passed"].as_u64().unwrap();
+        }
+        for f in r["results"]["failed_checks"].as_array().into_iter().flatten() {
+            let file = f["file_path"].as_str().unwrap().trim_start_matches('/');
+            let line = f["file_line_range"][0].as_u64().unwrap() as usize;
+            findings.push(Finding {
+                check_id: f["check_id"].as_str().unwrap().to_owned(),
+                address: block_at(&files[file], line),
+                name: f["check_name"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    // A scan that saw nothing would pass everything.
+    assert!(passed >= 40, "{label}: checkov passed only {passed} checks: did it scan the export?");
+    let expected: BTreeSet<(&str, &str)> =
+        checkov_exceptions::expected(stack).iter().map(|e| (e.check_id, e.resource_type)).collect();
+    let new: Vec<String> = findings
+        .iter()
+        .filter(|f| !expected.contains(&(f.check_id.as_str(), f.resource_type())))
+        .map(|f| format!("  {} on {}: {}", f.check_id, f.address, f.name))
+        .collect();
+    let found: BTreeSet<(&str, &str)> = findings.iter().map(|f| (f.check_id.as_str(), f.resource_type())).collect();
+    let stale: Vec<String> =
+        expected.iter().filter(|e| !found.contains(*e)).map(|(id, ty)| format!("  {id} on {ty}")).collect();
+    println!("{label}: checkov {CHECKOV_VERSION}: {passed} passed, {} failed (all documented)", findings.len());
+    assert!(
+        new.is_empty(),
+        "{label}: checkov findings not in export::checkov_exceptions (fix the export, or document why):\n{}",
+        new.join("\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "{label}: documented exceptions checkov no longer reports (remove them, or fix `applies`):\n{}",
+        stale.join("\n")
+    );
+}
+
+#[test]
+fn checkov_new_vpc() {
+    scan("new-vpc", &offline("new-vpc.tfvars"));
+}
+
+#[test]
+fn checkov_existing_network() {
+    // Existing VPC, subnets and security groups; private ECR image; no bucket.
+    scan("existing-all", &offline("existing-all.tfvars"));
+}
+
+#[test]
+fn checkov_existing_vpc_new_subnets() {
+    scan("existing-vpc", &offline("existing-vpc.tfvars"));
+}
+
+#[test]
+fn checkov_switches_turn_controls_on() {
+    // A year of logs and no public IP: those two findings must be gone.
+    let text = tfvars(&[
+        ("name", "\"hardened\""),
+        ("log_retention_days", "365"),
+        ("assign_public_ip", "false"),
+        ("use_existing_vpc", "true"),
+        ("vpc_id", "\"vpc-0a1b2c3d4e5f60718\""),
+        ("use_existing_subnet", "true"),
+        ("subnet_ids", "[\"subnet-0aaa1111\", \"subnet-0bbb2222\"]"),
+    ]);
+    let stack = stack_with(&text, &env_with_creds(), &Context::default());
+    let expected: Vec<&str> = checkov_exceptions::expected(&stack).iter().map(|e| e.check_id).collect();
+    assert!(!expected.contains(&"CKV_AWS_338") && !expected.contains(&"CKV_AWS_333"), "{expected:?}");
+    scan("hardened", &stack);
+}
+
+#[test]
+fn export_needs_no_path_of_its_own() {
+    // The library writes where it is told and nowhere else.
+    let dir = scratch_dir("nested").join("a/b");
+    let written = write_terraform(&offline("new-vpc.tfvars"), &dir).unwrap();
+    assert!(written.iter().all(|p| p.starts_with(&dir)));
+    assert_eq!(written.len(), 3);
+    std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap()).ok();
+}

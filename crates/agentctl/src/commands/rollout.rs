@@ -1,0 +1,101 @@
+//! Waiting for a rollout this command started, and telling the truth about it.
+
+use agentctl_aws::ops::ServiceRef;
+use agentctl_aws::rollout::{self, Outcome, Target, WatchOptions, WatchReport};
+use agentctl_aws::Aws;
+use agentctl_core::rollout::DiagnosisContext;
+
+use crate::cli::WaitArgs;
+use crate::exit::{Code, Failure};
+use crate::printer::Printer;
+
+pub fn diagnosis_context(aws: &Aws, s: &ServiceRef, image: &str, memory_mib: u32) -> DiagnosisContext {
+    DiagnosisContext {
+        image: image.to_owned(),
+        execution_role: s.execution_role.clone(),
+        secret_arn: format!(
+            "arn:{}:secretsmanager:{}:{}:secret:{}",
+            agentctl_core::regions::partition(&aws.region),
+            aws.region,
+            aws.account_id,
+            s.secret
+        ),
+        memory_mib,
+    }
+}
+
+/// Waits for `deployment` (unless --no-wait) and maps its outcome to an exit code.
+pub async fn wait(
+    aws: &Aws,
+    s: &ServiceRef,
+    deployment: &str,
+    ctx: &DiagnosisContext,
+    args: &WaitArgs,
+    printer: &Printer,
+) -> Result<Code, Failure> {
+    if args.no_wait {
+        printer.note(&format!(
+            "Started deployment {deployment}; not waiting (--no-wait). Follow it with `agentctl status`."
+        ));
+        return Ok(Code::Ok);
+    }
+    printer.note(&format!("Waiting for deployment {deployment} (up to {} s)...", args.timeout.as_secs()));
+    let target = Target { cluster: &s.cluster, service: &s.service, deployment, log_group: &s.log_group };
+    let opts = WatchOptions {
+        timeout: args.timeout,
+        fail_fast_after: args.fail_fast_after as usize,
+        ..WatchOptions::default()
+    };
+    tokio::select! {
+        report = rollout::watch(&aws.ecs, &aws.logs, &target, ctx, opts, printer) => Ok(show(&report?, printer)),
+        _ = tokio::signal::ctrl_c() => Err(Failure::new(Code::Aborted, format!("stopped waiting; deployment {deployment} goes on in ECS"))
+            .help("follow it with `agentctl status`")),
+    }
+}
+
+fn show(r: &WatchReport, printer: &Printer) -> Code {
+    let (code, headline) = match &r.outcome {
+        Outcome::Completed => {
+            (Code::Ok, format!("Deployment {} completed in {:.0} s: every task is running.", r.deployment, r.seconds))
+        }
+        Outcome::RolledBack { to, reason } => (
+            Code::RolledBack,
+            format!(
+                "Deployment {} FAILED and ECS rolled back{}: {reason}",
+                r.deployment,
+                to.as_ref().map(|t| format!(" to {t}")).unwrap_or_default()
+            ),
+        ),
+        Outcome::Failed { reason } => (Code::RolloutFailed, format!("Deployment {} FAILED: {reason}", r.deployment)),
+        Outcome::Superseded { by } => (
+            Code::Superseded,
+            format!(
+                "Deployment {} was superseded by {} before it finished.",
+                r.deployment,
+                by.as_deref().unwrap_or("another deployment")
+            ),
+        ),
+        Outcome::TimedOut { waited_secs } => (
+            Code::TimedOut,
+            format!("Deployment {} did not finish within {waited_secs} s; it is still in progress.", r.deployment),
+        ),
+    };
+    let mut text = format!("{headline}\n");
+    if !r.diagnoses.is_empty() {
+        text.push_str("\nWhy tasks stopped:\n");
+        for d in &r.diagnoses {
+            text.push_str(&format!("  {} task{}: {}\n", d.count, if d.count == 1 { "" } else { "s" }, d.reason));
+            text.push_str(&format!("    likely cause: {}\n    fix: {}\n", d.likely_cause, d.fix));
+        }
+    }
+    if !r.last_log_lines.is_empty() {
+        text.push_str("\nLast log lines of a stopped task:\n");
+        for l in &r.last_log_lines {
+            text.push_str(&format!("  | {l}\n"));
+        }
+    }
+    let mut json = serde_json::to_value(r).expect("json");
+    json["exit_code"] = serde_json::json!(code as u8);
+    printer.result(&text, &json);
+    code
+}
