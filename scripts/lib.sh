@@ -24,3 +24,14 @@ ensure_script() {
     apt-get update -qq && apt-get install -y -qq bsdutils
   fi
 }
+
+ensure_checkov() {
+  # In a venv of its own: checkov pins older boto3/botocore than moto and the aws CLI.
+  local venv="${AGENTCTL_TOOLS_DIR:-$HOME/.cache/agentctl-tools}/checkov-3.3.30"
+  if [ ! -x "$venv/bin/checkov" ] || ! "$venv/bin/checkov" --version 2>/dev/null | grep -q '^3.3.30$'; then
+    echo "==> installing checkov 3.3.30 in $venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet -r requirements-checkov.txt
+  fi
+  export PATH="$venv/bin:$PATH"
+}

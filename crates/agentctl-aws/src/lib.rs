@@ -4,6 +4,7 @@
 
 mod adapters;
 pub mod apply;
+pub mod doctor;
 mod error;
 pub mod live;
 pub mod lock;

@@ -72,13 +72,12 @@ pub async fn describe(
     cluster: &str,
     service: &str,
 ) -> Result<Option<ServiceSnapshot>, Error> {
-    let out = ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(service)
-        .send()
-        .await
-        .map_err(sdk(format!("reading ECS service {service}")))?;
+    let sent = ecs.describe_services().cluster(cluster).services(service).send().await;
+    let out = match sent.map_err(sdk(format!("reading ECS service {service}"))) {
+        Ok(out) => out,
+        Err(e) if crate::adapters::is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let Some(s) = out.services().iter().find(|s| s.status() != Some("INACTIVE")) else { return Ok(None) };
     let deployments = s
         .deployments()

@@ -28,6 +28,8 @@ pub struct Aws {
     pub caller_arn: String,
     /// Available zones of the region for this account, sorted.
     pub availability_zones: Vec<String>,
+    /// For clients made on demand (rarely used services).
+    pub sdk_config: aws_types::SdkConfig,
     pub ec2: aws_sdk_ec2::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub iam: aws_sdk_iam::Client,
@@ -92,6 +94,7 @@ impl Aws {
             account_id: who.account().unwrap_or_default().to_owned(),
             caller_arn: who.arn().unwrap_or_default().to_owned(),
             availability_zones,
+            sdk_config: config.clone(),
             ec2,
             ecs: aws_sdk_ecs::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),

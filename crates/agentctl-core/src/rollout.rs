@@ -184,7 +184,13 @@ pub fn classify(t: &StoppedTask, ctx: &DiagnosisContext) -> (FailureKind, String
 /// Groups stopped tasks by what went wrong, most frequent first.
 pub fn diagnose(tasks: &[StoppedTask], ctx: &DiagnosisContext) -> Vec<Diagnosis> {
     let mut groups: BTreeMap<(FailureKind, String), Diagnosis> = BTreeMap::new();
-    for t in tasks {
+    // Tasks ECS or a user stopped on purpose (scale-in, replaced by a deployment)
+    // are not failures.
+    let deliberate = |t: &&StoppedTask| {
+        matches!(t.stop_code.as_deref(), Some("ServiceSchedulerInitiated" | "UserInitiated"))
+            && t.containers.iter().all(|c| matches!(c.exit_code, None | Some(0) | Some(143)))
+    };
+    for t in tasks.iter().filter(|t| !deliberate(t)) {
         let (kind, likely_cause, fix) = classify(t, ctx);
         let reason = t.stopped_reason.clone().unwrap_or_else(|| "(no reason given)".into());
         let d = groups.entry((kind, reason.clone())).or_insert_with(|| Diagnosis {
@@ -362,5 +368,15 @@ mod tests {
         assert!(exited.likely_cause.contains("agent exited with 1"));
         assert_eq!(fail_fast(&d, 2).map(|x| x.kind), Some(FailureKind::ImagePull));
         assert_eq!(fail_fast(&d, 3), None);
+    }
+
+    #[test]
+    fn deliberate_stops_are_not_failures() {
+        let ctx = DiagnosisContext::default();
+        let mut t = stopped("t1", "Scaling activity initiated by (deployment ecs-svc/1)", Some(143), None);
+        t.stop_code = Some("ServiceSchedulerInitiated".into());
+        assert!(diagnose(&[t.clone()], &ctx).is_empty());
+        t.containers[0].exit_code = Some(1);
+        assert_eq!(diagnose(&[t], &ctx).len(), 1, "a crash during a scale-in still counts");
     }
 }

@@ -354,7 +354,9 @@ fn checkov() -> PathBuf {
         .flat_map(std::env::split_paths)
         .map(|dir| dir.join("checkov"))
         .find(|p| p.is_file());
-    let Some(path) = found else { panic!("checkov not found: python3 -m pip install checkov=={CHECKOV_VERSION}") };
+    let Some(path) = found else {
+        panic!("checkov not found on PATH: run ./scripts/test.sh, which installs checkov=={CHECKOV_VERSION} in a venv of its own (or: python3 -m venv V && V/bin/pip install -r requirements-checkov.txt && export PATH=V/bin:$PATH)")
+    };
     let out = Command::new(&path).arg("--version").output().expect("run checkov --version");
     let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     assert_eq!(

@@ -78,8 +78,32 @@ pub enum Command {
     Redeploy(RedeployArgs),
     /// Roll back to the previous (or a given) task definition revision
     Rollback(RollbackArgs),
+    /// Preflight checklist: credentials, network path out, security groups, image, quota, the deployment's health
+    Doctor,
+    /// Monthly cost estimate for the config, with the next size down and up; no AWS call
+    Cost(CostArgs),
+    /// Hand the stack over to other tools
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Remove a stale deployment lock left by a killed run
     Unlock(UnlockArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// Price table (JSON, same shape as the built-in one) instead of the built-in prices
+    #[arg(long)]
+    pub prices: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The desired stack as Terraform JSON (*.tf.json) for the hashicorp/aws provider; no AWS call
+    Terraform {
+        /// Folder to write main.tf.json, variables.tf.json and outputs.tf.json into
+        #[arg(long, default_value = "terraform")]
+        out: PathBuf,
+    },
 }
 
 /// How long and how to wait for a rollout.

@@ -227,3 +227,23 @@ fn validate_output_of_the_seed_quickstart_is_stable() {
     let o = agentctl(&shared_examples(), &["validate", "--no-color", "-c", "seed-quickstart.tfvars"], &[]);
     insta::assert_snapshot!(o.stderr);
 }
+
+#[test]
+fn export_terraform_writes_the_stack_without_credentials_and_identically_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    good_config(dir.path(), &format!("client_secret = \"{CLIENT_SECRET}\""));
+    let mut outputs = Vec::new();
+    for out in ["tf-a", "tf-b"] {
+        let o = agentctl(dir.path(), &["export", "terraform", "--out", out], CREDS);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert!(o.stdout.contains("main.tf.json"), "{}", o.stdout);
+        let main = std::fs::read_to_string(dir.path().join(out).join("main.tf.json")).unwrap();
+        let vars = std::fs::read_to_string(dir.path().join(out).join("variables.tf.json")).unwrap();
+        for text in [&main, &vars] {
+            assert!(!text.contains(CLIENT_ID) && !text.contains(CLIENT_SECRET), "credential in exported files");
+        }
+        assert!(main.contains("\"aws_ecs_service\"") && main.contains("data-insights-agent"));
+        outputs.push(main);
+    }
+    assert_eq!(outputs[0], outputs[1], "export is byte-identical across runs");
+}

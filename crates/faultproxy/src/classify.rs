@@ -64,7 +64,11 @@ pub fn classify(method: &str, target: &str, headers: &[(String, String)], body: 
         from_body.or_else(|| query_pairs.iter().find(|(k, _)| k == "Action").cloned()).map(|(_, v)| v)
     };
     if service == "s3" {
-        return Call { operation: s3_operation(method, path, &query_pairs, header), service, protocol: Protocol::RestXmlS3 };
+        return Call {
+            operation: s3_operation(method, path, &query_pairs, header),
+            service,
+            protocol: Protocol::RestXmlS3,
+        };
     }
     if let Some(action) = form_action() {
         let protocol = if service == "ec2" { Protocol::Ec2Query } else { Protocol::AwsQuery };
@@ -258,7 +262,12 @@ mod tests {
     #[test]
     fn query_protocol_services_use_the_action_field() {
         let form = h("content-type", "application/x-www-form-urlencoded");
-        let c = classify("POST", "/", &[auth("ec2"), form.clone()], b"Action=DescribeVpcs&Version=2016-11-15&Filter.1.Name=tag%3Aagentctl%3Adeployment");
+        let c = classify(
+            "POST",
+            "/",
+            &[auth("ec2"), form.clone()],
+            b"Action=DescribeVpcs&Version=2016-11-15&Filter.1.Name=tag%3Aagentctl%3Adeployment",
+        );
         assert_eq!(c, Call { service: "ec2".into(), operation: "DescribeVpcs".into(), protocol: Protocol::Ec2Query });
         let c = classify("POST", "/", &[auth("iam"), form.clone()], b"Action=CreateRole&Version=2010-05-08&RoleName=x");
         assert_eq!(c, Call { service: "iam".into(), operation: "CreateRole".into(), protocol: Protocol::AwsQuery });
@@ -301,13 +310,21 @@ mod tests {
         let c = classify("GET", "/health", &[], b"");
         assert_eq!(c, Call { service: "unknown".into(), operation: "rest".into(), protocol: Protocol::Rest });
         // A presigned URL carries the scope in the query.
-        let c = classify("GET", "/b/k?X-Amz-Credential=AKID%2F20260105%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=ab", &[], b"");
+        let c = classify(
+            "GET",
+            "/b/k?X-Amz-Credential=AKID%2F20260105%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=ab",
+            &[],
+            b"",
+        );
         assert_eq!(c.key(), "s3.GetObject");
     }
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(parse_form("a=x%2Fy&b&c=1+2"), vec![("a".into(), "x/y".into()), ("b".into(), "".into()), ("c".into(), "1 2".into())]);
+        assert_eq!(
+            parse_form("a=x%2Fy&b&c=1+2"),
+            vec![("a".into(), "x/y".into()), ("b".into(), "".into()), ("c".into(), "1 2".into())]
+        );
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
     }

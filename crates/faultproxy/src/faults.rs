@@ -277,7 +277,15 @@ mod tests {
     fn same_seed_same_faults_other_seed_other_faults() {
         let run = |seed| {
             (0..400)
-                .map(|i| decide(seed, if i % 2 == 0 { "ecs.DescribeServices" } else { "ec2.DescribeVpcs" }, i / 2, &rates(), 10.0))
+                .map(|i| {
+                    decide(
+                        seed,
+                        if i % 2 == 0 { "ecs.DescribeServices" } else { "ec2.DescribeVpcs" },
+                        i / 2,
+                        &rates(),
+                        10.0,
+                    )
+                })
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(1), run(1));

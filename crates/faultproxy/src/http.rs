@@ -305,7 +305,8 @@ mod tests {
         assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]));
         let r = parse_response(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 NOT FOUND\r\n\r\nnope", false).unwrap();
         assert_eq!((r.status, r.reason.as_str(), r.body.as_slice()), (404, "NOT FOUND", &b"nope"[..]));
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n", false).unwrap();
+        let r = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n", false)
+            .unwrap();
         assert_eq!(r.body, b"ab");
         let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", true).unwrap();
         let out = String::from_utf8(encode_response(&r, true, true)).unwrap();

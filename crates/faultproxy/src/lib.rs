@@ -100,9 +100,9 @@ impl Proxy {
 
 /// `http://host:port[/...]` -> `host:port`.
 fn upstream_authority(url: &str) -> io::Result<String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("upstream must be http://HOST:PORT, got {url}")))?;
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("upstream must be http://HOST:PORT, got {url}"))
+    })?;
     let authority = rest.split('/').next().unwrap_or(rest);
     Ok(if authority.contains(':') { authority.to_owned() } else { format!("{authority}:80") })
 }

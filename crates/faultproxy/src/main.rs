@@ -83,7 +83,8 @@ fn main() -> std::process::ExitCode {
         let stats = proxy.stats();
         println!("listening {}", proxy.local_addr());
         let _ = std::io::stdout().flush();
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = proxy.serve() => {}
             _ = term.recv() => {}

@@ -146,7 +146,10 @@ mod tests {
     fn waves_merge_overlapping_intervals() {
         assert_eq!(waves(&[]), 0);
         // Three sequential calls: three waves.
-        assert_eq!(waves(&[e("a.X", 0.0, 25.0, "none"), e("a.X", 26.0, 51.0, "none"), e("a.X", 52.0, 77.0, "none")]), 3);
+        assert_eq!(
+            waves(&[e("a.X", 0.0, 25.0, "none"), e("a.X", 26.0, 51.0, "none"), e("a.X", 52.0, 77.0, "none")]),
+            3
+        );
         // Eight concurrent reads after one STS call: two waves.
         let mut v = vec![e("sts.GetCallerIdentity", 0.0, 25.0, "none")];
         v.extend((0..8).map(|i| e("ec2.DescribeVpcs", 26.0 + i as f64 * 0.3, 52.0 + i as f64, "none")));

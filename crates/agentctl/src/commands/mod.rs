@@ -3,6 +3,7 @@
 
 mod apply;
 mod destroy;
+mod offline;
 mod ops;
 mod plan;
 mod rollout;
@@ -26,6 +27,8 @@ pub fn run(cli: Cli) -> Code {
     let result = match cli.command {
         Command::Validate => validate::run(&settings, &printer),
         Command::Plan(args) if args.offline => plan::offline(&settings, &printer),
+        Command::Cost(args) => offline::cost(&settings, &printer, &args),
+        Command::Export(cmd) => offline::export(&settings, &printer, &cmd),
         command => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -68,7 +71,8 @@ async fn run_aws(command: Command, settings: &Settings, printer: &Printer) -> Re
             }
             Ok(Code::Ok)
         }
-        Command::Validate => unreachable!("validate runs without AWS"),
+        Command::Doctor => offline::doctor(settings, printer).await,
+        Command::Validate | Command::Cost(_) | Command::Export(_) => unreachable!("runs without AWS"),
     }
 }
 

@@ -98,11 +98,29 @@ pub struct World {
     pub moto: Moto,
     pub dir: tempfile::TempDir,
     pub name: String,
+    /// When set, agentctl runs reach moto through this fault-and-latency proxy
+    /// (test-side SDK clients from `sdk()` still talk to moto directly).
+    pub proxy: Option<faultproxy::Running>,
 }
 
 impl World {
     pub fn new(name: &str) -> World {
-        World { moto: Moto::start(), dir: tempfile::tempdir().unwrap(), name: name.to_owned() }
+        World { moto: Moto::start(), dir: tempfile::tempdir().unwrap(), name: name.to_owned(), proxy: None }
+    }
+
+    /// A world whose agentctl runs go through a faultproxy (in this process)
+    /// in front of its moto; `configure` sets latency, fault rates and seed.
+    pub fn with_proxy(name: &str, configure: impl FnOnce(&mut faultproxy::Config)) -> World {
+        let mut w = World::new(name);
+        let mut cfg = faultproxy::Config::new(w.moto.endpoint.clone());
+        configure(&mut cfg);
+        w.proxy = Some(faultproxy::start(cfg).expect("start faultproxy"));
+        w
+    }
+
+    /// Where agentctl runs send their requests: the proxy if there is one, else moto.
+    pub fn endpoint(&self) -> String {
+        self.proxy.as_ref().map_or_else(|| self.moto.endpoint.clone(), |p| p.url())
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -127,7 +145,7 @@ impl World {
             ("CI", "true".into()),
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_ENDPOINT_URL", self.moto.endpoint.clone()),
+            ("AWS_ENDPOINT_URL", self.endpoint()),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
             ("AWS_CONFIG_FILE", format!("{d}/no-aws-config")),
             ("AWS_SHARED_CREDENTIALS_FILE", format!("{d}/no-aws-credentials")),
@@ -176,4 +194,82 @@ impl World {
 pub fn assert_no_secret(text: &str) {
     assert!(!text.contains(CLIENT_ID), "client_id leaked:\n{text}");
     assert!(!text.contains(CLIENT_SECRET), "client_secret leaked:\n{text}");
+}
+
+/// The tag agentctl puts on everything it creates.
+pub const OWNERSHIP_TAG: &str = "agentctl:deployment";
+
+/// Everything of this deployment left in moto, per service, as "kind name"
+/// lines (a copy of stack.rs's `owned`, shared with the other test files).
+pub fn owned_resources(w: &World) -> Vec<String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let cfg = w.sdk().await;
+        let ec2 = aws_sdk_ec2::Client::new(&cfg);
+        let tag_filter =
+            aws_sdk_ec2::types::Filter::builder().name(format!("tag:{OWNERSHIP_TAG}")).values(&w.name).build();
+        let mut out = Vec::new();
+        for v in ec2.describe_vpcs().filters(tag_filter.clone()).send().await.unwrap().vpcs() {
+            out.push(format!("vpc {}", v.vpc_id().unwrap()));
+        }
+        for s in ec2.describe_subnets().filters(tag_filter.clone()).send().await.unwrap().subnets() {
+            out.push(format!("subnet {}", s.subnet_id().unwrap()));
+        }
+        for g in ec2.describe_security_groups().filters(tag_filter.clone()).send().await.unwrap().security_groups() {
+            out.push(format!("sg {}", g.group_id().unwrap()));
+        }
+        for g in ec2.describe_internet_gateways().filters(tag_filter.clone()).send().await.unwrap().internet_gateways()
+        {
+            out.push(format!("igw {}", g.internet_gateway_id().unwrap()));
+        }
+        for t in ec2.describe_route_tables().filters(tag_filter.clone()).send().await.unwrap().route_tables() {
+            out.push(format!("rtb {}", t.route_table_id().unwrap()));
+        }
+        let iam = aws_sdk_iam::Client::new(&cfg);
+        for r in iam.list_roles().send().await.unwrap().roles() {
+            if r.role_name().starts_with(&w.name) {
+                out.push(format!("role {}", r.role_name()));
+            }
+        }
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
+        for g in logs.describe_log_groups().send().await.unwrap().log_groups() {
+            if g.log_group_name().unwrap_or_default().contains(&w.name) {
+                out.push(format!("log-group {}", g.log_group_name().unwrap()));
+            }
+        }
+        let s3 = aws_sdk_s3::Client::new(&cfg);
+        for b in s3.list_buckets().send().await.unwrap().buckets() {
+            if b.name().unwrap_or_default().starts_with(&w.name) {
+                out.push(format!("bucket {}", b.name().unwrap()));
+            }
+        }
+        let ecs = aws_sdk_ecs::Client::new(&cfg);
+        for c in ecs.describe_clusters().clusters(&w.name).send().await.unwrap().clusters() {
+            if c.status() == Some("ACTIVE") {
+                out.push(format!("cluster {}", c.cluster_name().unwrap()));
+            }
+        }
+        for arn in ecs
+            .list_task_definitions()
+            .family_prefix(format!("{}-agent", w.name))
+            .send()
+            .await
+            .unwrap()
+            .task_definition_arns()
+        {
+            out.push(format!("task-definition {arn}"));
+        }
+        let sm = aws_sdk_secretsmanager::Client::new(&cfg);
+        for s in sm.list_secrets().send().await.unwrap().secret_list() {
+            if s.name().unwrap_or_default().starts_with(&w.name) && s.deleted_date().is_none() {
+                out.push(format!("secret {}", s.name().unwrap()));
+            }
+        }
+        let ssm = aws_sdk_ssm::Client::new(&cfg);
+        for p in ssm.describe_parameters().send().await.unwrap().parameters() {
+            out.push(format!("parameter {}", p.name().unwrap()));
+        }
+        out.sort();
+        out
+    })
 }

@@ -1,0 +1,278 @@
+//! doctor against networks built in moto, and cost from the command line.
+
+mod support;
+
+use support::World;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+struct Net {
+    vpc: String,
+    subnets: Vec<String>,
+    sg: String,
+}
+
+enum Out {
+    InternetGateway,
+    Nat,
+    Nothing,
+}
+
+/// A VPC with two subnets whose route table sends 0.0.0.0/0 where `out` says,
+/// and a security group with the given egress (None: AWS's default all-out).
+fn build_net(w: &World, out: Out, egress_443: bool) -> Net {
+    rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.9.0.0/16")
+            .send()
+            .await
+            .unwrap()
+            .vpc()
+            .unwrap()
+            .vpc_id()
+            .unwrap()
+            .to_owned();
+        for attr in [true] {
+            let b = aws_sdk_ec2::types::AttributeBooleanValue::builder().value(attr).build();
+            ec2.modify_vpc_attribute().vpc_id(&vpc).enable_dns_hostnames(b).send().await.unwrap();
+        }
+        let mut subnets = Vec::new();
+        for (cidr, az) in [("10.9.1.0/24", "us-east-1a"), ("10.9.2.0/24", "us-east-1b")] {
+            let s = ec2.create_subnet().vpc_id(&vpc).cidr_block(cidr).availability_zone(az).send().await.unwrap();
+            subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_owned());
+        }
+        let rt_id = ec2
+            .create_route_table()
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap()
+            .route_table()
+            .unwrap()
+            .route_table_id()
+            .unwrap()
+            .to_owned();
+        for s in &subnets {
+            ec2.associate_route_table().route_table_id(&rt_id).subnet_id(s).send().await.unwrap();
+        }
+        match out {
+            Out::InternetGateway => {
+                let igw = ec2
+                    .create_internet_gateway()
+                    .send()
+                    .await
+                    .unwrap()
+                    .internet_gateway()
+                    .unwrap()
+                    .internet_gateway_id()
+                    .unwrap()
+                    .to_owned();
+                ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&vpc).send().await.unwrap();
+                ec2.create_route()
+                    .route_table_id(&rt_id)
+                    .destination_cidr_block("0.0.0.0/0")
+                    .gateway_id(&igw)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            Out::Nat => {
+                // The NAT lives in a public subnet of its own.
+                let public = ec2
+                    .create_subnet()
+                    .vpc_id(&vpc)
+                    .cidr_block("10.9.100.0/24")
+                    .send()
+                    .await
+                    .unwrap()
+                    .subnet()
+                    .unwrap()
+                    .subnet_id()
+                    .unwrap()
+                    .to_owned();
+                let eip = ec2
+                    .allocate_address()
+                    .domain(aws_sdk_ec2::types::DomainType::Vpc)
+                    .send()
+                    .await
+                    .unwrap()
+                    .allocation_id()
+                    .unwrap()
+                    .to_owned();
+                let nat = ec2.create_nat_gateway().subnet_id(&public).allocation_id(eip).send().await.unwrap();
+                let nat = nat.nat_gateway().unwrap().nat_gateway_id().unwrap().to_owned();
+                ec2.create_route()
+                    .route_table_id(&rt_id)
+                    .destination_cidr_block("0.0.0.0/0")
+                    .nat_gateway_id(&nat)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            Out::Nothing => {}
+        }
+        let sg = ec2
+            .create_security_group()
+            .group_name("agents")
+            .description("for the agent")
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        let sg = sg.group_id().unwrap().to_owned();
+        if !egress_443 {
+            // Replace the default all-out rule by SSH only.
+            let all = aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("-1")
+                .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build();
+            ec2.revoke_security_group_egress().group_id(&sg).ip_permissions(all).send().await.unwrap();
+            let ssh = aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build();
+            ec2.authorize_security_group_egress().group_id(&sg).ip_permissions(ssh).send().await.unwrap();
+        }
+        Net { vpc, subnets, sg }
+    })
+}
+
+fn existing_config(w: &World, net: &Net, public_ip: bool, subnets: &[String]) {
+    let list = subnets.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
+    w.config(&format!(
+        "use_existing_vpc = true\nvpc_id = \"{}\"\nuse_existing_subnet = true\nsubnet_ids = [{list}]\nuse_existing_security_group = true\nsecurity_group_ids = [\"{}\"]\nassign_public_ip = {public_ip}",
+        net.vpc, net.sg
+    ));
+}
+
+/// (exit code, check id -> (status, whole check as JSON))
+fn doctor(w: &World) -> (i32, serde_json::Value) {
+    let r = w.run(&["doctor", "-o", "json"]);
+    let v: serde_json::Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+    (r.code, v)
+}
+
+fn check<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    v["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).unwrap_or_else(|| panic!("no check {id} in {v:#}"))
+}
+
+#[test]
+fn public_subnets_with_an_internet_gateway_pass_and_need_a_public_ip() {
+    let w = World::new("dpub");
+    let net = build_net(&w, Out::InternetGateway, true);
+    existing_config(&w, &net, true, &net.subnets);
+    let (code, v) = doctor(&w);
+    assert_eq!(check(&v, "network.path_out")["status"], "pass", "{v:#}");
+    assert_eq!(check(&v, "network.subnets")["status"], "pass", "{v:#}");
+    assert_eq!(check(&v, "credentials")["status"], "pass");
+    assert_eq!(code, 0, "{v:#}");
+    existing_config(&w, &net, false, &net.subnets);
+    let (code, v) = doctor(&w);
+    assert_eq!(code, 1);
+    let c = check(&v, "network.path_out");
+    assert_eq!(c["status"], "fail");
+    assert!(c["fix"].as_str().unwrap().contains("assign_public_ip"), "{c:#}");
+}
+
+#[test]
+fn private_subnets_with_a_nat_gateway_pass() {
+    let w = World::new("dnat");
+    let net = build_net(&w, Out::Nat, true);
+    existing_config(&w, &net, false, &net.subnets);
+    let (code, v) = doctor(&w);
+    assert_eq!(check(&v, "network.path_out")["status"], "pass", "{v:#}");
+    assert_eq!(code, 0, "{v:#}");
+}
+
+#[test]
+fn private_subnets_without_a_route_out_fail_with_the_fix() {
+    let w = World::new("dnone");
+    let net = build_net(&w, Out::Nothing, true);
+    existing_config(&w, &net, false, &net.subnets);
+    let (code, v) = doctor(&w);
+    assert_eq!(code, 1);
+    let c = check(&v, "network.path_out");
+    assert_eq!(c["status"], "fail");
+    let fix = c["fix"].as_str().unwrap();
+    assert!(fix.contains("NAT"), "{fix}");
+    let evidence = c["evidence"].to_string();
+    assert!(net.subnets.iter().any(|s| evidence.contains(s)), "the evidence names the subnets: {evidence}");
+    // Text output says the same for people.
+    let text = w.run(&["doctor"]);
+    assert!(text.stdout.contains("[FAIL]") && text.stdout.contains("failed"), "{}", text.stdout);
+}
+
+#[test]
+fn a_security_group_without_https_egress_fails() {
+    let w = World::new("dsg");
+    let net = build_net(&w, Out::InternetGateway, false);
+    existing_config(&w, &net, true, &net.subnets);
+    let (code, v) = doctor(&w);
+    assert_eq!(code, 1);
+    let c = check(&v, "network.egress");
+    assert_eq!(c["status"], "fail", "{v:#}");
+    assert!(c["fix"].as_str().unwrap().contains("443") && c["fix"].as_str().unwrap().contains(&net.sg), "{c:#}");
+}
+
+#[test]
+fn a_missing_subnet_fails() {
+    let w = World::new("dmiss");
+    let net = build_net(&w, Out::InternetGateway, true);
+    let subnets = vec![net.subnets[0].clone(), "subnet-0123456789abcdef0".to_owned()];
+    existing_config(&w, &net, true, &subnets);
+    let (code, v) = doctor(&w);
+    assert_eq!(code, 1);
+    let c = check(&v, "network.subnets");
+    assert_eq!(c["status"], "fail", "{v:#}");
+    assert!(c.to_string().contains("subnet-0123456789abcdef0"), "{c:#}");
+}
+
+#[test]
+fn a_deployed_stack_reports_its_own_resources_healthy() {
+    let w = World::new("dself");
+    w.config("");
+    w.run(&["apply", "--yes"]).expect_code(0);
+    let (code, v) = doctor(&w);
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(check(&v, "deployment.execution_role")["status"], "pass");
+    assert_eq!(check(&v, "deployment.log_group")["status"], "pass");
+    assert_eq!(check(&v, "deployment.recent_failures")["status"], "pass");
+    rt().block_on(async {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&w.sdk().await);
+        logs.delete_log_group().log_group_name("/ecs/dself-agent").send().await.unwrap();
+    });
+    let (code, v) = doctor(&w);
+    assert_eq!(code, 1);
+    assert_eq!(check(&v, "deployment.log_group")["status"], "fail");
+}
+
+#[test]
+fn cost_matches_the_hand_computed_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("terraform.tfvars");
+    // 2 tasks × 730 h × (1 vCPU × $0.04048 + 4 GB × $0.004445) = $85.06 in us-east-1.
+    std::fs::write(
+        &path,
+        "region = \"us-east-1\"\naccount_id = \"4f1c2a9e-7d3b-4c8e-9a61-2b5d8e0f3c17\"\nagent_id = \"a7e3c9d1-0b2f-4e6a-8c5d-9f1b3e7a2d40\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agentctl"))
+        .current_dir(dir.path())
+        .args(["cost", "-o", "json"])
+        .env_clear()
+        .env("TF_VAR_client_id", support::CLIENT_ID)
+        .env("TF_VAR_client_secret", support::CLIENT_SECRET)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    support::assert_no_secret(&stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("85.06"), "{stdout}");
+}
