@@ -355,3 +355,297 @@ pub async fn own_resources(aws: &Aws, stack: &Stack, config: &Config) -> Result<
     }
     Ok(checks)
 }
+
+// --- a stack built by the reference Terraform module --------------------------------
+
+/// Matillion's reference Terraform module names everything `NAME-SALT-suffix`,
+/// SALT being six random letters and digits: the stack's id is `NAME-SALT`.
+fn reference_id<'a>(resource: &'a str, suffix: &str) -> Option<&'a str> {
+    let id = resource.strip_suffix(suffix)?.strip_suffix('-')?;
+    let (name, salt) = id.rsplit_once('-')?;
+    (!name.is_empty() && salt.len() == 6 && salt.chars().all(|c| c.is_ascii_alphanumeric())).then_some(id)
+}
+
+/// What was found of one reference stack, for the evidence.
+#[derive(Default)]
+struct Found {
+    clusters: Vec<String>,
+    services: Vec<String>,
+    secrets: Vec<String>,
+    roles: Vec<String>,
+    log_groups: Vec<String>,
+    security_groups: Vec<String>,
+    vpcs: Vec<String>,
+}
+
+fn is_ours(tags: impl IntoIterator<Item = (Option<String>, Option<String>)>) -> bool {
+    tags.into_iter().any(|(k, _)| k.as_deref() == Some(agentctl_core::model::OWNERSHIP_TAG))
+}
+
+/// Looks for resources of a stack built by the reference Terraform module in
+/// this account and region (ECS clusters and services, secrets, IAM roles, log
+/// groups, security groups, VPCs named as it names them, without agentctl's
+/// ownership tag) and says what to do about it. List calls only; one that is
+/// denied is reported, never fatal.
+pub async fn reference_stack(aws: &Aws, config: &Config) -> Check {
+    use std::collections::BTreeMap;
+    let mut found: BTreeMap<String, Found> = BTreeMap::new();
+    let mut unread: Vec<String> = Vec::new();
+
+    let ecs = async {
+        let mut clusters = Vec::new();
+        let mut token = None;
+        loop {
+            let page =
+                aws.ecs.list_clusters().set_next_token(token).send().await.map_err(sdk("listing ECS clusters"))?;
+            clusters.extend(page.cluster_arns().iter().map(|a| a.rsplit('/').next().unwrap_or(a).to_owned()));
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        for c in clusters {
+            let Some(id) = reference_id(&c, "cluster").map(str::to_owned) else { continue };
+            let services = aws
+                .ecs
+                .list_services()
+                .cluster(&c)
+                .send()
+                .await
+                .map_err(sdk(format!("listing services of ECS cluster {c}")))?;
+            let services: Vec<String> = services
+                .service_arns()
+                .iter()
+                .map(|a| a.rsplit('/').next().unwrap_or(a).to_owned())
+                .filter(|s| reference_id(s, "service") == Some(id.as_str()))
+                .collect();
+            out.push((id, c, services));
+        }
+        Ok::<_, Error>(out)
+    };
+    let secrets = async {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = aws.secrets.list_secrets().set_next_token(token).send().await.map_err(sdk("listing secrets"))?;
+            for s in page.secret_list() {
+                let name = s.name().unwrap_or_default();
+                let tags = s.tags().iter().map(|t| (t.key().map(str::to_owned), t.value().map(str::to_owned)));
+                if let Some(id) = reference_id(name, "agent-secret").filter(|_| !is_ours(tags)) {
+                    out.push((id.to_owned(), name.to_owned()));
+                }
+            }
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok::<_, Error>(out)
+    };
+    let roles = async {
+        let mut out = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = aws.iam.list_roles().set_marker(marker).send().await.map_err(sdk("listing IAM roles"))?;
+            for r in page.roles() {
+                let name = r.role_name();
+                if let Some(id) = ["task-execution-role", "matillion-ecs-task-role"]
+                    .iter()
+                    .find_map(|suffix| reference_id(name, suffix))
+                {
+                    out.push((id.to_owned(), name.to_owned()));
+                }
+            }
+            marker = page.marker().map(str::to_owned);
+            if !page.is_truncated() || marker.is_none() {
+                break;
+            }
+        }
+        Ok::<_, Error>(out)
+    };
+    let log_groups = async {
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            let page = aws
+                .logs
+                .describe_log_groups()
+                .log_group_name_prefix("/ecs/")
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(sdk("listing log groups"))?;
+            for g in page.log_groups() {
+                let name = g.log_group_name().unwrap_or_default();
+                if let Some(id) = name.strip_prefix("/ecs/").and_then(|n| reference_id(n, "task")) {
+                    out.push((id.to_owned(), name.to_owned()));
+                }
+            }
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok::<_, Error>(out)
+    };
+    let network = async {
+        let (sgs, vpcs) = tokio::try_join!(
+            async {
+                aws.ec2
+                    .describe_security_groups()
+                    .filters(filter("group-name", vec!["*-ecs-sg".into(), "*-matillion-agent-security-group".into()]))
+                    .send()
+                    .await
+                    .map_err(sdk("listing security groups"))
+            },
+            async {
+                aws.ec2
+                    .describe_vpcs()
+                    .filters(filter("tag:Name", vec!["*-vpc".into()]))
+                    .send()
+                    .await
+                    .map_err(sdk("listing VPCs"))
+            },
+        )?;
+        let mut out = Vec::new();
+        for g in sgs.security_groups() {
+            let name = g.group_name().unwrap_or_default();
+            let tags = g.tags().iter().map(|t| (t.key().map(str::to_owned), t.value().map(str::to_owned)));
+            if let Some(id) = ["ecs-sg", "matillion-agent-security-group"]
+                .iter()
+                .find_map(|suffix| reference_id(name, suffix))
+                .filter(|_| !is_ours(tags))
+            {
+                out.push((id.to_owned(), format!("sg:{} ({name})", g.group_id().unwrap_or_default())));
+            }
+        }
+        for v in vpcs.vpcs() {
+            let name = v.tags().iter().find(|t| t.key() == Some("Name")).and_then(|t| t.value()).unwrap_or_default();
+            let tags = v.tags().iter().map(|t| (t.key().map(str::to_owned), t.value().map(str::to_owned)));
+            if let Some(id) = reference_id(name, "vpc").filter(|_| !is_ours(tags)) {
+                out.push((id.to_owned(), format!("vpc:{} ({name})", v.vpc_id().unwrap_or_default())));
+            }
+        }
+        Ok::<_, Error>(out)
+    };
+    let (ecs, secrets, roles, log_groups, network) = tokio::join!(ecs, secrets, roles, log_groups, network);
+    match ecs {
+        Ok(list) => {
+            for (id, cluster, services) in list {
+                let f = found.entry(id).or_default();
+                f.clusters.push(cluster);
+                f.services.extend(services);
+            }
+        }
+        Err(e) => unread.push(e.to_string()),
+    }
+    for (result, pick) in [
+        (secrets, (|f: &mut Found| &mut f.secrets) as fn(&mut Found) -> &mut Vec<String>),
+        (roles, |f: &mut Found| &mut f.roles),
+        (log_groups, |f: &mut Found| &mut f.log_groups),
+    ] {
+        match result {
+            Ok(list) => {
+                for (id, name) in list {
+                    pick(found.entry(id).or_default()).push(name);
+                }
+            }
+            Err(e) => unread.push(e.to_string()),
+        }
+    }
+    match network {
+        Ok(list) => {
+            for (id, what) in list {
+                let f = found.entry(id).or_default();
+                match what.split_once(':') {
+                    Some(("sg", rest)) => f.security_groups.push(rest.to_owned()),
+                    Some((_, rest)) => f.vpcs.push(rest.to_owned()),
+                    None => {}
+                }
+            }
+        }
+        Err(e) => unread.push(e.to_string()),
+    }
+    // A salt-like suffix alone is weak evidence: a stack counts when an ECS
+    // cluster, a secret or a role of it is there.
+    found.retain(|_, f| !f.clusters.is_empty() || !f.secrets.is_empty() || !f.roles.is_empty());
+
+    let title = "Stack built by the reference Terraform module";
+    let id = "migration.reference_stack";
+    if found.is_empty() {
+        let mut c = Check::new(id, title, if unread.is_empty() { Status::Pass } else { Status::Warn });
+        if unread.is_empty() {
+            c.evidence.push(format!("none in {} (account {})", aws.region, aws.account_id));
+        } else {
+            c.evidence.push("not fully checked: some resources could not be listed".into());
+            c.evidence.extend(unread);
+            c.fix = Some(
+                "grant the list permissions of `agentctl iam-policy` (ecs:ListClusters, ecs:ListServices, \
+                 secretsmanager:ListSecrets, iam:ListRoles) to check"
+                    .into(),
+            );
+        }
+        return c;
+    }
+    let mut c = Check::new(id, title, Status::Warn);
+    let used_vpc = match &config.network {
+        NetworkConfig::New { .. } => None,
+        NetworkConfig::ExistingVpc { vpc_id, .. } | NetworkConfig::Existing { vpc_id, .. } => Some(vpc_id.as_str()),
+    };
+    let mut keeps_network = false;
+    for (stack, f) in &found {
+        let mut parts = Vec::new();
+        let list = |label: &str, items: &[String]| (!items.is_empty()).then(|| format!("{label} {}", items.join(", ")));
+        parts.extend(list("ECS cluster", &f.clusters));
+        parts.extend(list("service", &f.services));
+        parts.extend(list("secret", &f.secrets));
+        parts.extend(list("IAM roles", &f.roles));
+        parts.extend(list("log group", &f.log_groups));
+        parts.extend(list("security groups", &f.security_groups));
+        parts.extend(list("VPC", &f.vpcs));
+        c.evidence.push(format!("reference-module stack `{stack}`: {}", parts.join("; ")));
+        if let Some(vpc) = used_vpc.filter(|v| f.vpcs.iter().any(|x| x.starts_with(&format!("{v} ")))) {
+            keeps_network = true;
+            c.evidence.push(format!("this config deploys into its VPC {vpc}: keep that network when removing it"));
+        }
+        if let (Some(cluster), Some(service)) = (f.clusters.first(), f.services.first()) {
+            c.evidence.push(format!(
+                "once agentctl's agents show as connected in Matillion Hub: aws ecs update-service --cluster {cluster} \
+                 --service {service} --desired-count 0 --region {}",
+                aws.region
+            ));
+        }
+    }
+    c.evidence.extend(unread.into_iter().map(|u| format!("not fully checked: {u}")));
+    c.fix = Some(format!(
+        "both stacks can run side by side with the same agent credentials; when agentctl's agents are connected, \
+         scale the old service to 0, then run `terraform destroy` in the old module's folder{} — see \
+         \"Migrating from the reference Terraform module\" in the README",
+        if keeps_network {
+            " after `terraform state rm` of its VPC, subnets, internet gateway and route table (agentctl uses them)"
+        } else {
+            ""
+        }
+    ));
+    c
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::reference_id;
+
+    #[test]
+    fn reference_names_are_recognised() {
+        assert_eq!(reference_id("data-insights-aB3xYz-cluster", "cluster"), Some("data-insights-aB3xYz"));
+        assert_eq!(reference_id("acme-Q1w2E3-agent-secret", "agent-secret"), Some("acme-Q1w2E3"));
+        assert_eq!(reference_id("acme-Q1w2E3-task-execution-role", "task-execution-role"), Some("acme-Q1w2E3"));
+        // agentctl's own names and near misses are not.
+        assert_eq!(reference_id("acme", "cluster"), None);
+        assert_eq!(reference_id("acme-agent-credentials", "agent-secret"), None);
+        assert_eq!(reference_id("acme-execution-role", "task-execution-role"), None);
+        assert_eq!(reference_id("acme-Q1w2E-cluster", "cluster"), None, "five characters");
+        assert_eq!(reference_id("acme-Q1w2E!-cluster", "cluster"), None);
+        assert_eq!(reference_id("-Q1w2E3-cluster", "cluster"), None, "no name");
+    }
+}

@@ -81,19 +81,79 @@ impl Error {
 }
 
 /// Wraps an SDK error with what we were doing; keeps AWS's code and message.
-pub(crate) fn sdk<E, R>(
+pub(crate) fn sdk<E>(
     action: impl Into<String>,
-) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, R>) -> Error
+) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, HttpResponse>) -> Error
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
     let action = action.into();
     move |e| {
         let message = match e.as_service_error() {
-            Some(se) => format!("{}: {}", se.code().unwrap_or("error"), se.message().unwrap_or("")),
+            Some(se) if se.code().is_some() || se.message().is_some() => {
+                format!("{}: {}", se.code().unwrap_or("error"), se.message().unwrap_or(""))
+            }
+            // An error body the SDK could not read (an XML error from a JSON
+            // service, as emulators and proxies send): take what it says.
+            Some(_) => e.raw_response().map_or_else(|| "error: (no details)".to_owned(), unread_body),
             None => format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
         };
         Error::Aws { action, message }
+    }
+}
+
+type HttpResponse = aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+/// `Code: Message` from an XML error body, else only the HTTP status and content
+/// type: an unknown body might echo the request, which can hold a credential.
+fn unread_body(r: &HttpResponse) -> String {
+    let body = String::from_utf8_lossy(r.body().bytes().unwrap_or_default()).into_owned();
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = body.find(&open)? + open.len();
+        let len = body[start..].find(&format!("</{name}>"))?;
+        Some(
+            body[start..start + len]
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&amp;", "&"),
+        )
+    };
+    match (tag("Code"), tag("Message")) {
+        (Some(code), message) => format!("{code}: {}", message.unwrap_or_default()),
+        (None, _) => format!(
+            "HTTP {} with an error body that could not be read ({})",
+            r.status().as_u16(),
+            r.headers().get("content-type").unwrap_or("no content type")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+
+    fn response(status: u16, body: &str) -> super::HttpResponse {
+        Response::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body.to_owned()))
+    }
+
+    #[test]
+    fn reads_code_and_message_from_an_xml_error_body() {
+        let r = response(
+            403,
+            "<?xml version=\"1.0\"?><ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: arn:aws:iam::1:user/op is not authorized to perform: ecs:CreateService</Message></Error></Errors></ErrorResponse>",
+        );
+        assert_eq!(
+            super::unread_body(&r),
+            "AccessDenied: User: arn:aws:iam::1:user/op is not authorized to perform: ecs:CreateService"
+        );
+        // Anything else: never the body itself.
+        assert_eq!(
+            super::unread_body(&response(400, "echo: client_secret=s3cr3t")),
+            "HTTP 400 with an error body that could not be read (no content type)"
+        );
     }
 }

@@ -27,14 +27,18 @@ pub async fn read(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<Live, Er
     let found = adapters::read_all(aws, &names, stack.existing.vpc_id.as_deref()).await?;
     let mut live = Live::default();
     for (addr, l) in found {
-        let adopted = l.owner().is_none() && adopt.iter().any(|n| n == names.of(addr));
+        let name = names.get(addr).map_or_else(|| l.id.clone(), str::to_owned);
+        let adopted = l.owner().is_none() && adopt.iter().any(|n| *n == name);
         if adopted {
             live.adopted.insert(addr);
         }
         if stack.get(addr).is_some() {
             live.resources.insert(addr, l);
-        } else if adopted || l.owner() == Some(stack.deployment.as_str()) {
-            live.orphans.push((addr, names.of(addr).to_owned(), l));
+        } else if adopted
+            || l.owner() == Some(stack.deployment.as_str())
+            || (!addr.kind.taggable() && stack.get(agentctl_core::model::addr::SERVICE).is_some())
+        {
+            live.orphans.push((addr, name, l));
         }
     }
     Ok(live)
@@ -56,17 +60,14 @@ pub async fn destroy_plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<
     let mut live = Live::default();
     let mut foreign = Vec::new();
     for (addr, l) in found {
-        let adopted = l.owner().is_none() && adopt.iter().any(|n| n == names.of(addr));
-        if adopted || l.owner() == Some(stack.deployment.as_str()) {
-            live.orphans.push((addr, names.of(addr).to_owned(), l));
+        let name = names.get(addr).map_or_else(|| l.id.clone(), str::to_owned);
+        let adopted = l.owner().is_none() && adopt.iter().any(|n| *n == name);
+        // Untaggable resources are found through our service's id or our name.
+        if adopted || !addr.kind.taggable() || l.owner() == Some(stack.deployment.as_str()) {
+            live.orphans.push((addr, name, l));
         } else {
-            foreign.push(Foreign {
-                address: addr.to_string(),
-                kind: addr.kind.noun(),
-                name: names.of(addr).to_owned(),
-                id: l.id.clone(),
-                owner: l.owner().map(str::to_owned),
-            });
+            let owner = l.owner().map(str::to_owned);
+            foreign.push(Foreign { address: addr.to_string(), kind: addr.kind.noun(), name, id: l.id.clone(), owner });
         }
     }
     live.orphans.sort_by_key(|(addr, _, _)| (std::cmp::Reverse(plan::delete_rank(addr.kind)), *addr));

@@ -15,6 +15,7 @@ use crate::Aws;
 
 /// Where the deployment's service lives.
 pub struct ServiceRef {
+    pub deployment: String,
     pub cluster: String,
     pub service: String,
     pub family: String,
@@ -27,6 +28,7 @@ impl ServiceRef {
     pub fn of(aws: &Aws, stack: &Stack) -> ServiceRef {
         let n = Names::new(&stack.deployment, &aws.account_id, &aws.region);
         ServiceRef {
+            deployment: stack.deployment.clone(),
             cluster: n.cluster.clone(),
             service: n.service.clone(),
             family: n.family.clone(),
@@ -61,17 +63,18 @@ pub struct TaskInfo {
 /// Running tasks, or (with `stopped`) those stopped recently (ECS keeps them about an hour).
 pub async fn tasks(aws: &Aws, s: &ServiceRef, stopped: bool) -> Result<Vec<TaskInfo>, Error> {
     let status = if stopped { DesiredStatus::Stopped } else { DesiredStatus::Running };
-    let arns = aws
-        .ecs
-        .list_tasks()
-        .cluster(&s.cluster)
-        .service_name(&s.service)
-        .desired_status(status)
-        .send()
-        .await
-        .map_err(sdk(format!("listing tasks of {}", s.service)))?
-        .task_arns()
-        .to_vec();
+    let listed = aws.ecs.list_tasks().cluster(&s.cluster).service_name(&s.service).desired_status(status).send().await;
+    let arns = match listed.map_err(sdk(format!("listing tasks of {}", s.service))) {
+        Ok(out) => out.task_arns().to_vec(),
+        // No cluster or service yet: no tasks (status says what is missing).
+        Err(e)
+            if crate::adapters::is_not_found(&e)
+                || matches!(&e, Error::Aws { message, .. } if message.starts_with("ServiceNotFoundException")) =>
+        {
+            vec![]
+        }
+        Err(e) => return Err(e),
+    };
     if arns.is_empty() {
         return Ok(vec![]);
     }
@@ -134,12 +137,73 @@ impl TaskInfo {
 pub struct Status {
     pub service: ServiceSnapshot,
     pub running_tasks: Vec<TaskInfo>,
+    pub autoscaling: Option<Scaling>,
+    pub alarms: Vec<AlarmState>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Scaling {
+    pub min: u32,
+    pub max: u32,
+    /// (policy, metric, target)
+    pub policies: Vec<(String, String, f64)>,
+    pub schedules: Vec<ScheduleInfo>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScheduleInfo {
+    pub name: String,
+    pub schedule: String,
+    pub timezone: Option<String>,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AlarmState {
+    pub name: String,
+    pub state: String,
 }
 
 pub async fn status(aws: &Aws, s: &ServiceRef) -> Result<Status, Error> {
-    let (snap, running) = tokio::try_join!(rollout::describe(&aws.ecs, &s.cluster, &s.service), tasks(aws, s, false))?;
+    let scaling_id = format!("service/{}/{}", s.cluster, s.service);
+    let (snap, running, scaling, alarms) = tokio::try_join!(
+        rollout::describe(&aws.ecs, &s.cluster, &s.service),
+        tasks(aws, s, false),
+        crate::adapters::autoscaling::read(aws, &s.deployment, &scaling_id),
+        crate::adapters::cloudwatch::alarm_states(aws, &s.deployment),
+    )?;
     let service = snap.ok_or_else(|| not_deployed(s))?;
-    Ok(Status { service, running_tasks: running })
+    let autoscaling = scaling.values().find_map(|l| match &l.spec {
+        agentctl_core::model::Spec::ScalableTarget(t) => Some((t.min, t.max)),
+        _ => None,
+    });
+    let autoscaling = autoscaling.map(|(min, max)| Scaling {
+        min,
+        max,
+        policies: scaling
+            .values()
+            .filter_map(|l| match &l.spec {
+                agentctl_core::model::Spec::ScalingPolicy(p) => Some((l.id.clone(), p.metric.clone(), p.target)),
+                _ => None,
+            })
+            .collect(),
+        schedules: scaling
+            .values()
+            .filter_map(|l| match &l.spec {
+                agentctl_core::model::Spec::ScheduledAction(a) => Some(ScheduleInfo {
+                    name: l.id.clone(),
+                    schedule: a.schedule.clone(),
+                    timezone: a.timezone.clone(),
+                    min: a.min,
+                    max: a.max,
+                }),
+                _ => None,
+            })
+            .collect(),
+    });
+    let alarms = alarms.into_iter().map(|(name, state)| AlarmState { name, state }).collect();
+    Ok(Status { service, running_tasks: running, autoscaling, alarms })
 }
 
 /// The PRIMARY deployment in an UpdateService answer: the one this call started.
@@ -151,6 +215,17 @@ fn started_deployment(out: Option<&aws_sdk_ecs::types::Service>) -> Result<Strin
 }
 
 pub async fn scale(aws: &Aws, s: &ServiceRef, count: u32) -> Result<String, Error> {
+    // Autoscaling would undo a count outside its bounds at its next evaluation.
+    if let Some((min, max)) =
+        crate::adapters::autoscaling::bounds(aws, &format!("service/{}/{}", s.cluster, s.service)).await?
+    {
+        if count < min || count > max {
+            return Err(Error::Unsupported(format!(
+                "autoscaling keeps {} between {min} and {max} tasks; {count} is outside, and autoscaling would change it back. Change `autoscaling` min/max in the config (or add a schedule) and apply",
+                s.service
+            )));
+        }
+    }
     let out = aws
         .ecs
         .update_service()

@@ -226,9 +226,27 @@ impl CostInput {
     /// autoscaling bounds, schedules and a capacity provider strategy, they map to
     /// `min_tasks`/`max_tasks` (the lowest and highest count any of them sets) and
     /// `spot` here, and nothing else changes.
+    /// Autoscaling bounds (widened by schedules) give the range; the capacity
+    /// mix gives the spot share.
     pub fn from_config(config: &Config) -> CostInput {
+        let (min_tasks, max_tasks) = match &config.autoscaling {
+            None => (config.desired_count, config.desired_count),
+            Some(a) => {
+                let lo = config.schedules.iter().filter_map(|s| s.min).chain([a.min]).min().unwrap_or(a.min);
+                let hi = config.schedules.iter().filter_map(|s| s.max).chain([a.max]).max().unwrap_or(a.max);
+                (lo, hi)
+            }
+        };
+        let spot = config.capacity.as_ref().filter(|c| c.spot_weight > 0).map(|c| SpotShare {
+            base: c.fargate_base,
+            on_demand_weight: c.fargate_weight,
+            spot_weight: c.spot_weight,
+        });
         CostInput {
             ephemeral_gib: config.ephemeral_storage_size,
+            min_tasks,
+            max_tasks,
+            spot,
             ..CostInput::new(config.region.clone(), config.agent_cpu, config.agent_memory, config.desired_count)
         }
     }

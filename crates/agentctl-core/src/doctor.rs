@@ -339,7 +339,15 @@ impl DoctorFacts {
             image_platforms: None,
             cpu_architecture: planned_service(config).0,
             desired_count: config.desired_count,
-            max_count: config.desired_count,
+            max_count: config.autoscaling.as_ref().map_or(config.desired_count, |a| {
+                config
+                    .schedules
+                    .iter()
+                    .filter_map(|s| s.max)
+                    .chain([a.max, config.desired_count])
+                    .max()
+                    .unwrap_or(a.max)
+            }),
             task_cpu: config.agent_cpu,
             fargate_vcpu_quota: None,
             fargate_vcpu_in_use: None,

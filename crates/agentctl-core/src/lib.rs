@@ -8,6 +8,7 @@ pub mod diagnostics;
 pub mod doctor;
 pub mod export;
 pub mod fargate;
+pub mod iam_policy;
 pub mod image;
 pub mod model;
 pub mod names;

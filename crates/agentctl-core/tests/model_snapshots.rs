@@ -385,7 +385,8 @@ fn task_definition_is_locked_down() {
 
         let svc = service(&s);
         assert!(svc.circuit_breaker_rollback);
-        assert_eq!(svc.launch_type, "FARGATE");
+        assert_eq!(svc.capacity_provider_strategy.len(), 1);
+        assert_eq!(svc.capacity_provider_strategy[0].provider, "FARGATE");
         assert_eq!(svc.task_definition, "${task_definition.agent.arn}");
         assert_eq!(svc.minimum_healthy_percent, 100);
     }

@@ -54,6 +54,9 @@ fn fake_outputs(stack: &Stack, a: Address) -> (String, BTreeMap<String, String>)
             let arn = format!("arn:aws:ecs:{region}:{AWS_ACCOUNT}:service/{}/{}", stack.deployment, r.name);
             (arn.clone(), Some(arn))
         }
+        Kind::ScalableTarget | Kind::ScalingPolicy | Kind::ScheduledAction | Kind::Alarm | Kind::Dashboard => {
+            (r.name.clone(), None)
+        }
     };
     let mut outputs = BTreeMap::from([("id".to_owned(), id.clone())]);
     if let Some(arn) = arn {
@@ -92,7 +95,12 @@ fn resolve_spec(spec: &Spec, known: &Known) -> Spec {
             s.subnets = resolve_all(known, &s.subnets);
             s.security_groups = resolve_all(known, &s.security_groups);
         }
-        Spec::Vpc(_)
+        Spec::ScalableTarget(_)
+        | Spec::ScalingPolicy(_)
+        | Spec::ScheduledAction(_)
+        | Spec::Alarm(_)
+        | Spec::Dashboard(_)
+        | Spec::Vpc(_)
         | Spec::Secret(_)
         | Spec::IamRole(_)
         | Spec::S3Bucket(_)

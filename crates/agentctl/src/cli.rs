@@ -87,6 +87,8 @@ pub enum Command {
     Export(ExportCommand),
     /// Remove a stale deployment lock left by a killed run
     Unlock(UnlockArgs),
+    /// The smallest IAM policy that runs agentctl for this deployment (JSON); no AWS call
+    IamPolicy(crate::commands::iam_policy::IamPolicyArgs),
 }
 
 #[derive(Debug, Args)]

@@ -5,14 +5,16 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use agentctl_core::model::{
-    addr, ClusterSpec, ContainerSpec, KeyValue, MountPoint, Resource, SecretRef, ServiceSpec, Spec, TaskDefinitionSpec,
+    addr, CapacityItem, ClusterSpec, ContainerSpec, KeyValue, MountPoint, Resource, SecretRef, ServiceSpec, Spec,
+    TaskDefinitionSpec,
 };
 use agentctl_core::plan::{Known, LiveResource};
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, ClusterField, ClusterSetting, ClusterSettingName, Compatibility,
-    ContainerDefinition, CpuArchitecture, DeploymentCircuitBreaker, DeploymentConfiguration, EphemeralStorage,
-    KeyValuePair, LaunchType, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode, OsFamily, PropagateTags,
-    RuntimePlatform, Secret, ServiceField, Tag, TaskDefinitionField, Volume,
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ClusterField, ClusterSetting,
+    ClusterSettingName, Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, CpuArchitecture,
+    DeploymentCircuitBreaker, DeploymentConfiguration, EphemeralStorage, KeyValuePair, LaunchType, LogConfiguration,
+    LogDriver, NetworkConfiguration, NetworkMode, OsFamily, PropagateTags, RuntimePlatform, Secret, ServiceField, Tag,
+    TaskDefinitionField, Volume,
 };
 
 use super::{is_not_found, outputs, tag_delta, Names, Outputs};
@@ -65,7 +67,9 @@ async fn read_cluster(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Err
         .find(|s| s.name() == Some(&ClusterSettingName::ContainerInsights))
         .and_then(|s| s.value())
         .unwrap_or("disabled");
-    let spec = ClusterSpec { container_insights: insights.to_owned() };
+    let mut capacity_providers: Vec<String> = c.capacity_providers().to_vec();
+    capacity_providers.sort();
+    let spec = ClusterSpec { container_insights: insights.to_owned(), capacity_providers };
     Ok(Some(LiveResource {
         id: arn.clone(),
         outputs: outputs(&[("arn", &arn), ("name", name)]),
@@ -164,6 +168,14 @@ fn container_spec(c: &ContainerDefinition) -> ContainerSpec {
             .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default(),
         stop_timeout: c.stop_timeout().unwrap_or(30) as u32,
+        depends_on: c
+            .depends_on()
+            .iter()
+            .map(|d| agentctl_core::model::ContainerDependency {
+                container_name: d.container_name().to_owned(),
+                condition: d.condition().as_str().to_owned(),
+            })
+            .collect(),
     }
 }
 
@@ -189,7 +201,6 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
         cluster: short(s.cluster_arn().unwrap_or_default()).to_owned(),
         task_definition: s.task_definition().unwrap_or_default().to_owned(),
         desired_count: s.desired_count() as u32,
-        launch_type: s.launch_type().map(|l| l.as_str().to_owned()).unwrap_or_else(|| "FARGATE".into()),
         platform_version: s.platform_version().unwrap_or("LATEST").to_owned(),
         subnets,
         security_groups,
@@ -200,13 +211,20 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
         minimum_healthy_percent: dc.and_then(|d| d.minimum_healthy_percent()).unwrap_or(100) as u32,
         maximum_percent: dc.and_then(|d| d.maximum_percent()).unwrap_or(200) as u32,
         propagate_tags: s.propagate_tags().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "NONE".into()),
+        capacity_provider_strategy: capacity_items(s.capacity_provider_strategy()),
     };
-    // AWS always reports the deployment configuration; an emulator may not.
-    let unreported = if dc.is_none() {
+    // AWS always reports the deployment configuration, and a launch type or a
+    // capacity provider strategy; an emulator may drop them.
+    let mut unreported = if dc.is_none() {
         vec!["circuit_breaker_rollback", "minimum_healthy_percent", "maximum_percent"]
     } else {
         vec![]
     };
+    // agentctl never creates EC2-launch services, and a launch type cannot be
+    // changed in place: "EC2" without a strategy is an emulator dropping ours.
+    if s.capacity_provider_strategy().is_empty() && matches!(s.launch_type(), None | Some(LaunchType::Ec2)) {
+        unreported.push("capacity_provider_strategy");
+    }
     Ok(Some(LiveResource {
         id: arn.clone(),
         outputs: outputs(&[("arn", &arn), ("name", name)]),
@@ -214,6 +232,35 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
         spec: Spec::EcsService(spec),
         unreported,
     }))
+}
+
+fn capacity_items(items: &[CapacityProviderStrategyItem]) -> Vec<CapacityItem> {
+    let mut v: Vec<CapacityItem> = items
+        .iter()
+        .map(|i| CapacityItem {
+            provider: i.capacity_provider().to_owned(),
+            base: i.base() as u32,
+            weight: i.weight() as u32,
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn strategy(items: &[CapacityItem]) -> Option<Vec<CapacityProviderStrategyItem>> {
+    (!items.is_empty()).then(|| {
+        items
+            .iter()
+            .map(|i| {
+                CapacityProviderStrategyItem::builder()
+                    .capacity_provider(&i.provider)
+                    .base(i.base as i32)
+                    .weight(i.weight as i32)
+                    .build()
+                    .expect("provider")
+            })
+            .collect()
+    })
 }
 
 pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
@@ -229,6 +276,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
                         .value(&s.container_insights)
                         .build(),
                 )
+                .set_capacity_providers((!s.capacity_providers.is_empty()).then(|| s.capacity_providers.clone()))
                 .set_tags(Some(ecs_tags(&r.tags)))
                 .send()
                 .await
@@ -289,6 +337,18 @@ async fn register(aws: &Aws, r: &Resource, s: &TaskDefinitionSpec, known: &Known
                 .set_mount_points(Some(mounts))
                 .log_configuration(log)
                 .stop_timeout(c.stop_timeout as i32)
+                .set_depends_on(Some(
+                    c.depends_on
+                        .iter()
+                        .map(|d| {
+                            ContainerDependency::builder()
+                                .container_name(&d.container_name)
+                                .condition(ContainerCondition::from(d.condition.as_str()))
+                                .build()
+                                .expect("dependency")
+                        })
+                        .collect(),
+                ))
                 .build()
         })
         .collect();
@@ -356,7 +416,7 @@ async fn create_service(aws: &Aws, r: &Resource, s: &ServiceSpec, known: &Known)
             .service_name(&r.name)
             .task_definition(known.resolve_str(&s.task_definition))
             .desired_count(s.desired_count as i32)
-            .launch_type(LaunchType::from(s.launch_type.as_str()))
+            .set_capacity_provider_strategy(strategy(&s.capacity_provider_strategy))
             .platform_version(&s.platform_version)
             .network_configuration(network(s, known))
             .deployment_configuration(deployment(s))
@@ -425,9 +485,36 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource, known: &Kn
                 .send()
                 .await
                 .map_err(sdk(format!("updating ECS cluster {}", r.name)))?;
+            if want.capacity_providers != have.capacity_providers {
+                aws.ecs
+                    .put_cluster_capacity_providers()
+                    .cluster(&r.name)
+                    .set_capacity_providers(Some(want.capacity_providers.clone()))
+                    .set_default_capacity_provider_strategy(Some(vec![]))
+                    .send()
+                    .await
+                    .map_err(sdk(format!("setting the capacity providers of ECS cluster {}", r.name)))?;
+            }
         }
         (Spec::EcsService(want), Spec::EcsService(have)) => {
+            let autoscaled = r.ignore_changes.contains(&"desired_count");
             let mut want_resolved = want.clone();
+            if autoscaled {
+                want_resolved.desired_count = have.desired_count;
+            }
+            for field in &l.unreported {
+                match *field {
+                    "capacity_provider_strategy" => {
+                        want_resolved.capacity_provider_strategy.clone_from(&have.capacity_provider_strategy)
+                    }
+                    "circuit_breaker_rollback" => {
+                        want_resolved.circuit_breaker_rollback = have.circuit_breaker_rollback
+                    }
+                    "minimum_healthy_percent" => want_resolved.minimum_healthy_percent = have.minimum_healthy_percent,
+                    "maximum_percent" => want_resolved.maximum_percent = have.maximum_percent,
+                    _ => {}
+                }
+            }
             want_resolved.task_definition = known.resolve_str(&want.task_definition);
             want_resolved.subnets = want.subnets.iter().map(|s| known.resolve_str(s)).collect();
             want_resolved.subnets.sort();
@@ -440,7 +527,11 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource, known: &Kn
                     .cluster(&want.cluster)
                     .service(&r.name)
                     .task_definition(&want_resolved.task_definition)
-                    .desired_count(want.desired_count as i32)
+                    // Never reset a count that autoscaling has set.
+                    .set_desired_count((!autoscaled).then_some(want.desired_count as i32))
+                    .set_capacity_provider_strategy(strategy(&want.capacity_provider_strategy))
+                    // Moving between launch type and capacity providers needs a new deployment.
+                    .force_new_deployment(want.capacity_provider_strategy != have.capacity_provider_strategy)
                     .network_configuration(network(want, known))
                     .deployment_configuration(deployment(want))
                     .propagate_tags(PropagateTags::from(want.propagate_tags.as_str()))

@@ -1,6 +1,8 @@
 //! One adapter per AWS service: read live state into the core model, and apply
 //! one change. `dispatch` routes a resource to its adapter by kind.
 
+pub mod autoscaling;
+pub mod cloudwatch;
 mod ec2;
 pub(crate) mod ecs;
 mod iam;
@@ -42,6 +44,7 @@ pub(crate) struct Names {
     pub cluster: String,
     pub service: String,
     pub family: String,
+    pub dashboard: String,
 }
 
 impl Names {
@@ -62,6 +65,23 @@ impl Names {
             cluster: names::cluster(deployment),
             service: names::service(deployment),
             family: names::task_family(deployment),
+            dashboard: format!("{deployment}-agent"),
+        }
+    }
+
+    /// `service/CLUSTER/SERVICE`: how Application Auto Scaling names the service.
+    pub fn scaling_resource_id(&self) -> String {
+        format!("service/{}/{}", self.cluster, self.service)
+    }
+
+    /// The name of a resource at `addr`; `None` for kinds with user-given names
+    /// (policies, schedules, alarms), whose live id is their name.
+    pub fn get(&self, addr: Address) -> Option<&str> {
+        match addr.kind {
+            Kind::ScalingPolicy | Kind::ScheduledAction | Kind::Alarm => None,
+            Kind::ScalableTarget => None,
+            Kind::Dashboard => Some(&self.dashboard),
+            _ => Some(self.of(addr)),
         }
     }
 
@@ -94,7 +114,8 @@ pub(crate) async fn read_all(
     vpc_hint: Option<&str>,
 ) -> Result<BTreeMap<Address, LiveResource>, Error> {
     use agentctl_core::model::addr as a;
-    let (network, secret, exec_role, task_role, bucket, log_group, (cluster, task_def, service)) = tokio::try_join!(
+    let scaling_id = names.scaling_resource_id();
+    let (network, secret, exec_role, task_role, bucket, log_group, (cluster, task_def, service), scaling, alarms) = tokio::try_join!(
         ec2::read(aws, names, vpc_hint),
         secrets::read(aws, &names.secret),
         iam::read(aws, &names.execution_role),
@@ -102,8 +123,12 @@ pub(crate) async fn read_all(
         s3::read(aws, &names.bucket),
         logs::read(aws, &names.log_group),
         ecs::read(aws, names),
+        autoscaling::read(aws, &names.deployment, &scaling_id),
+        cloudwatch::read(aws, &names.deployment, &names.dashboard),
     )?;
     let mut out = network;
+    out.extend(scaling);
+    out.extend(alarms);
     for (addr, found) in [
         (a::SECRET, secret),
         (a::EXECUTION_ROLE, exec_role),
@@ -131,6 +156,8 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
         Kind::S3Bucket => s3::create(aws, r).await,
         Kind::LogGroup => logs::create(aws, r).await,
         Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => ecs::create(aws, r, known).await,
+        Kind::ScalableTarget | Kind::ScalingPolicy | Kind::ScheduledAction => autoscaling::put(aws, r).await,
+        Kind::Alarm | Kind::Dashboard => cloudwatch::put(aws, r, None).await,
     }
 }
 
@@ -144,6 +171,8 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, live: &LiveResource, known: 
         Kind::S3Bucket => s3::update(aws, r, live).await,
         Kind::LogGroup => logs::update(aws, r, live).await,
         Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => ecs::update(aws, r, live, known).await,
+        Kind::ScalableTarget | Kind::ScalingPolicy | Kind::ScheduledAction => autoscaling::put(aws, r).await,
+        Kind::Alarm | Kind::Dashboard => cloudwatch::put(aws, r, Some(live)).await,
     }
 }
 
@@ -169,6 +198,8 @@ pub(crate) async fn delete(
         Kind::S3Bucket => s3::delete(aws, name, opts.empty_bucket).await,
         Kind::LogGroup => logs::delete(aws, name).await,
         Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => ecs::delete(aws, addr, live).await,
+        Kind::ScalableTarget | Kind::ScalingPolicy | Kind::ScheduledAction => autoscaling::delete(aws, live).await,
+        Kind::Alarm | Kind::Dashboard => cloudwatch::delete(aws, live).await,
     }
 }
 

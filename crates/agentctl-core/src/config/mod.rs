@@ -6,6 +6,7 @@
 //! `TF_VAR_client_secret` beat the file, so a shared file can keep a placeholder while
 //! the real value comes from the environment.
 
+mod objects;
 pub mod schema;
 mod validate;
 pub mod value;
@@ -62,6 +63,61 @@ pub struct Config {
     pub custom_cert_location: String,
     pub external_driver_location: String,
     pub log_retention_days: u32,
+    pub autoscaling: Option<Autoscaling>,
+    pub schedules: Vec<Schedule>,
+    pub capacity: Option<Capacity>,
+    pub alarms: Option<Alarms>,
+    /// Run the CloudWatch agent sidecar publishing the agent's Prometheus metrics.
+    pub metrics: bool,
+}
+
+/// Target tracking on the service's task count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Autoscaling {
+    pub min: u32,
+    pub max: u32,
+    /// Average CPU utilisation (%) to hold.
+    pub cpu_target: Option<f64>,
+    pub memory_target: Option<f64>,
+    /// Average running pipeline tasks per agent to hold (needs `metrics`; an
+    /// agent runs at most 20).
+    pub active_tasks_target: Option<f64>,
+    pub scale_in_cooldown: u32,
+    pub scale_out_cooldown: u32,
+}
+
+/// A scheduled change of the autoscaling bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub name: String,
+    /// `cron(...)`, `rate(...)` or `at(...)` as Application Auto Scaling takes them.
+    pub schedule: String,
+    pub timezone: Option<String>,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+}
+
+/// How tasks spread over FARGATE and FARGATE_SPOT: the first `fargate_base`
+/// tasks on FARGATE, the rest by weight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Capacity {
+    pub fargate_base: u32,
+    pub fargate_weight: u32,
+    pub spot_weight: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alarms {
+    pub sns_topic_arns: Vec<String>,
+    /// Percent.
+    pub cpu_high: f64,
+    pub memory_high: f64,
+    pub tasks_below_desired: bool,
+    /// Average active pipeline tasks per agent above which it is saturated (metrics only).
+    pub agent_saturation: f64,
+    /// Alarm when an agent reports it is not running (metrics only).
+    pub agent_not_running: bool,
+    pub dashboard: bool,
 }
 
 /// The network as the three `use_existing_*` switches combine.

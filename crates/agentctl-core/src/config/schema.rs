@@ -11,6 +11,9 @@ pub enum Ty {
     Bool,
     ListOfString,
     MapOfString,
+    /// An HCL object with the fields its validator knows.
+    Object,
+    ListOfObject,
 }
 
 impl Ty {
@@ -21,6 +24,8 @@ impl Ty {
             Ty::Bool => "bool",
             Ty::ListOfString => "list(string)",
             Ty::MapOfString => "map(string)",
+            Ty::Object => "object",
+            Ty::ListOfObject => "list(object)",
         }
     }
 }
@@ -72,6 +77,11 @@ pub const VARIABLES: &[Variable] = &[
     var("custom_cert_location", Ty::String, Some("\"\""), "Extra CA certificates (CUSTOM_CERT_LOCATION); omitted when empty."),
     var("external_driver_location", Ty::String, Some("\"\""), "JDBC drivers location (EXTERNAL_DRIVER_LOCATION); omitted when empty."),
     var("log_retention_days", Ty::Number, Some("30"), "Retention of the agent's CloudWatch log group (a value CloudWatch accepts)."),
+    var("autoscaling", Ty::Object, Some("null"), "{ min, max, cpu_target, memory_target, active_tasks_target, scale_in_cooldown, scale_out_cooldown }: target tracking on the service."),
+    var("schedules", Ty::ListOfObject, Some("[]"), "[{ name, schedule, timezone, min, max }]: scheduled changes of the autoscaling bounds (needs autoscaling)."),
+    var("capacity", Ty::Object, Some("null"), "{ fargate_base, fargate_weight, spot_weight }: FARGATE / FARGATE_SPOT mix; FARGATE only when null."),
+    var("alarms", Ty::Object, Some("null"), "{ sns_topic_arns, cpu_high, memory_high, tasks_below_desired, agent_saturation, agent_not_running, dashboard }: CloudWatch alarms (and a dashboard)."),
+    var("metrics", Ty::Bool, Some("false"), "Run a CloudWatch agent sidecar that publishes the agent's Prometheus metrics (active tasks, requests, sessions, status)."),
 ];
 
 pub fn lookup(name: &str) -> Option<&'static Variable> {

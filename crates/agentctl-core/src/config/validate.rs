@@ -262,6 +262,26 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     let custom_cert_location = r.string("custom_cert_location", "");
     let external_driver_location = r.string("external_driver_location", "");
     let log_retention_days = r.opt_number("log_retention_days", 0..=3653, "retention in days").unwrap_or(30);
+    let metrics = r.bool("metrics", false);
+    let object = |name: &str| {
+        raw.values
+            .get(name)
+            .map(|(v, _)| v)
+            .filter(|v| v.value != Value::Null && !matches!(v.value, Value::Unsupported(_)))
+    };
+    let autoscaling = object("autoscaling").and_then(|v| super::objects::autoscaling(v, desired_count, r.diags));
+    if autoscaling.as_ref().is_some_and(|a| a.active_tasks_target.is_some()) && !metrics {
+        let span = raw.values.get("autoscaling").and_then(|(v, _)| v.span.clone());
+        r.diags.push(
+            Diagnostic::error("`autoscaling.active_tasks_target` scales on the agent's active pipeline tasks, which only the metrics sidecar publishes")
+                .at(span)
+                .help("set `metrics = true`"),
+        );
+    }
+    let schedules =
+        object("schedules").map(|v| super::objects::schedules(v, autoscaling.as_ref(), r.diags)).unwrap_or_default();
+    let capacity = object("capacity").and_then(|v| super::objects::capacity(v, r.diags));
+    let alarms = object("alarms").and_then(|v| super::objects::alarms(v, metrics, r.diags));
 
     check_region(&mut r, region.as_deref());
     check_matillion_region(&mut r, &matillion_region);
@@ -322,6 +342,11 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
         custom_cert_location,
         external_driver_location,
         log_retention_days,
+        autoscaling,
+        schedules,
+        capacity,
+        alarms,
+        metrics,
     })
 }
 

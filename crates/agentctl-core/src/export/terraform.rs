@@ -72,6 +72,11 @@ pub fn resource_type(kind: Kind) -> &'static str {
         Kind::EcsCluster => "aws_ecs_cluster",
         Kind::TaskDefinition => "aws_ecs_task_definition",
         Kind::EcsService => "aws_ecs_service",
+        Kind::ScalableTarget => "aws_appautoscaling_target",
+        Kind::ScalingPolicy => "aws_appautoscaling_policy",
+        Kind::ScheduledAction => "aws_appautoscaling_scheduled_action",
+        Kind::Alarm => "aws_cloudwatch_metric_alarm",
+        Kind::Dashboard => "aws_cloudwatch_dashboard",
     }
 }
 
@@ -634,7 +639,7 @@ fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
                 "tags": tags
             }),
         ),
-        Spec::EcsCluster(ClusterSpec { container_insights }) => out.resource(
+        Spec::EcsCluster(ClusterSpec { container_insights, .. }) => out.resource(
             owner,
             ty,
             key,
@@ -646,6 +651,12 @@ fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
         ),
         Spec::TaskDefinition(td) => out.resource(owner, ty, key, task_definition(td, stack, refs, tags)),
         Spec::EcsService(svc) => out.resource(owner, ty, key, service(&r.name, svc, stack, refs, tags)),
+        // TODO(export): scaling and alarm resources are not exported yet.
+        Spec::ScalableTarget(_)
+        | Spec::ScalingPolicy(_)
+        | Spec::ScheduledAction(_)
+        | Spec::Alarm(_)
+        | Spec::Dashboard(_) => {}
     }
 }
 
@@ -743,7 +754,11 @@ fn service(name: &str, svc: &ServiceSpec, stack: &Stack, refs: &Refs, tags: Valu
         "cluster": refs.string(&cluster),
         "task_definition": refs.string(&svc.task_definition),
         "desired_count": svc.desired_count,
-        "launch_type": refs.string(&svc.launch_type),
+        "capacity_provider_strategy": svc
+            .capacity_provider_strategy
+            .iter()
+            .map(|c| json!({"capacity_provider": c.provider, "base": c.base, "weight": c.weight}))
+            .collect::<Vec<_>>(),
         "platform_version": refs.string(&svc.platform_version),
         "network_configuration": [{
             "subnets": refs.strings(&svc.subnets),

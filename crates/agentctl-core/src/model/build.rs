@@ -32,8 +32,8 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         t
     };
     let mut push = |addr: Address, res_name: String, tagged_name: bool, spec: Spec, depends_on: Vec<Address>| {
-        let t = tags(tagged_name.then_some(res_name.as_str()));
-        resources.push(Resource { addr, name: res_name, tags: t, spec, depends_on });
+        let t = if addr.kind.taggable() { tags(tagged_name.then_some(res_name.as_str())) } else { BTreeMap::new() };
+        resources.push(Resource { addr, name: res_name, tags: t, spec, depends_on, ignore_changes: vec![] });
     };
 
     // --- network ------------------------------------------------------------
@@ -199,11 +199,14 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
 
     // --- ECS -----------------------------------------------------------------
     let cluster = names::cluster(name);
+    // Both providers always: attaching them costs nothing, and removing one a
+    // service still uses is refused, so switching mixes never has to.
+    let capacity_providers = vec!["FARGATE".into(), "FARGATE_SPOT".into()];
     push(
         addr::CLUSTER,
         cluster.clone(),
         false,
-        Spec::EcsCluster(ClusterSpec { container_insights: "enabled".into() }),
+        Spec::EcsCluster(ClusterSpec { container_insights: "enabled".into(), capacity_providers }),
         vec![],
     );
     let secret_arn = addr::SECRET.reference("arn");
@@ -228,7 +231,13 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
             ("awslogs-stream-prefix".to_owned(), "agent".to_owned()),
         ]),
         stop_timeout: 120,
+        depends_on: vec![],
     };
+    let service_name = names::service(name);
+    let mut containers = vec![container];
+    if config.metrics {
+        containers.push(metrics_sidecar(&cluster, &service_name, &log_group, region));
+    }
     let family = names::task_family(name);
     push(
         addr::TASK_DEFINITION,
@@ -246,7 +255,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
             execution_role_arn: format!("arn:{part}:iam::{account}:role/{execution_role}"),
             task_role_arn: format!("arn:{part}:iam::{account}:role/{task_role}"),
             volumes: WRITABLE_PATHS.iter().map(|(v, _)| (*v).to_owned()).collect(),
-            containers: vec![container],
+            containers,
         }),
         vec![addr::SECRET, addr::EXECUTION_ROLE, addr::TASK_ROLE, addr::LOG_GROUP],
     );
@@ -256,15 +265,25 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
     if bucket.is_some() {
         service_deps.push(addr::BUCKET);
     }
+    let capacity_provider_strategy = match &config.capacity {
+        None => vec![CapacityItem { provider: "FARGATE".into(), base: 0, weight: 1 }],
+        Some(c) => {
+            let mut v =
+                vec![CapacityItem { provider: "FARGATE".into(), base: c.fargate_base, weight: c.fargate_weight }];
+            if c.spot_weight > 0 {
+                v.push(CapacityItem { provider: "FARGATE_SPOT".into(), base: 0, weight: c.spot_weight });
+            }
+            v
+        }
+    };
     push(
         addr::SERVICE,
-        names::service(name),
+        service_name.clone(),
         false,
         Spec::EcsService(ServiceSpec {
-            cluster,
+            cluster: cluster.clone(),
             task_definition: addr::TASK_DEFINITION.reference("arn"),
             desired_count: config.desired_count,
-            launch_type: "FARGATE".into(),
             platform_version: "LATEST".into(),
             subnets: subnet_ids,
             security_groups,
@@ -275,9 +294,17 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
             minimum_healthy_percent: 100,
             maximum_percent: 200,
             propagate_tags: "SERVICE".into(),
+            capacity_provider_strategy,
         }),
         service_deps,
     );
+    scaling_and_alarms(config, &cluster, &service_name, &mut push);
+    if config.autoscaling.is_some() {
+        // Autoscaling owns the count once the service exists.
+        if let Some(service) = resources.iter_mut().find(|r| r.addr == addr::SERVICE) {
+            service.ignore_changes.push("desired_count");
+        }
+    }
 
     Stack { deployment: name.to_owned(), region: region.to_owned(), resources, existing }
 }
@@ -331,4 +358,275 @@ fn agent_environment(c: &Config) -> Vec<KeyValue> {
     .collect();
     env.sort();
     env
+}
+
+/// Namespace the metrics sidecar publishes the agent's Prometheus metrics in.
+pub const METRICS_NAMESPACE: &str = "Matillion/Agent";
+/// Name of the metrics sidecar container.
+pub const METRICS_CONTAINER: &str = "metrics";
+const METRICS_IMAGE: &str = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:latest";
+
+/// The CloudWatch agent scraping the agent's /actuator/prometheus and writing
+/// the four agent metrics as EMF into the agent's own log group. Not essential,
+/// and started after the agent: its failure never stops the agent.
+fn metrics_sidecar(cluster: &str, service: &str, log_group: &str, region: &str) -> ContainerSpec {
+    let prometheus = format!(
+        "global:\n  scrape_interval: 60s\nscrape_configs:\n  - job_name: agent\n    metrics_path: /actuator/prometheus\n    static_configs:\n      - targets: ['localhost:8080']\n        labels:\n          ClusterName: {cluster}\n          ServiceName: {service}\n"
+    );
+    let cw = serde_json::json!({
+        "logs": {
+            "metrics_collected": {
+                "prometheus": {
+                    "log_group_name": log_group,
+                    "prometheus_config_path": "env:PROMETHEUS_CONFIG_CONTENT",
+                    "emf_processor": {
+                        "metric_namespace": METRICS_NAMESPACE,
+                        "metric_declaration": [{
+                            "source_labels": ["job"],
+                            "label_matcher": "^agent$",
+                            "dimensions": [["ClusterName", "ServiceName"]],
+                            "metric_selectors": ["^app_active_task_count$", "^app_active_request_count$", "^app_open_sessions_count$", "^app_agent_status$"]
+                        }]
+                    }
+                }
+            },
+            "force_flush_interval": 60
+        }
+    });
+    ContainerSpec {
+        name: METRICS_CONTAINER.into(),
+        image: METRICS_IMAGE.into(),
+        essential: false,
+        environment: vec![
+            KeyValue { name: "CW_CONFIG_CONTENT".into(), value: cw.to_string() },
+            KeyValue { name: "PROMETHEUS_CONFIG_CONTENT".into(), value: prometheus },
+        ],
+        secrets: vec![],
+        // The CloudWatch agent writes its own state under /opt/aws.
+        readonly_root_filesystem: false,
+        mount_points: vec![],
+        log_driver: "awslogs".into(),
+        log_options: BTreeMap::from([
+            ("awslogs-group".to_owned(), log_group.to_owned()),
+            ("awslogs-region".to_owned(), region.to_owned()),
+            ("awslogs-stream-prefix".to_owned(), METRICS_CONTAINER.to_owned()),
+        ]),
+        stop_timeout: 10,
+        depends_on: vec![ContainerDependency { container_name: AGENT_CONTAINER.into(), condition: "START".into() }],
+    }
+}
+
+/// Names are user-given for schedules; addresses need `'static` keys. A CLI
+/// process builds a handful of these once, so leaking them is fine.
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+fn scaling_and_alarms(
+    config: &Config,
+    cluster: &str,
+    service: &str,
+    push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address>),
+) {
+    let name = config.name.as_str();
+    let resource_id = format!("service/{cluster}/{service}");
+    if let Some(a) = &config.autoscaling {
+        push(
+            addr::SCALABLE_TARGET,
+            resource_id.clone(),
+            false,
+            Spec::ScalableTarget(ScalableTargetSpec { resource_id: resource_id.clone(), min: a.min, max: a.max }),
+            vec![addr::SERVICE],
+        );
+        let policies = [
+            ("cpu", a.cpu_target, "ECSServiceAverageCPUUtilization".to_owned()),
+            ("memory", a.memory_target, "ECSServiceAverageMemoryUtilization".to_owned()),
+            ("active-tasks", a.active_tasks_target, format!("{METRICS_NAMESPACE}/app_active_task_count")),
+        ];
+        for (key, target, metric) in policies {
+            if let Some(target) = target {
+                push(
+                    Address::new(Kind::ScalingPolicy, key),
+                    format!("{name}-{key}"),
+                    false,
+                    Spec::ScalingPolicy(ScalingPolicySpec {
+                        resource_id: resource_id.clone(),
+                        metric,
+                        target,
+                        scale_in_cooldown: a.scale_in_cooldown,
+                        scale_out_cooldown: a.scale_out_cooldown,
+                    }),
+                    vec![addr::SCALABLE_TARGET],
+                );
+            }
+        }
+        for s in &config.schedules {
+            push(
+                Address::new(Kind::ScheduledAction, leak(s.name.clone())),
+                format!("{name}-{}", s.name),
+                false,
+                Spec::ScheduledAction(ScheduledActionSpec {
+                    resource_id: resource_id.clone(),
+                    schedule: s.schedule.clone(),
+                    // No time zone means UTC: one spelling, so no false drift.
+                    timezone: s.timezone.clone().filter(|t| t != "UTC"),
+                    min: s.min,
+                    max: s.max,
+                }),
+                vec![addr::SCALABLE_TARGET],
+            );
+        }
+    }
+    let Some(alarms) = &config.alarms else { return };
+    let dims = |c: &str, s: &str| {
+        BTreeMap::from([("ClusterName".to_owned(), c.to_owned()), ("ServiceName".to_owned(), s.to_owned())])
+    };
+    let alarm = |key: &'static str,
+                 description: String,
+                 namespace: &str,
+                 metric: &str,
+                 statistic: &str,
+                 comparison: &str,
+                 threshold: f64,
+                 missing: &str| {
+        (
+            key,
+            AlarmSpec {
+                description,
+                namespace: namespace.into(),
+                metric_name: metric.into(),
+                dimensions: dims(cluster, service),
+                statistic: statistic.into(),
+                comparison: comparison.into(),
+                threshold,
+                period: 60,
+                evaluation_periods: 5,
+                treat_missing_data: missing.into(),
+                actions: alarms.sns_topic_arns.clone(),
+            },
+        )
+    };
+    let mut list = vec![
+        alarm(
+            "cpu-high",
+            format!("{service}: average CPU above {}% for 5 minutes", alarms.cpu_high),
+            "AWS/ECS",
+            "CPUUtilization",
+            "Average",
+            "GreaterThanThreshold",
+            alarms.cpu_high,
+            "notBreaching",
+        ),
+        alarm(
+            "memory-high",
+            format!("{service}: average memory above {}% for 5 minutes", alarms.memory_high),
+            "AWS/ECS",
+            "MemoryUtilization",
+            "Average",
+            "GreaterThanThreshold",
+            alarms.memory_high,
+            "notBreaching",
+        ),
+    ];
+    let floor = config.autoscaling.as_ref().map_or(config.desired_count, |a| a.min);
+    if alarms.tasks_below_desired && floor > 0 {
+        list.push(alarm(
+            "tasks-below-desired",
+            format!("{service}: fewer than {floor} agents running for 5 minutes"),
+            "ECS/ContainerInsights",
+            "RunningTaskCount",
+            "Minimum",
+            "LessThanThreshold",
+            f64::from(floor),
+            "breaching",
+        ));
+    }
+    if config.metrics {
+        list.push(alarm(
+            "agent-saturated",
+            format!(
+                "{service}: agents average more than {} active pipeline tasks (cap 20) for 5 minutes",
+                alarms.agent_saturation
+            ),
+            METRICS_NAMESPACE,
+            "app_active_task_count",
+            "Average",
+            "GreaterThanThreshold",
+            alarms.agent_saturation,
+            "notBreaching",
+        ));
+        if alarms.agent_not_running {
+            list.push(alarm(
+                "agent-not-running",
+                format!("{service}: an agent reports it is not running"),
+                METRICS_NAMESPACE,
+                "app_agent_status",
+                "Minimum",
+                "LessThanThreshold",
+                1.0,
+                "breaching",
+            ));
+        }
+    }
+    for (key, spec) in list {
+        push(Address::new(Kind::Alarm, key), format!("{name}-{key}"), false, Spec::Alarm(spec), vec![addr::SERVICE]);
+    }
+    if alarms.dashboard {
+        push(
+            addr::DASHBOARD,
+            format!("{name}-agent"),
+            false,
+            Spec::Dashboard(DashboardSpec { body: dashboard(config, cluster, service) }),
+            vec![addr::SERVICE],
+        );
+    }
+}
+
+fn dashboard(config: &Config, cluster: &str, service: &str) -> serde_json::Value {
+    let region = config.region.as_str();
+    let metric = |ns: &str, m: &str, stat: &str| serde_json::json!([ns, m, "ClusterName", cluster, "ServiceName", service, {"stat": stat}]);
+    let widget = |title: &str, metrics: Vec<serde_json::Value>, y: u32, x: u32| {
+        serde_json::json!({"type": "metric", "x": x, "y": y, "width": 12, "height": 6,
+            "properties": {"title": title, "region": region, "view": "timeSeries", "period": 60, "metrics": metrics}})
+    };
+    let mut widgets = vec![
+        serde_json::json!({"type": "text", "x": 0, "y": 0, "width": 24, "height": 2,
+            "properties": {"markdown": format!("# Matillion agent {service}\nManaged by agentctl (deployment `{}`).", config.name)}}),
+        widget(
+            "CPU and memory (%)",
+            vec![metric("AWS/ECS", "CPUUtilization", "Average"), metric("AWS/ECS", "MemoryUtilization", "Average")],
+            2,
+            0,
+        ),
+        widget(
+            "Running agents",
+            vec![
+                metric("ECS/ContainerInsights", "RunningTaskCount", "Minimum"),
+                metric("ECS/ContainerInsights", "DesiredTaskCount", "Maximum"),
+            ],
+            2,
+            12,
+        ),
+    ];
+    if config.metrics {
+        widgets.push(widget(
+            "Active pipeline tasks per agent (cap 20)",
+            vec![
+                metric(METRICS_NAMESPACE, "app_active_task_count", "Average"),
+                metric(METRICS_NAMESPACE, "app_active_task_count", "Maximum"),
+            ],
+            8,
+            0,
+        ));
+        widgets.push(widget(
+            "Requests and sessions",
+            vec![
+                metric(METRICS_NAMESPACE, "app_active_request_count", "Sum"),
+                metric(METRICS_NAMESPACE, "app_open_sessions_count", "Sum"),
+            ],
+            8,
+            12,
+        ));
+    }
+    serde_json::json!({"widgets": widgets})
 }

@@ -39,6 +39,11 @@ pub enum Kind {
     EcsCluster,
     TaskDefinition,
     EcsService,
+    ScalableTarget,
+    ScalingPolicy,
+    ScheduledAction,
+    Alarm,
+    Dashboard,
 }
 
 impl Kind {
@@ -56,6 +61,11 @@ impl Kind {
             Kind::EcsCluster => "ecs_cluster",
             Kind::TaskDefinition => "task_definition",
             Kind::EcsService => "ecs_service",
+            Kind::ScalableTarget => "scalable_target",
+            Kind::ScalingPolicy => "scaling_policy",
+            Kind::ScheduledAction => "scheduled_action",
+            Kind::Alarm => "alarm",
+            Kind::Dashboard => "dashboard",
         }
     }
     /// Human noun for progress and messages.
@@ -73,7 +83,18 @@ impl Kind {
             Kind::EcsCluster => "ECS cluster",
             Kind::TaskDefinition => "task definition",
             Kind::EcsService => "ECS service",
+            Kind::ScalableTarget => "scalable target",
+            Kind::ScalingPolicy => "scaling policy",
+            Kind::ScheduledAction => "scheduled action",
+            Kind::Alarm => "CloudWatch alarm",
+            Kind::Dashboard => "CloudWatch dashboard",
         }
+    }
+
+    /// Kinds AWS lets agentctl tag. The others belong to a tagged resource of
+    /// ours (the service, by its resource id) and are found through it.
+    pub fn taggable(self) -> bool {
+        !matches!(self, Kind::ScalableTarget | Kind::ScalingPolicy | Kind::ScheduledAction | Kind::Dashboard)
     }
 }
 
@@ -122,6 +143,8 @@ pub mod addr {
     pub const CLUSTER: Address = Address::new(Kind::EcsCluster, "main");
     pub const TASK_DEFINITION: Address = Address::new(Kind::TaskDefinition, "agent");
     pub const SERVICE: Address = Address::new(Kind::EcsService, "agent");
+    pub const SCALABLE_TARGET: Address = Address::new(Kind::ScalableTarget, "agent");
+    pub const DASHBOARD: Address = Address::new(Kind::Dashboard, "agent");
 }
 
 #[derive(Debug, Clone)]
@@ -132,6 +155,9 @@ pub struct Resource {
     pub tags: BTreeMap<String, String>,
     pub spec: Spec,
     pub depends_on: Vec<Address>,
+    /// Attributes set at creation and then left to someone else (autoscaling
+    /// owns the service's desired count): never shown as changes, never updated.
+    pub ignore_changes: Vec<&'static str>,
 }
 
 /// Facts about the target account that names and ARNs need. Offline, the account

@@ -92,6 +92,64 @@ pub struct LogGroupSpec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ClusterSpec {
     pub container_insights: String,
+    /// FARGATE and FARGATE_SPOT when the service uses a capacity mix.
+    pub capacity_providers: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct CapacityItem {
+    pub provider: String,
+    pub base: u32,
+    pub weight: u32,
+}
+
+/// Application Auto Scaling target on the service's DesiredCount.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScalableTargetSpec {
+    /// `service/CLUSTER/SERVICE`
+    pub resource_id: String,
+    pub min: u32,
+    pub max: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScalingPolicySpec {
+    pub resource_id: String,
+    /// A predefined metric (ECSServiceAverageCPUUtilization, ...) or
+    /// `NAMESPACE/METRIC` of the agent's own metrics.
+    pub metric: String,
+    pub target: f64,
+    pub scale_in_cooldown: u32,
+    pub scale_out_cooldown: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduledActionSpec {
+    pub resource_id: String,
+    pub schedule: String,
+    pub timezone: Option<String>,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlarmSpec {
+    pub description: String,
+    pub namespace: String,
+    pub metric_name: String,
+    pub dimensions: std::collections::BTreeMap<String, String>,
+    pub statistic: String,
+    pub comparison: String,
+    pub threshold: f64,
+    pub period: u32,
+    pub evaluation_periods: u32,
+    pub treat_missing_data: String,
+    pub actions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DashboardSpec {
+    pub body: Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -113,6 +171,13 @@ pub struct MountPoint {
     pub container_path: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ContainerDependency {
+    pub container_name: String,
+    /// START, COMPLETE, SUCCESS or HEALTHY.
+    pub condition: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContainerSpec {
     pub name: String,
@@ -127,6 +192,7 @@ pub struct ContainerSpec {
     pub log_options: std::collections::BTreeMap<String, String>,
     /// Seconds between SIGTERM and SIGKILL (Fargate's maximum is 120).
     pub stop_timeout: u32,
+    pub depends_on: Vec<ContainerDependency>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -150,7 +216,6 @@ pub struct ServiceSpec {
     pub cluster: String,
     pub task_definition: String,
     pub desired_count: u32,
-    pub launch_type: String,
     pub platform_version: String,
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
@@ -159,6 +224,9 @@ pub struct ServiceSpec {
     pub minimum_healthy_percent: u32,
     pub maximum_percent: u32,
     pub propagate_tags: String,
+    /// Always a strategy, never a launch type: a service can move between
+    /// strategies in place, but not from a launch type back.
+    pub capacity_provider_strategy: Vec<CapacityItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -176,6 +244,11 @@ pub enum Spec {
     EcsCluster(ClusterSpec),
     TaskDefinition(TaskDefinitionSpec),
     EcsService(ServiceSpec),
+    ScalableTarget(ScalableTargetSpec),
+    ScalingPolicy(ScalingPolicySpec),
+    ScheduledAction(ScheduledActionSpec),
+    Alarm(AlarmSpec),
+    Dashboard(DashboardSpec),
 }
 
 impl Spec {
@@ -191,7 +264,12 @@ impl Spec {
             Spec::Secret(_) | Spec::IamRole(_) | Spec::S3Bucket(_) | Spec::LogGroup(_) | Spec::EcsCluster(_) => &[],
             // Task definitions are immutable: any change is a new revision.
             Spec::TaskDefinition(_) => &["*"],
-            Spec::EcsService(_) => &["cluster", "launch_type"],
+            Spec::EcsService(_) => &["cluster"],
+            Spec::ScalableTarget(_)
+            | Spec::ScalingPolicy(_)
+            | Spec::ScheduledAction(_)
+            | Spec::Alarm(_)
+            | Spec::Dashboard(_) => &[],
         }
     }
 

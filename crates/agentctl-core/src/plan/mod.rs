@@ -255,7 +255,9 @@ pub fn diff(stack: &Stack, live: &Live) -> Result<Plan, Vec<Foreign>> {
     let foreign: Vec<Foreign> = live
         .resources
         .iter()
-        .filter(|(addr, l)| l.owner() != Some(stack.deployment.as_str()) && !live.adopted.contains(addr))
+        .filter(|(addr, l)| {
+            addr.kind.taggable() && l.owner() != Some(stack.deployment.as_str()) && !live.adopted.contains(addr)
+        })
         .map(|(addr, l)| Foreign {
             address: addr.to_string(),
             kind: addr.kind.noun(),
@@ -334,7 +336,9 @@ pub fn delete_rank(kind: Kind) -> u8 {
         Kind::Vpc | Kind::Secret | Kind::IamRole | Kind::S3Bucket | Kind::LogGroup | Kind::EcsCluster => 0,
         Kind::InternetGateway | Kind::Subnet | Kind::SecurityGroup => 1,
         Kind::RouteTable | Kind::TaskDefinition => 2,
-        Kind::EcsService => 3,
+        Kind::EcsService | Kind::Alarm | Kind::Dashboard => 3,
+        Kind::ScalableTarget => 4,
+        Kind::ScalingPolicy | Kind::ScheduledAction => 5,
     }
 }
 
@@ -355,7 +359,8 @@ fn normalize(v: &Value) -> Value {
 fn compare(desired: &Resource, live: &LiveResource, known: &Known) -> Vec<AttrChange> {
     let live_attrs: HashMap<String, Attr> = live.spec.attrs().into_iter().map(|a| (a.key.clone(), a)).collect();
     let mut out = Vec::new();
-    for a in desired.spec.attrs().into_iter().filter(|a| !live.unreported.contains(&a.key.as_str())) {
+    let skipped = |key: &str| live.unreported.contains(&key) || desired.ignore_changes.contains(&key);
+    for a in desired.spec.attrs().into_iter().filter(|a| !skipped(&a.key)) {
         let before = live_attrs.get(&a.key).map(|l| &l.value);
         match (&a.value, before) {
             (AttrValue::Sensitive(want), Some(AttrValue::Sensitive(have))) => {

@@ -3,6 +3,7 @@
 
 mod apply;
 mod destroy;
+pub(crate) mod iam_policy;
 mod offline;
 mod ops;
 mod plan;
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> Code {
         Command::Plan(args) if args.offline => plan::offline(&settings, &printer),
         Command::Cost(args) => offline::cost(&settings, &printer, &args),
         Command::Export(cmd) => offline::export(&settings, &printer, &cmd),
+        Command::IamPolicy(args) => iam_policy::run(&settings, &printer, &args),
         command => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -72,7 +74,9 @@ async fn run_aws(command: Command, settings: &Settings, printer: &Printer) -> Re
             Ok(Code::Ok)
         }
         Command::Doctor => offline::doctor(settings, printer).await,
-        Command::Validate | Command::Cost(_) | Command::Export(_) => unreachable!("runs without AWS"),
+        Command::Validate | Command::Cost(_) | Command::Export(_) | Command::IamPolicy(_) => {
+            unreachable!("runs without AWS")
+        }
     }
 }
 

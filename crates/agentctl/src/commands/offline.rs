@@ -52,6 +52,7 @@ pub async fn doctor(settings: &Settings, printer: &Printer) -> Result<Code, Fail
             facts = agentctl_aws::doctor::facts(&aws, config).await?;
             let stack = model::build(config, &aws.context());
             own = agentctl_aws::doctor::own_resources(&aws, &stack, config).await?;
+            own.push(agentctl_aws::doctor::reference_stack(&aws, config).await);
         }
         Err(e) => facts.credentials = Credentials::Invalid { error: e.to_string() },
     }

@@ -67,12 +67,41 @@ pub async fn status(settings: &Settings, printer: &Printer) -> Result<Code, Fail
     if !status.running_tasks.is_empty() {
         tasks_table(&mut out, &status.running_tasks);
     }
+    if let Some(a) = &status.autoscaling {
+        let _ = writeln!(out, "\nAutoscaling: {} to {} tasks", a.min, a.max);
+        for (name, metric, target) in &a.policies {
+            let _ = writeln!(out, "  policy   {name}: hold {metric} at {target}");
+        }
+        for sch in &a.schedules {
+            let bounds = format!(
+                "min {} max {}",
+                sch.min.map_or("-".into(), |n| n.to_string()),
+                sch.max.map_or("-".into(), |n| n.to_string())
+            );
+            let _ = writeln!(
+                out,
+                "  schedule {}: {} ({}) -> {bounds}",
+                sch.name,
+                sch.schedule,
+                sch.timezone.as_deref().unwrap_or("UTC")
+            );
+        }
+    }
+    if !status.alarms.is_empty() {
+        let _ = writeln!(out, "\nAlarms");
+        for a in &status.alarms {
+            let _ = writeln!(out, "  {:<18} {}", a.state, a.name);
+        }
+    }
     let _ = writeln!(out, "\nRecent events");
     for e in svc.events.iter().take(8) {
         let _ = writeln!(out, "  {}  {}", format_utc(e.at.max(0) as u64), e.message);
     }
     let _ = writeln!(out, "\n{}", outputs.text());
-    printer.result(&out, &json!({"service": svc, "running_tasks": status.running_tasks, "outputs": outputs}));
+    printer.result(
+        &out,
+        &json!({"service": svc, "running_tasks": status.running_tasks, "autoscaling": status.autoscaling, "alarms": status.alarms, "outputs": outputs}),
+    );
     Ok(Code::Ok)
 }
 

@@ -29,6 +29,11 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
+        Moto::start_with_env(&[])
+    }
+
+    /// A moto with extra environment variables (e.g. `PYTHONPATH` for a shim).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
         let exe = find_on_path("moto_server").unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         for _ in 0..5 {
             // The OS picks a free port; moto binds it right after (a rare race is retried).
@@ -39,6 +44,7 @@ impl Moto {
                 // moto never starts tasks; with this, services report this many
                 // running and their first deployment COMPLETED.
                 .env("MOTO_ECS_SERVICE_RUNNING", "2")
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -108,6 +114,11 @@ impl World {
         World { moto: Moto::start(), dir: tempfile::tempdir().unwrap(), name: name.to_owned(), proxy: None }
     }
 
+    /// A world whose moto gets extra environment variables.
+    pub fn with_moto_env(name: &str, env: &[(&str, &str)]) -> World {
+        World { moto: Moto::start_with_env(env), dir: tempfile::tempdir().unwrap(), name: name.to_owned(), proxy: None }
+    }
+
     /// A world whose agentctl runs go through a faultproxy (in this process)
     /// in front of its moto; `configure` sets latency, fault rates and seed.
     pub fn with_proxy(name: &str, configure: impl FnOnce(&mut faultproxy::Config)) -> World {
@@ -166,7 +177,15 @@ impl World {
     /// Runs agentctl to completion; fails the test if a credential appears in
     /// its output.
     pub fn run(&self, args: &[&str]) -> Run {
-        let out: Output = self.command(args).output().expect("run agentctl");
+        self.run_env(args, &[])
+    }
+
+    /// Like `run`, with some environment variables set or replaced for this run
+    /// (another caller's access keys, say).
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied());
+        let out: Output = cmd.output().expect("run agentctl");
         let run = Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

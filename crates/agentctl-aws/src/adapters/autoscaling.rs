@@ -1,0 +1,271 @@
+//! Application Auto Scaling: the service's scalable target, its target-tracking
+//! policies and scheduled actions. They cannot be tagged: they are ours because
+//! they act on our service's resource id.
+
+use std::collections::BTreeMap;
+
+use agentctl_core::model::{
+    addr, Address, Kind, Resource, ScalableTargetSpec, ScalingPolicySpec, ScheduledActionSpec, Spec,
+};
+use agentctl_core::plan::LiveResource;
+use aws_sdk_applicationautoscaling::types::{
+    CustomizedMetricSpecification, MetricDimension, MetricStatistic, MetricType, PolicyType,
+    PredefinedMetricSpecification, ScalableDimension, ScalableTargetAction, ServiceNamespace,
+    TargetTrackingScalingPolicyConfiguration,
+};
+use aws_sdk_applicationautoscaling::Client;
+
+use super::{outputs, Outputs};
+use crate::error::{sdk, Error};
+use crate::Aws;
+
+const NS: ServiceNamespace = ServiceNamespace::Ecs;
+const DIM: ScalableDimension = ScalableDimension::EcsServiceDesiredCount;
+
+fn client(aws: &Aws) -> Client {
+    Client::new(&aws.sdk_config)
+}
+
+fn live(id: &str, spec: Spec) -> LiveResource {
+    LiveResource {
+        id: id.to_owned(),
+        outputs: outputs(&[("name", id)]),
+        tags: BTreeMap::new(),
+        spec,
+        unreported: vec![],
+    }
+}
+
+/// The user-visible key of a policy or action named `DEPLOYMENT-key`. Keys of
+/// addresses are `'static`: a handful per run, leaked once.
+fn key_of(deployment: &str, name: &str) -> &'static str {
+    Box::leak(name.strip_prefix(&format!("{deployment}-")).unwrap_or(name).to_owned().into_boxed_str())
+}
+
+pub(crate) async fn read(
+    aws: &Aws,
+    deployment: &str,
+    resource_id: &str,
+) -> Result<BTreeMap<Address, LiveResource>, Error> {
+    let c = client(aws);
+    let (targets, policies, actions) = tokio::try_join!(
+        async {
+            c.describe_scalable_targets()
+                .service_namespace(NS)
+                .resource_ids(resource_id)
+                .send()
+                .await
+                .map_err(sdk("reading the scalable target"))
+        },
+        async {
+            c.describe_scaling_policies()
+                .service_namespace(NS)
+                .resource_id(resource_id)
+                .send()
+                .await
+                .map_err(sdk("reading scaling policies"))
+        },
+        async {
+            c.describe_scheduled_actions()
+                .service_namespace(NS)
+                .resource_id(resource_id)
+                .send()
+                .await
+                .map_err(sdk("reading scheduled actions"))
+        },
+    )?;
+    let mut out = BTreeMap::new();
+    if let Some(t) = targets.scalable_targets().iter().find(|t| t.resource_id() == resource_id) {
+        let spec = ScalableTargetSpec {
+            resource_id: resource_id.to_owned(),
+            min: t.min_capacity() as u32,
+            max: t.max_capacity() as u32,
+        };
+        out.insert(addr::SCALABLE_TARGET, live(resource_id, Spec::ScalableTarget(spec)));
+    }
+    for p in policies.scaling_policies() {
+        let Some(cfg) = p.target_tracking_scaling_policy_configuration() else { continue };
+        let metric = match (cfg.predefined_metric_specification(), cfg.customized_metric_specification()) {
+            (Some(m), _) => m.predefined_metric_type().as_str().to_owned(),
+            (None, Some(m)) => format!("{}/{}", m.namespace().unwrap_or_default(), m.metric_name().unwrap_or_default()),
+            _ => String::new(),
+        };
+        let spec = ScalingPolicySpec {
+            resource_id: resource_id.to_owned(),
+            metric,
+            target: cfg.target_value(),
+            scale_in_cooldown: cfg.scale_in_cooldown().unwrap_or(0) as u32,
+            scale_out_cooldown: cfg.scale_out_cooldown().unwrap_or(0) as u32,
+        };
+        out.insert(
+            Address::new(Kind::ScalingPolicy, key_of(deployment, p.policy_name())),
+            live(p.policy_name(), Spec::ScalingPolicy(spec)),
+        );
+    }
+    for a in actions.scheduled_actions() {
+        let target = a.scalable_target_action();
+        let spec = ScheduledActionSpec {
+            resource_id: resource_id.to_owned(),
+            schedule: a.schedule().to_owned(),
+            // No time zone means UTC.
+            timezone: a.timezone().map(str::to_owned).filter(|t| t != "UTC"),
+            min: target.and_then(|t| t.min_capacity()).map(|n| n as u32),
+            max: target.and_then(|t| t.max_capacity()).map(|n| n as u32),
+        };
+        out.insert(
+            Address::new(Kind::ScheduledAction, key_of(deployment, a.scheduled_action_name())),
+            live(a.scheduled_action_name(), Spec::ScheduledAction(spec)),
+        );
+    }
+    Ok(out)
+}
+
+/// Create and update are the same call for all three: Put/Register overwrite.
+pub(crate) async fn put(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
+    let c = client(aws);
+    match &r.spec {
+        Spec::ScalableTarget(s) => {
+            c.register_scalable_target()
+                .service_namespace(NS)
+                .resource_id(&s.resource_id)
+                .scalable_dimension(DIM)
+                .min_capacity(s.min as i32)
+                .max_capacity(s.max as i32)
+                .send()
+                .await
+                .map_err(sdk(format!("registering the scalable target of {}", s.resource_id)))?;
+        }
+        Spec::ScalingPolicy(s) => {
+            let mut cfg = TargetTrackingScalingPolicyConfiguration::builder()
+                .target_value(s.target)
+                .scale_in_cooldown(s.scale_in_cooldown as i32)
+                .scale_out_cooldown(s.scale_out_cooldown as i32);
+            cfg = match s.metric.rsplit_once('/') {
+                // The agent's own metric, averaged over its tasks.
+                Some((namespace, metric)) if !s.metric.starts_with("ECSService") => {
+                    let (cluster, service) = split_resource_id(&s.resource_id);
+                    cfg.customized_metric_specification(
+                        CustomizedMetricSpecification::builder()
+                            .namespace(namespace)
+                            .metric_name(metric)
+                            .dimensions(
+                                MetricDimension::builder()
+                                    .name("ClusterName")
+                                    .value(cluster)
+                                    .build()
+                                    .expect("dimension"),
+                            )
+                            .dimensions(
+                                MetricDimension::builder()
+                                    .name("ServiceName")
+                                    .value(service)
+                                    .build()
+                                    .expect("dimension"),
+                            )
+                            .statistic(MetricStatistic::Average)
+                            .build(),
+                    )
+                }
+                _ => cfg.predefined_metric_specification(
+                    PredefinedMetricSpecification::builder()
+                        .predefined_metric_type(MetricType::from(s.metric.as_str()))
+                        .build()
+                        .expect("metric type"),
+                ),
+            };
+            c.put_scaling_policy()
+                .policy_name(&r.name)
+                .service_namespace(NS)
+                .resource_id(&s.resource_id)
+                .scalable_dimension(DIM)
+                .policy_type(PolicyType::TargetTrackingScaling)
+                .target_tracking_scaling_policy_configuration(cfg.build().expect("target tracking"))
+                .send()
+                .await
+                .map_err(sdk(format!("writing scaling policy {}", r.name)))?;
+        }
+        Spec::ScheduledAction(s) => {
+            c.put_scheduled_action()
+                .service_namespace(NS)
+                .scheduled_action_name(&r.name)
+                .resource_id(&s.resource_id)
+                .scalable_dimension(DIM)
+                .schedule(&s.schedule)
+                .set_timezone(s.timezone.clone())
+                .scalable_target_action(
+                    ScalableTargetAction::builder()
+                        .set_min_capacity(s.min.map(|n| n as i32))
+                        .set_max_capacity(s.max.map(|n| n as i32))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(sdk(format!("writing scheduled action {}", r.name)))?;
+        }
+        other => unreachable!("not an autoscaling spec: {other:?}"),
+    }
+    Ok(outputs(&[("name", &r.name)]))
+}
+
+fn split_resource_id(id: &str) -> (&str, &str) {
+    let mut parts = id.splitn(3, '/').skip(1);
+    (parts.next().unwrap_or_default(), parts.next().unwrap_or_default())
+}
+
+pub(crate) async fn delete(aws: &Aws, l: &LiveResource) -> Result<(), Error> {
+    let c = client(aws);
+    let what = format!("deleting {}", l.id);
+    let result = match &l.spec {
+        Spec::ScalableTarget(s) => c
+            .deregister_scalable_target()
+            .service_namespace(NS)
+            .resource_id(&s.resource_id)
+            .scalable_dimension(DIM)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk(what)),
+        Spec::ScalingPolicy(s) => c
+            .delete_scaling_policy()
+            .policy_name(&l.id)
+            .service_namespace(NS)
+            .resource_id(&s.resource_id)
+            .scalable_dimension(DIM)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk(what)),
+        Spec::ScheduledAction(s) => c
+            .delete_scheduled_action()
+            .scheduled_action_name(&l.id)
+            .service_namespace(NS)
+            .resource_id(&s.resource_id)
+            .scalable_dimension(DIM)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk(what)),
+        other => unreachable!("not an autoscaling spec: {other:?}"),
+    };
+    // Deregistering the target removes its policies and actions too.
+    match result {
+        Err(Error::Aws { message, .. }) if message.starts_with("ObjectNotFoundException") => Ok(()),
+        other => other,
+    }
+}
+
+/// (min, max) when autoscaling is on for the service.
+pub async fn bounds(aws: &Aws, resource_id: &str) -> Result<Option<(u32, u32)>, Error> {
+    let out = client(aws)
+        .describe_scalable_targets()
+        .service_namespace(NS)
+        .resource_ids(resource_id)
+        .send()
+        .await
+        .map_err(sdk("reading the scalable target"))?;
+    Ok(out
+        .scalable_targets()
+        .iter()
+        .find(|t| t.resource_id() == resource_id)
+        .map(|t| (t.min_capacity() as u32, t.max_capacity() as u32)))
+}

@@ -1,0 +1,64 @@
+//! `agentctl iam-policy`: the smallest IAM policy that runs agentctl for this
+//! deployment, as JSON on stdout. No AWS call.
+
+use agentctl_core::iam_policy;
+use agentctl_core::model::{self, Context};
+use agentctl_core::names::ACCOUNT_PLACEHOLDER;
+use clap::Args;
+
+use super::load_config;
+use crate::exit::{Code, Failure};
+use crate::printer::Printer;
+use crate::settings::Settings;
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// The 12-digit AWS account id to put in the ARNs (default: a placeholder to replace)
+    #[arg(long)]
+    pub account: Option<String>,
+}
+
+pub fn run(settings: &Settings, printer: &Printer, args: &IamPolicyArgs) -> Result<Code, Failure> {
+    if let Some(a) = &args.account {
+        if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
+            return Err(Failure::new(Code::InvalidInput, format!("--account {a}: an AWS account id is 12 digits")));
+        }
+    }
+    let loaded = load_config(settings, printer)?;
+    let account = args.account.clone().unwrap_or_else(|| ACCOUNT_PLACEHOLDER.to_owned());
+    let ctx = Context { aws_account_id: Some(account.clone()), ..Context::default() };
+    let stack = model::build(&loaded.config, &ctx);
+    let policy = iam_policy::operator_policy(&stack, &account);
+    if args.account.is_none() {
+        printer.note(&format!("ARNs hold {ACCOUNT_PLACEHOLDER}: replace it, or run again with --account ID"));
+    }
+    let size = iam_policy::size(&policy);
+    let role = format!(
+        "aws iam put-role-policy --role-name ROLE --policy-name agentctl-{} --policy-document file://policy.json",
+        stack.deployment
+    );
+    let fit = if size > iam_policy::ROLE_INLINE_LIMIT {
+        printer.warn(&format!(
+            "the policy ({size} characters) is larger than IAM accepts for a role's inline policies ({})",
+            iam_policy::ROLE_INLINE_LIMIT
+        ));
+        String::new()
+    } else if size > iam_policy::MANAGED_POLICY_LIMIT {
+        format!(
+            "{size} characters without white space, more than a managed policy holds ({}): attach it inline to the \
+             role that runs agentctl (up to {} in all), e.g.\n  {role}",
+            iam_policy::MANAGED_POLICY_LIMIT,
+            iam_policy::ROLE_INLINE_LIMIT
+        )
+    } else {
+        format!("{size} characters without white space: attach it as a managed policy or inline, e.g.\n  {role}")
+    };
+    printer.note(&format!(
+        "Covers apply, plan, destroy, outputs, unlock, status, tasks, logs, scale, redeploy, rollback and doctor \
+         for deployment `{}` in {}.\n{fit}",
+        stack.deployment, stack.region
+    ));
+    let text = format!("{}\n", serde_json::to_string_pretty(&policy).expect("json"));
+    printer.result(&text, &policy);
+    Ok(Code::Ok)
+}
