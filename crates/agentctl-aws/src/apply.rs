@@ -282,3 +282,109 @@ where
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use agentctl_core::model::{addr, Address};
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Progress for Recorder {
+        fn event(&self, e: &Event) {
+            self.0.lock().unwrap().push(e.line());
+        }
+    }
+
+    fn node(a: Address, deps: &[Address]) -> Node {
+        Node { addr: a, name: a.to_string(), op: Op::Create, deps: deps.to_vec() }
+    }
+
+    /// A fails at once; B (independent, slow) is in flight and finishes; C
+    /// depends on A and never starts; D depends on B but new work stopped.
+    #[tokio::test]
+    async fn a_failure_stops_new_work_and_lets_in_flight_work_finish() {
+        let nodes = vec![
+            node(addr::SECRET, &[]),
+            node(addr::LOG_GROUP, &[]),
+            node(addr::TASK_DEFINITION, &[addr::SECRET]),
+            node(addr::SERVICE, &[addr::LOG_GROUP]),
+        ];
+        let rec = Recorder::default();
+        let mut report = Report::default();
+        let run = |n: &Node, _: Known| {
+            let a = n.addr;
+            async move {
+                if a == addr::SECRET {
+                    return Err(Error::aws("creating secret", "AccessDenied: no"));
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Ok(Outputs::new())
+            }
+        };
+        let err = walk(nodes, 8, &rec, &Cancel::default(), &mut report, &mut Known::default(), run).await.unwrap_err();
+        match err {
+            Error::Incomplete { failed, total, done, not_started, .. } => {
+                assert_eq!((failed, total, done, not_started), (1, 4, 1, 2))
+            }
+            other => panic!("{other:?}"),
+        }
+        let lines = rec.0.lock().unwrap().clone();
+        assert!(lines.iter().any(|l| l.starts_with("created log_group.agent")), "{lines:?}");
+        assert!(lines.iter().any(|l| l.starts_with("not started: creating task_definition.agent")), "{lines:?}");
+        assert!(lines.iter().any(|l| l.starts_with("not started: creating ecs_service.agent")), "{lines:?}");
+    }
+
+    #[tokio::test]
+    async fn independent_work_runs_concurrently_within_the_bound() {
+        let nodes = vec![
+            node(addr::SECRET, &[]),
+            node(addr::LOG_GROUP, &[]),
+            node(addr::CLUSTER, &[]),
+            node(addr::SERVICE, &[addr::CLUSTER]),
+        ];
+        let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peak = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let run = |_: &Node, _: Known| {
+            let (f, p) = (in_flight.clone(), peak.clone());
+            async move {
+                let now = f.fetch_add(1, Ordering::SeqCst) + 1;
+                p.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                f.fetch_sub(1, Ordering::SeqCst);
+                Ok(Outputs::new())
+            }
+        };
+        let mut report = Report::default();
+        walk(nodes, 2, &Recorder::default(), &Cancel::default(), &mut report, &mut Known::default(), run)
+            .await
+            .unwrap();
+        assert_eq!(peak.load(Ordering::SeqCst), 2, "bounded at 2, and it used both");
+        assert_eq!(report.done.len(), 4);
+        assert_eq!(report.done.last().unwrap().0, addr::SERVICE, "the dependent ran last");
+    }
+
+    #[tokio::test]
+    async fn interruption_starts_nothing_new() {
+        let cancel = Cancel::default();
+        let nodes = vec![node(addr::SECRET, &[]), node(addr::SERVICE, &[addr::SECRET])];
+        let c = cancel.clone();
+        let run = move |_: &Node, _: Known| {
+            let c = c.clone();
+            async move {
+                c.cancel(); // Ctrl-C while the first operation is in flight
+                Ok(Outputs::new())
+            }
+        };
+        let mut report = Report::default();
+        let err =
+            walk(nodes, 8, &Recorder::default(), &cancel, &mut report, &mut Known::default(), run).await.unwrap_err();
+        assert!(matches!(err, Error::Interrupted), "{err:?}");
+        assert_eq!(report.done.len(), 1, "the in-flight one finished, the next never started");
+    }
+}

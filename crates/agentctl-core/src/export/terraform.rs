@@ -31,8 +31,9 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::model::{
-    Address, BucketSpec, ClusterSpec, ContainerSpec, EgressRule, Kind, LogGroupSpec, Resource, RoleSpec,
-    RouteTableSpec, SecurityGroupSpec, ServiceSpec, Spec, Stack, SubnetSpec, TaskDefinitionSpec, VpcSpec,
+    Address, AlarmSpec, BucketSpec, ClusterSpec, ContainerSpec, DashboardSpec, EgressRule, Kind, LogGroupSpec,
+    Resource, RoleSpec, RouteTableSpec, ScalableTargetSpec, ScalingPolicySpec, ScheduledActionSpec, SecurityGroupSpec,
+    ServiceSpec, Spec, Stack, SubnetSpec, TaskDefinitionSpec, VpcSpec,
 };
 use crate::names;
 use crate::regions::partition;
@@ -639,24 +640,69 @@ fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
                 "tags": tags
             }),
         ),
-        Spec::EcsCluster(ClusterSpec { container_insights, .. }) => out.resource(
+        Spec::EcsCluster(ClusterSpec { container_insights, capacity_providers }) => {
+            out.resource(
+                owner,
+                ty,
+                key,
+                json!({
+                    "name": refs.string(&r.name),
+                    "setting": [{"name": "containerInsights", "value": refs.string(container_insights)}],
+                    "tags": tags
+                }),
+            );
+            // agentctl attaches the providers when it creates the cluster; the
+            // provider (5+) attaches them with a resource of their own. No default
+            // strategy: the service names its own, as agentctl's does.
+            if !capacity_providers.is_empty() {
+                out.resource(
+                    owner,
+                    "aws_ecs_cluster_capacity_providers",
+                    key,
+                    json!({
+                        "cluster_name": format!("${{{}.name}}", terraform_address(r.addr)),
+                        "capacity_providers": refs.strings(capacity_providers)
+                    }),
+                );
+            }
+        }
+        Spec::TaskDefinition(td) => out.resource(owner, ty, key, task_definition(td, stack, refs, tags)),
+        Spec::EcsService(svc) => {
+            let mut body = service(&r.name, svc, stack, refs, tags);
+            if !r.ignore_changes.is_empty() {
+                // Set at creation, then owned by someone else (autoscaling owns
+                // the desired count), as agentctl's apply does. The model's
+                // attribute names are the provider's for the service.
+                body["lifecycle"] = json!([{"ignore_changes": r.ignore_changes}]);
+            }
+            out.resource(owner, ty, key, body);
+        }
+        Spec::ScalableTarget(ScalableTargetSpec { resource_id, min, max }) => out.resource(
             owner,
             ty,
             key,
             json!({
-                "name": refs.string(&r.name),
-                "setting": [{"name": "containerInsights", "value": refs.string(container_insights)}],
-                "tags": tags
+                "service_namespace": SCALING_NAMESPACE,
+                "resource_id": service_resource_id(resource_id, stack, refs),
+                "scalable_dimension": SCALABLE_DIMENSION,
+                "min_capacity": min,
+                "max_capacity": max
             }),
         ),
-        Spec::TaskDefinition(td) => out.resource(owner, ty, key, task_definition(td, stack, refs, tags)),
-        Spec::EcsService(svc) => out.resource(owner, ty, key, service(&r.name, svc, stack, refs, tags)),
-        // TODO(export): scaling and alarm resources are not exported yet.
-        Spec::ScalableTarget(_)
-        | Spec::ScalingPolicy(_)
-        | Spec::ScheduledAction(_)
-        | Spec::Alarm(_)
-        | Spec::Dashboard(_) => {}
+        Spec::ScalingPolicy(policy) => out.resource(owner, ty, key, scaling_policy(&r.name, policy, stack, refs)),
+        Spec::ScheduledAction(action) => out.resource(owner, ty, key, scheduled_action(&r.name, action, stack, refs)),
+        Spec::Alarm(alarm) => out.resource(owner, ty, key, metric_alarm(&r.name, alarm, stack, refs, tags)),
+        Spec::Dashboard(DashboardSpec { body }) => out.resource(
+            owner,
+            ty,
+            key,
+            json!({
+                "dashboard_name": refs.string(&r.name),
+                // The body as agentctl puts it: cluster and service by name (the
+                // model's dependency on the service becomes `depends_on`).
+                "dashboard_body": refs.json_string(body)
+            }),
+        ),
     }
 }
 
@@ -727,7 +773,7 @@ fn container_definition(c: &ContainerSpec, log_group: Option<&Resource>) -> Valu
             (k.clone(), Value::String(value))
         })
         .collect();
-    json!({
+    let mut container = json!({
         "name": c.name,
         "image": c.image,
         "essential": c.essential,
@@ -741,7 +787,14 @@ fn container_definition(c: &ContainerSpec, log_group: Option<&Resource>) -> Valu
             .collect::<Vec<_>>(),
         "logConfiguration": {"logDriver": c.log_driver, "options": log_options},
         "stopTimeout": c.stop_timeout
-    })
+    });
+    // Only where there is one: ECS leaves an empty list out of the definition it
+    // returns, and the provider would show the difference.
+    if !c.depends_on.is_empty() {
+        container["dependsOn"] =
+            c.depends_on.iter().map(|d| json!({"containerName": d.container_name, "condition": d.condition})).collect();
+    }
+    container
 }
 
 fn service(name: &str, svc: &ServiceSpec, stack: &Stack, refs: &Refs, tags: Value) -> Value {
@@ -775,6 +828,168 @@ fn service(name: &str, svc: &ServiceSpec, stack: &Stack, refs: &Refs, tags: Valu
     })
 }
 
+// --- autoscaling and alarms -------------------------------------------------------
+
+/// Application Auto Scaling's namespace and dimension for an ECS service's task count.
+const SCALING_NAMESPACE: &str = "ecs";
+const SCALABLE_DIMENSION: &str = "ecs:service:DesiredCount";
+
+/// `${aws_ecs_cluster.main.name}` when `name` is the name of the stack's
+/// resource of `kind` (a cluster or a service).
+fn name_reference(stack: &Stack, kind: Kind, name: &str) -> Option<String> {
+    let r = stack.resources.iter().find(|r| r.addr.kind == kind && r.name == name)?;
+    Some(format!("${{{}.name}}", terraform_address(r.addr)))
+}
+
+/// The cluster and service names of `service/CLUSTER/SERVICE`.
+fn split_service_resource_id(resource_id: &str) -> Option<(&str, &str)> {
+    let rest = resource_id.strip_prefix("service/")?;
+    rest.split_once('/').filter(|(cluster, service)| !cluster.is_empty() && !service.is_empty())
+}
+
+/// A cluster or service name: a reference to the stack's resource of that name,
+/// else the name.
+fn ecs_name(stack: &Stack, refs: &Refs, kind: Kind, name: &str) -> String {
+    name_reference(stack, kind, name).unwrap_or_else(|| refs.string(name))
+}
+
+/// `service/CLUSTER/SERVICE` with references to the stack's cluster and service.
+fn service_resource_id(resource_id: &str, stack: &Stack, refs: &Refs) -> String {
+    match split_service_resource_id(resource_id) {
+        Some((cluster, service)) => format!(
+            "service/{}/{}",
+            ecs_name(stack, refs, Kind::EcsCluster, cluster),
+            ecs_name(stack, refs, Kind::EcsService, service)
+        ),
+        None => refs.string(resource_id),
+    }
+}
+
+/// `service_namespace`, `resource_id` and `scalable_dimension` of a policy or a
+/// scheduled action: references to the stack's scalable target of that resource
+/// id (so Terraform registers the target first), else the values themselves.
+fn scaling_target_fields(resource_id: &str, stack: &Stack, refs: &Refs) -> Map<String, Value> {
+    let target = stack
+        .resources
+        .iter()
+        .find(|r| matches!(&r.spec, Spec::ScalableTarget(t) if t.resource_id == resource_id))
+        .map(|r| terraform_address(r.addr));
+    let mut fields = Map::new();
+    match target {
+        Some(t) => {
+            for attr in ["service_namespace", "resource_id", "scalable_dimension"] {
+                fields.insert(attr.into(), json!(format!("${{{t}.{attr}}}")));
+            }
+        }
+        None => {
+            fields.insert("service_namespace".into(), json!(SCALING_NAMESPACE));
+            fields.insert("resource_id".into(), json!(service_resource_id(resource_id, stack, refs)));
+            fields.insert("scalable_dimension".into(), json!(SCALABLE_DIMENSION));
+        }
+    }
+    fields
+}
+
+/// Target tracking on a predefined ECS metric (`ECSServiceAverageCPUUtilization`,
+/// ...), or on `NAMESPACE/METRIC` (the agent's own metrics: the namespace is
+/// everything before the last `/`) averaged over the service's tasks, as
+/// agentctl's apply writes it.
+fn scaling_policy(name: &str, policy: &ScalingPolicySpec, stack: &Stack, refs: &Refs) -> Value {
+    let mut configuration = Map::new();
+    configuration.insert("target_value".into(), json!(policy.target));
+    configuration.insert("scale_in_cooldown".into(), json!(policy.scale_in_cooldown));
+    configuration.insert("scale_out_cooldown".into(), json!(policy.scale_out_cooldown));
+    match policy.metric.rsplit_once('/') {
+        Some((namespace, metric)) if !policy.metric.starts_with("ECSService") => {
+            let (cluster, service) = split_service_resource_id(&policy.resource_id).unwrap_or_default();
+            configuration.insert(
+                "customized_metric_specification".into(),
+                json!([{
+                    "namespace": refs.string(namespace),
+                    "metric_name": refs.string(metric),
+                    "statistic": "Average",
+                    "dimensions": [
+                        {"name": "ClusterName", "value": ecs_name(stack, refs, Kind::EcsCluster, cluster)},
+                        {"name": "ServiceName", "value": ecs_name(stack, refs, Kind::EcsService, service)}
+                    ]
+                }]),
+            );
+        }
+        _ => {
+            configuration.insert(
+                "predefined_metric_specification".into(),
+                json!([{"predefined_metric_type": refs.string(&policy.metric)}]),
+            );
+        }
+    }
+    let mut body = Map::new();
+    body.insert("name".into(), json!(refs.string(name)));
+    body.insert("policy_type".into(), json!("TargetTrackingScaling"));
+    body.extend(scaling_target_fields(&policy.resource_id, stack, refs));
+    body.insert("target_tracking_scaling_policy_configuration".into(), json!([configuration]));
+    Value::Object(body)
+}
+
+/// A scheduled change of the target's bounds. No time zone is UTC, the
+/// provider's default too; the bounds are strings in the provider's schema.
+fn scheduled_action(name: &str, action: &ScheduledActionSpec, stack: &Stack, refs: &Refs) -> Value {
+    let mut bounds = Map::new();
+    if let Some(min) = action.min {
+        bounds.insert("min_capacity".into(), json!(min.to_string()));
+    }
+    if let Some(max) = action.max {
+        bounds.insert("max_capacity".into(), json!(max.to_string()));
+    }
+    let mut body = Map::new();
+    body.insert("name".into(), json!(refs.string(name)));
+    body.extend(scaling_target_fields(&action.resource_id, stack, refs));
+    body.insert("schedule".into(), json!(refs.string(&action.schedule)));
+    if let Some(timezone) = &action.timezone {
+        body.insert("timezone".into(), json!(refs.string(timezone)));
+    }
+    body.insert("scalable_target_action".into(), json!([bounds]));
+    Value::Object(body)
+}
+
+/// A metric alarm with the same actions on alarm and on recovery, as agentctl's
+/// apply writes it. Dimensions naming the stack's cluster or service become
+/// references to them.
+fn metric_alarm(name: &str, alarm: &AlarmSpec, stack: &Stack, refs: &Refs, tags: Value) -> Value {
+    let dimensions: Map<String, Value> = alarm
+        .dimensions
+        .iter()
+        .map(|(k, v)| {
+            let value = match k.as_str() {
+                "ClusterName" => ecs_name(stack, refs, Kind::EcsCluster, v),
+                "ServiceName" => ecs_name(stack, refs, Kind::EcsService, v),
+                _ => refs.string(v),
+            };
+            (k.clone(), Value::String(value))
+        })
+        .collect();
+    let actions = refs.strings(&alarm.actions);
+    let mut body = Map::new();
+    body.insert("alarm_name".into(), json!(refs.string(name)));
+    body.insert("alarm_description".into(), json!(refs.string(&alarm.description)));
+    body.insert("namespace".into(), json!(refs.string(&alarm.namespace)));
+    body.insert("metric_name".into(), json!(refs.string(&alarm.metric_name)));
+    body.insert("dimensions".into(), Value::Object(dimensions));
+    body.insert("statistic".into(), json!(refs.string(&alarm.statistic)));
+    body.insert("comparison_operator".into(), json!(refs.string(&alarm.comparison)));
+    body.insert("threshold".into(), json!(alarm.threshold));
+    body.insert("period".into(), json!(alarm.period));
+    body.insert("evaluation_periods".into(), json!(alarm.evaluation_periods));
+    body.insert("treat_missing_data".into(), json!(refs.string(&alarm.treat_missing_data)));
+    // agentctl's apply gives the utilisation metrics their unit.
+    if alarm.metric_name.ends_with("Utilization") {
+        body.insert("unit".into(), json!("Percent"));
+    }
+    body.insert("alarm_actions".into(), json!(actions));
+    body.insert("ok_actions".into(), json!(actions));
+    body.insert("tags".into(), tags);
+    Value::Object(body)
+}
+
 /// Model dependencies Terraform cannot see through a reference become
 /// `depends_on` of the main block (e.g. the service waits for the subnets' routes
 /// and for the bucket).
@@ -789,6 +1004,15 @@ fn add_depends_on(stack: &Stack, out: &mut Blocks) {
         let mut deps: Vec<String> = Vec::new();
         for dep in &r.depends_on {
             let target = terraform_address(*dep);
+            // A cluster takes a capacity provider strategy once the providers are
+            // attached, which the service's reference to the cluster does not say.
+            if let (Some(Spec::EcsCluster(cluster)), Spec::EcsService(svc)) =
+                (stack.get(*dep).map(|d| &d.spec), &r.spec)
+            {
+                if !cluster.capacity_providers.is_empty() && !svc.capacity_provider_strategy.is_empty() {
+                    deps.push(format!("aws_ecs_cluster_capacity_providers.{}", dep.key));
+                }
+            }
             if group.contains(&format!("${{{target}.")) {
                 continue;
             }
