@@ -153,6 +153,8 @@ pub struct Scaling {
 #[derive(Debug, Serialize)]
 pub struct ScheduleInfo {
     pub name: String,
+    /// When it next runs (seconds since the epoch), where that can be known.
+    pub next_run: Option<i64>,
     pub schedule: String,
     pub timezone: Option<String>,
     pub min: Option<u32>,
@@ -193,6 +195,8 @@ pub async fn status(aws: &Aws, s: &ServiceRef) -> Result<Status, Error> {
             .filter_map(|l| match &l.spec {
                 agentctl_core::model::Spec::ScheduledAction(a) => Some(ScheduleInfo {
                     name: l.id.clone(),
+                    next_run: agentctl_core::schedule::next_run(&a.schedule, a.timezone.as_deref(), chrono::Utc::now())
+                        .map(|t| t.timestamp()),
                     schedule: a.schedule.clone(),
                     timezone: a.timezone.clone(),
                     min: a.min,

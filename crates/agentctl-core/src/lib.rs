@@ -15,4 +15,5 @@ pub mod names;
 pub mod plan;
 pub mod regions;
 pub mod rollout;
+pub mod schedule;
 pub mod secret;

@@ -11,15 +11,15 @@ use std::process::Command;
 
 use agentctl_core::config::Env;
 use agentctl_core::export::checkov_exceptions::{self, CHECKOV_EXCEPTIONS, CHECKOV_VERSION};
-use agentctl_core::export::terraform::{resource_type, terraform_address};
+use agentctl_core::export::terraform::{block_name, resource_type, terraform_address};
 use agentctl_core::export::{terraform, terraform_files, write_terraform};
-use agentctl_core::model::{build, Context, Kind, Stack, OWNERSHIP_TAG};
+use agentctl_core::model::{addr, build, Context, Kind, Spec, Stack, OWNERSHIP_TAG};
 use agentctl_core::names::ACCOUNT_PLACEHOLDER;
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const AWS_ACCOUNT: &str = "123456789012";
-const FIXTURES: [&str; 3] = ["new-vpc.tfvars", "existing-vpc.tfvars", "existing-all.tfvars"];
+const FIXTURES: [&str; 4] = ["new-vpc.tfvars", "existing-vpc.tfvars", "existing-all.tfvars", "scaling.tfvars"];
 
 fn stack_with(text: &str, env: &Env, ctx: &Context) -> Stack {
     build(&load_ok_env(text, env).config, ctx)
@@ -135,14 +135,36 @@ fn credentials_are_sensitive_variables_without_default() {
     }
 }
 
-/// The name a model resource has in its Terraform block.
-fn exported_name(kind: Kind, body: &Value) -> &Value {
-    match kind {
+/// The name a model resource has in its Terraform block, with references to the
+/// names of other blocks (`${aws_ecs_service.agent.name}`) resolved.
+fn exported_name(kind: Kind, body: &Value, main: &Value) -> String {
+    let name = match kind {
         Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable => &body["tags"]["Name"],
         Kind::S3Bucket => &body["bucket"],
         Kind::TaskDefinition => &body["family"],
+        Kind::ScalableTarget => &body["resource_id"],
+        Kind::Alarm => &body["alarm_name"],
+        Kind::Dashboard => &body["dashboard_name"],
         _ => &body["name"],
+    };
+    resolve_names(name.as_str().unwrap_or_else(|| panic!("no name in {body}")), main)
+}
+
+/// `s` with every `${TYPE.NAME.name}` replaced by that block's `name`.
+fn resolve_names(s: &str, main: &Value) -> String {
+    let mut out = s.to_owned();
+    for expr in interpolations(s) {
+        let parts: Vec<&str> = expr.split('.').collect();
+        let [ty, name, "name"] = parts.as_slice() else { continue };
+        let value = main["resource"][*ty][*name]["name"].as_str().unwrap_or_else(|| panic!("{expr} in {s}"));
+        out = out.replace(&format!("${{{expr}}}"), value);
     }
+    out
+}
+
+/// The block of a model resource in `main.tf.json`.
+fn block<'a>(main: &'a Value, r: &agentctl_core::model::Resource) -> &'a Value {
+    &main["resource"][resource_type(r.addr.kind)][block_name(r.addr.key)]
 }
 
 #[test]
@@ -151,9 +173,14 @@ fn every_model_resource_is_exported_with_its_name_and_tags() {
         let stack = with_account(f);
         let main = main_doc(&stack);
         for r in &stack.resources {
-            let body = &main["resource"][resource_type(r.addr.kind)][r.addr.key];
+            let body = block(&main, r);
             assert!(body.is_object(), "{f}: {} missing as {}", r.addr, terraform_address(r.addr));
-            assert_eq!(exported_name(r.addr.kind, body), &Value::String(r.name.clone()), "{f}: {}", r.addr);
+            assert_eq!(exported_name(r.addr.kind, body, &main), r.name, "{f}: {}", r.addr);
+            if !r.addr.kind.taggable() {
+                // Not taggable for agentctl (found through the service): no tags here either.
+                assert!(r.tags.is_empty() && body.get("tags").is_none(), "{f}: {} has tags", r.addr);
+                continue;
+            }
             assert_eq!(body["tags"][OWNERSHIP_TAG], stack.deployment.as_str(), "{f}: {} ownership tag", r.addr);
             let tags: BTreeMap<String, String> = serde_json::from_value(body["tags"].clone()).unwrap();
             assert_eq!(tags, r.tags, "{f}: {} tags", r.addr);
@@ -171,6 +198,7 @@ fn every_model_resource_is_exported_with_its_name_and_tags() {
                 "aws_s3_bucket_server_side_encryption_configuration",
                 "aws_s3_bucket_ownership_controls",
                 "aws_s3_bucket_policy",
+                "aws_ecs_cluster_capacity_providers",
             ];
             assert!(types.contains(ty.as_str()) || companion.contains(&ty.as_str()), "{f}: unexpected {ty}");
         }
@@ -326,6 +354,307 @@ fn log_retention_never_expiring_is_zero() {
     assert_eq!(main["resource"]["aws_cloudwatch_log_group"]["agent"]["retention_in_days"], 0);
     let main = main_doc(&offline("existing-vpc.tfvars"));
     assert_eq!(main["resource"]["aws_cloudwatch_log_group"]["agent"]["retention_in_days"], 90);
+}
+
+// --- capacity, autoscaling, alarms, metrics --------------------------------------
+
+/// Every scaling feature at once: the metrics sidecar, three target-tracking
+/// policies, two schedules, the Spot mix, alarms and the dashboard.
+const SCALING: &str = "scaling.tfvars";
+
+fn containers(main: &Value) -> Vec<Value> {
+    let td = &main["resource"]["aws_ecs_task_definition"]["agent"];
+    serde_json::from_str(td["container_definitions"].as_str().expect("container definitions")).unwrap()
+}
+
+/// `${aws_appautoscaling_target.agent.ATTR}` for the three target fields.
+fn assert_on_target(body: &Value, what: &str) {
+    for attr in ["service_namespace", "resource_id", "scalable_dimension"] {
+        assert_eq!(body[attr], format!("${{aws_appautoscaling_target.agent.{attr}}}"), "{what}: {attr}");
+    }
+}
+
+#[test]
+fn capacity_providers_are_attached_and_the_service_uses_the_model_strategy() {
+    for f in FIXTURES {
+        let stack = offline(f);
+        let main = main_doc(&stack);
+        let r = &main["resource"];
+        // Both providers, always, attached by their own resource (provider 5+).
+        assert_eq!(
+            r["aws_ecs_cluster_capacity_providers"]["main"],
+            json!({"cluster_name": "${aws_ecs_cluster.main.name}", "capacity_providers": ["FARGATE", "FARGATE_SPOT"]}),
+            "{f}"
+        );
+        assert!(r["aws_ecs_cluster"]["main"].get("capacity_providers").is_none(), "{f}");
+        let svc = &r["aws_ecs_service"]["agent"];
+        assert!(svc.get("launch_type").is_none(), "{f}: a strategy, never a launch type");
+        // The service references the cluster, not the attachment: it waits for it.
+        let deps = svc["depends_on"].as_array().expect("depends_on");
+        assert!(deps.contains(&json!("aws_ecs_cluster_capacity_providers.main")), "{f}: {deps:?}");
+        let Some(Spec::EcsService(model)) = stack.get(addr::SERVICE).map(|r| &r.spec) else { panic!("{f}: service") };
+        let strategy: Vec<Value> = model
+            .capacity_provider_strategy
+            .iter()
+            .map(|c| json!({"capacity_provider": c.provider, "base": c.base, "weight": c.weight}))
+            .collect();
+        assert_eq!(svc["capacity_provider_strategy"], json!(strategy), "{f}");
+    }
+    let strategy =
+        |f: &str| main_doc(&offline(f))["resource"]["aws_ecs_service"]["agent"]["capacity_provider_strategy"].clone();
+    assert_eq!(strategy("new-vpc.tfvars"), json!([{"capacity_provider": "FARGATE", "base": 0, "weight": 1}]));
+    assert_eq!(
+        strategy(SCALING),
+        json!([
+            {"capacity_provider": "FARGATE", "base": 1, "weight": 1},
+            {"capacity_provider": "FARGATE_SPOT", "base": 0, "weight": 3}
+        ])
+    );
+}
+
+#[test]
+fn an_autoscaled_service_ignores_changes_of_its_desired_count() {
+    let main = main_doc(&offline(SCALING));
+    let svc = &main["resource"]["aws_ecs_service"]["agent"];
+    // Terraform JSON: `lifecycle` is a block, `ignore_changes` an array of attribute names.
+    assert_eq!(svc["lifecycle"], json!([{"ignore_changes": ["desired_count"]}]));
+    // The count is still what the service starts with.
+    assert_eq!(svc["desired_count"], 2);
+    for f in FIXTURES.iter().filter(|f| **f != SCALING) {
+        let main = main_doc(&offline(f));
+        assert!(main["resource"]["aws_ecs_service"]["agent"].get("lifecycle").is_none(), "{f}: not autoscaled");
+    }
+}
+
+#[test]
+fn the_metrics_sidecar_starts_after_the_agent() {
+    let main = main_doc(&offline(SCALING));
+    let containers = containers(&main);
+    assert_eq!(containers.len(), 2);
+    let (agent, metrics) = (&containers[0], &containers[1]);
+    assert_eq!(agent["name"], "agent");
+    assert!(agent.get("dependsOn").is_none(), "the agent waits for nothing");
+    assert_eq!(metrics["name"], "metrics");
+    assert_eq!(metrics["essential"], false);
+    // The only writable root filesystem (the CloudWatch agent's state); checkov
+    // cannot see it (see export::checkov_exceptions).
+    assert_eq!(
+        (agent["readonlyRootFilesystem"].as_bool(), metrics["readonlyRootFilesystem"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(metrics["dependsOn"], json!([{"containerName": "agent", "condition": "START"}]));
+    assert_eq!(metrics["logConfiguration"]["options"]["awslogs-group"], "${aws_cloudwatch_log_group.agent.name}");
+    assert_eq!(metrics["logConfiguration"]["options"]["awslogs-stream-prefix"], "metrics");
+    // Every container as the model has it.
+    for f in FIXTURES {
+        let stack = offline(f);
+        let Some(Spec::TaskDefinition(td)) = stack.get(addr::TASK_DEFINITION).map(|r| &r.spec) else { panic!("{f}") };
+        let exported = self::containers(&main_doc(&stack));
+        assert_eq!(exported.len(), td.containers.len(), "{f}");
+        for (c, e) in td.containers.iter().zip(&exported) {
+            assert_eq!(e["name"], c.name.as_str(), "{f}");
+            assert_eq!(e["essential"], c.essential, "{f}: {}", c.name);
+            assert_eq!(e["readonlyRootFilesystem"], c.readonly_root_filesystem, "{f}: {}", c.name);
+            let deps: Vec<Value> = c
+                .depends_on
+                .iter()
+                .map(|d| json!({"containerName": d.container_name, "condition": d.condition}))
+                .collect();
+            assert_eq!(e.get("dependsOn").cloned().unwrap_or(json!([])), json!(deps), "{f}: {}", c.name);
+        }
+    }
+    assert_eq!(self::containers(&main_doc(&offline("new-vpc.tfvars"))).len(), 1, "no sidecar without metrics");
+}
+
+#[test]
+fn the_scalable_target_policies_and_schedules_reference_the_service() {
+    let stack = offline(SCALING);
+    let main = main_doc(&stack);
+    let r = &main["resource"];
+    assert_eq!(
+        r["aws_appautoscaling_target"]["agent"],
+        json!({
+            "service_namespace": "ecs",
+            "resource_id": "service/${aws_ecs_cluster.main.name}/${aws_ecs_service.agent.name}",
+            "scalable_dimension": "ecs:service:DesiredCount",
+            "min_capacity": 1,
+            "max_capacity": 6
+        })
+    );
+
+    let policies = r["aws_appautoscaling_policy"].as_object().expect("policies");
+    assert_eq!(
+        policies.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+        BTreeSet::from(["cpu", "memory", "active-tasks"])
+    );
+    for (key, metric, target) in
+        [("cpu", "ECSServiceAverageCPUUtilization", 70.0), ("memory", "ECSServiceAverageMemoryUtilization", 80.0)]
+    {
+        let p = &policies[key];
+        assert_eq!(p["name"], format!("scaled-{key}"));
+        assert_eq!(p["policy_type"], "TargetTrackingScaling");
+        assert_on_target(p, key);
+        let c = &p["target_tracking_scaling_policy_configuration"][0];
+        assert_eq!(c["target_value"], target, "{key}");
+        assert_eq!((c["scale_in_cooldown"].as_u64(), c["scale_out_cooldown"].as_u64()), (Some(600), Some(60)), "{key}");
+        assert_eq!(c["predefined_metric_specification"], json!([{"predefined_metric_type": metric}]), "{key}");
+        assert!(c.get("customized_metric_specification").is_none(), "{key}");
+    }
+    // The agent's own metric: namespace before the last `/`, averaged over the service's tasks.
+    let active = &policies["active-tasks"];
+    assert_eq!(active["name"], "scaled-active-tasks");
+    assert_on_target(active, "active-tasks");
+    let c = &active["target_tracking_scaling_policy_configuration"][0];
+    assert_eq!(c["target_value"], 16.0);
+    assert!(c.get("predefined_metric_specification").is_none());
+    assert_eq!(
+        c["customized_metric_specification"],
+        json!([{
+            "namespace": "Matillion/Agent",
+            "metric_name": "app_active_task_count",
+            "statistic": "Average",
+            "dimensions": [
+                {"name": "ClusterName", "value": "${aws_ecs_cluster.main.name}"},
+                {"name": "ServiceName", "value": "${aws_ecs_service.agent.name}"}
+            ]
+        }])
+    );
+
+    let schedules = &r["aws_appautoscaling_scheduled_action"];
+    let evening = &schedules["evening-down"];
+    assert_eq!(evening["name"], "scaled-evening-down");
+    assert_on_target(evening, "evening-down");
+    assert_eq!(evening["schedule"], "cron(0 20 ? * MON-FRI *)");
+    assert_eq!(evening["timezone"], "Europe/London");
+    // The provider's bounds are strings ("0" is a bound, not "unset").
+    assert_eq!(evening["scalable_target_action"], json!([{"min_capacity": "0", "max_capacity": "1"}]));
+    let morning = &schedules["morning-up"];
+    assert_eq!(morning["schedule"], "cron(0 7 ? * MON-FRI *)");
+    assert!(morning.get("timezone").is_none(), "UTC: the provider's default, no spelling of it");
+    assert_eq!(morning["scalable_target_action"], json!([{"min_capacity": "2", "max_capacity": "6"}]));
+
+    // Against the model, resource by resource.
+    for res in &stack.resources {
+        let body = block(&main, res);
+        match &res.spec {
+            Spec::ScalingPolicy(p) => {
+                let c = &body["target_tracking_scaling_policy_configuration"][0];
+                assert_eq!(c["target_value"], p.target, "{}", res.addr);
+                assert_eq!(c["scale_in_cooldown"], p.scale_in_cooldown, "{}", res.addr);
+                assert_eq!(c["scale_out_cooldown"], p.scale_out_cooldown, "{}", res.addr);
+                let metric = match c.get("customized_metric_specification") {
+                    Some(m) => {
+                        format!("{}/{}", m[0]["namespace"].as_str().unwrap(), m[0]["metric_name"].as_str().unwrap())
+                    }
+                    None => {
+                        c["predefined_metric_specification"][0]["predefined_metric_type"].as_str().unwrap().to_owned()
+                    }
+                };
+                assert_eq!(metric, p.metric, "{}", res.addr);
+            }
+            Spec::ScheduledAction(a) => {
+                let bounds = &body["scalable_target_action"][0];
+                assert_eq!(bounds.get("min_capacity").cloned(), a.min.map(|n| json!(n.to_string())), "{}", res.addr);
+                assert_eq!(bounds.get("max_capacity").cloned(), a.max.map(|n| json!(n.to_string())), "{}", res.addr);
+                assert_eq!(body.get("timezone").and_then(Value::as_str), a.timezone.as_deref(), "{}", res.addr);
+            }
+            Spec::ScalableTarget(t) => {
+                assert_eq!(resolve_names(body["resource_id"].as_str().unwrap(), &main), t.resource_id);
+                assert_eq!(
+                    (body["min_capacity"].as_u64(), body["max_capacity"].as_u64()),
+                    (Some(t.min.into()), Some(t.max.into()))
+                );
+            }
+            _ => {}
+        }
+    }
+    // References carry every dependency: no depends_on needed.
+    for ty in ["aws_appautoscaling_target", "aws_appautoscaling_policy", "aws_appautoscaling_scheduled_action"] {
+        for (name, body) in r[ty].as_object().unwrap() {
+            assert!(body.get("depends_on").is_none(), "{ty}.{name}");
+        }
+    }
+}
+
+#[test]
+fn alarms_and_the_dashboard_are_exported_as_built() {
+    let stack = offline(SCALING);
+    let main = main_doc(&stack);
+    let r = &main["resource"];
+    let alarms = r["aws_cloudwatch_metric_alarm"].as_object().expect("alarms");
+    let model: Vec<_> = stack.resources.iter().filter(|r| r.addr.kind == Kind::Alarm).collect();
+    assert_eq!(alarms.len(), model.len());
+    assert!(alarms.len() >= 4, "{:?}", alarms.keys());
+    let topic = "arn:aws:sns:eu-west-1:123456789012:agent-alerts";
+    for res in model {
+        let Spec::Alarm(a) = &res.spec else { unreachable!() };
+        let body = block(&main, res);
+        let what = res.addr.to_string();
+        assert_eq!(body["alarm_name"], res.name.as_str(), "{what}");
+        assert_eq!(body["alarm_description"], a.description.as_str(), "{what}");
+        assert_eq!(body["namespace"], a.namespace.as_str(), "{what}");
+        assert_eq!(body["metric_name"], a.metric_name.as_str(), "{what}");
+        assert_eq!(body["statistic"], a.statistic.as_str(), "{what}");
+        assert_eq!(body["comparison_operator"], a.comparison.as_str(), "{what}");
+        assert_eq!(body["threshold"], a.threshold, "{what}");
+        assert_eq!(body["period"], a.period, "{what}");
+        assert_eq!(body["evaluation_periods"], a.evaluation_periods, "{what}");
+        assert_eq!(body["treat_missing_data"], a.treat_missing_data.as_str(), "{what}");
+        // Notified on alarm and on recovery, as agentctl's apply sets it.
+        assert_eq!(body["alarm_actions"], json!(a.actions), "{what}");
+        assert_eq!(body["ok_actions"], json!(a.actions), "{what}");
+        assert_eq!(body["alarm_actions"], json!([topic]), "{what}");
+        assert!(body.get("actions_enabled").is_none(), "{what}: enabled (the default)");
+        assert_eq!(body.get("unit").is_some(), a.metric_name.ends_with("Utilization"), "{what}");
+        // The service's dimensions as references, naming what the model names.
+        assert_eq!(body["dimensions"]["ClusterName"], "${aws_ecs_cluster.main.name}", "{what}");
+        assert_eq!(body["dimensions"]["ServiceName"], "${aws_ecs_service.agent.name}", "{what}");
+        let dimensions: BTreeMap<String, String> = body["dimensions"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), resolve_names(v.as_str().unwrap(), &main)))
+            .collect();
+        assert_eq!(dimensions, a.dimensions, "{what}");
+    }
+    let cpu = &alarms["cpu-high"];
+    assert_eq!((cpu["alarm_name"].as_str(), cpu["threshold"].as_f64()), (Some("scaled-cpu-high"), Some(80.0)));
+    assert_eq!(cpu["unit"], "Percent");
+    assert_eq!(alarms["agent-saturated"]["namespace"], "Matillion/Agent");
+
+    let Some(Spec::Dashboard(d)) = stack.get(addr::DASHBOARD).map(|r| &r.spec) else { panic!("dashboard") };
+    let dashboard = &r["aws_cloudwatch_dashboard"]["agent"];
+    assert_eq!(dashboard["dashboard_name"], "scaled-agent");
+    let body: Value = serde_json::from_str(dashboard["dashboard_body"].as_str().unwrap()).expect("JSON body");
+    assert_eq!(body, d.body);
+    // The body names the service; Terraform still waits for it.
+    assert_eq!(dashboard["depends_on"], json!(["aws_ecs_service.agent"]));
+    // Nothing of the kind without `alarms`.
+    let plain = main_doc(&offline("new-vpc.tfvars"));
+    for ty in ["aws_cloudwatch_metric_alarm", "aws_cloudwatch_dashboard", "aws_appautoscaling_target"] {
+        assert!(plain["resource"].get(ty).is_none(), "{ty}");
+    }
+}
+
+#[test]
+fn block_names_are_terraform_names() {
+    assert_eq!(block_name("main"), "main");
+    assert_eq!(block_name("cpu-high"), "cpu-high");
+    assert_eq!(block_name("7am-up"), "_7am-up");
+    assert_eq!(block_name("-x"), "_-x");
+    // A schedule name Terraform would refuse as a block name.
+    let text = tfvars(&[
+        ("name", "\"early\""),
+        ("autoscaling", "{\n  min = 1\n  max = 3\n  cpu_target = 60\n}"),
+        ("schedules", "[\n  { name = \"7am-up\", schedule = \"cron(0 7 ? * MON-FRI *)\", min = 2 },\n]"),
+    ]);
+    let stack = stack_with(&text, &env_with_creds(), &Context::default());
+    let main = main_doc(&stack);
+    let action = &main["resource"]["aws_appautoscaling_scheduled_action"]["_7am-up"];
+    assert_eq!(action["name"], "early-7am-up");
+    assert_eq!(action["scalable_target_action"], json!([{"min_capacity": "2"}]));
+    let res = stack.resources.iter().find(|r| r.addr.kind == Kind::ScheduledAction).unwrap();
+    assert_eq!(terraform_address(res.addr), "aws_appautoscaling_scheduled_action._7am-up");
 }
 
 #[test]
@@ -510,6 +839,13 @@ fn checkov_switches_turn_controls_on() {
     let expected: Vec<&str> = checkov_exceptions::expected(&stack).iter().map(|e| e.check_id).collect();
     assert!(!expected.contains(&"CKV_AWS_338") && !expected.contains(&"CKV_AWS_333"), "{expected:?}");
     scan("hardened", &stack);
+}
+
+#[test]
+fn checkov_scaling() {
+    // Autoscaling (CPU, memory, active tasks), schedules, the Spot mix, alarms, the
+    // dashboard and the metrics sidecar, on the network agentctl creates.
+    scan("scaling", &offline(SCALING));
 }
 
 #[test]

@@ -30,11 +30,12 @@ impl Printer {
         self.style == ProgressStyle::Json
     }
 
-    /// The command's result: text or JSON, from the same value.
+    /// The command's result: text or JSON, from the same value. JSON is one
+    /// object per line, so apply's plan, events and outcome form a stream.
     pub fn result(&self, text: &str, json: &Value) {
         let mut out = std::io::stdout().lock();
         let _ = if self.is_json() {
-            writeln!(out, "{}", serde_json::to_string_pretty(json).expect("json"))
+            writeln!(out, "{}", serde_json::to_string(json).expect("json"))
         } else {
             write!(out, "{text}")
         };

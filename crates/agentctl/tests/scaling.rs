@@ -169,7 +169,15 @@ fn every_scaling_and_alarm_piece_is_created_updated_removed_and_destroyed() {
     });
     no_changes(&w);
     let status = w.run(&["status"]);
-    for e in ["Autoscaling: 1 to 6 tasks", "scl-cpu", "evening-down", "Europe/London", "Alarms", "scl-cpu-high"] {
+    for e in [
+        "Autoscaling: 1 to 6 tasks",
+        "scl-cpu",
+        "evening-down",
+        "Europe/London",
+        "next     scl-",
+        "Alarms",
+        "scl-cpu-high",
+    ] {
         assert!(status.stdout.contains(e), "status lacks {e}:\n{}", status.stdout);
     }
     // Autoscaling owns the count: a changed count is not drift, and a deploy keeps it.
@@ -261,6 +269,7 @@ fn scaling_config_is_validated_before_any_aws_call() {
         ("capacity = {\n fargate_weight = 0\n spot_weight = 0\n}", "no weight"),
         ("alarms = {\n sns_topic_arns = [\"topic\"]\n}", "not an SNS topic ARN"),
         ("alarms = {\n agent_saturation = 15\n}", "`metrics` is off"),
+        ("autoscaling = {\n min = 1\n max = 6\n}\nschedules = [{ name = \"x\", schedule = \"rate(1 day)\", timezone = \"Europe/Londn\", max = 1 }]", "not an IANA time zone"),
         ("autoscaling = {\n min = 1\n max = 6\n cpu_targte = 50\n}", "did you mean `cpu_target`?"),
     ] {
         w.config(extra);

@@ -536,3 +536,28 @@ fn an_untagged_bucket_from_a_killed_run_is_adopted_only_when_its_lock_says_so() 
         assert!(t.tag_set().iter().any(|t| t.key() == TAG && t.value() == "adopt"));
     });
 }
+
+/// `-o json` is a stream of JSON objects, one per line: the plan, an event per
+/// operation, the outcome of the rollout.
+#[test]
+fn apply_and_destroy_in_json_are_json_lines() {
+    let w = World::new("jsonl");
+    w.config("");
+    for args in [&["apply", "--yes", "-o", "json"][..], &["destroy", "--yes", "--force-delete-secret", "-o", "json"]] {
+        let r = w.run(args);
+        r.expect_code(0);
+        let lines: Vec<serde_json::Value> = r
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect();
+        assert!(lines[0]["resources"].is_array(), "the plan comes first: {}", lines[0]);
+        let finished = lines.iter().filter(|l| l["event"] == "finished").count();
+        assert_eq!(finished, 14, "one finished event per resource:\n{}", r.stdout);
+        assert!(lines.iter().any(|l| l["event"] == "complete"));
+        if args[0] == "apply" {
+            assert_eq!(lines.last().unwrap()["outcome"], "completed", "{}", r.stdout);
+        }
+        assert!(r.stderr.is_empty() || !r.stderr.contains("error"), "{}", r.stderr);
+    }
+}

@@ -344,9 +344,7 @@ pub(crate) fn schedules(v: &Spanned, autoscaling: Option<&Autoscaling>, diags: &
             }
         }
         if let Some(tz) = &timezone {
-            let iana = tz == "UTC"
-                || (tz.contains('/') && tz.chars().all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c)));
-            if !iana {
+            if crate::schedule::time_zone(tz).is_none() {
                 f.error(
                     "timezone",
                     format!("timezone `{tz}` is not an IANA time zone name"),

@@ -10,6 +10,14 @@
 //! Measured with checkov [`CHECKOV_VERSION`]. Its `terraform` framework skips
 //! `*.tf.json` files (it scans `.tf` and `.hcl` only); the `terraform_json`
 //! framework scans them, with the same checks.
+//!
+//! Not listed because checkov does not report it, though it applies: checkov reads
+//! a task definition's `container_definitions` in `*.tf.json` as an opaque string,
+//! so CKV_AWS_336 (read-only root filesystem) passes whatever the containers say.
+//! With `metrics = true` the metrics sidecar's root filesystem is writable: the
+//! CloudWatch agent writes its own state under `/opt/aws`. It is not essential and
+//! has no secret, no mount and no port. The export tests compare every container's
+//! `readonlyRootFilesystem` with the model instead.
 
 use crate::model::{Kind, Spec, Stack};
 

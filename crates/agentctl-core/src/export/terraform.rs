@@ -1,9 +1,14 @@
 //! The stack model as Terraform JSON (`*.tf.json`) for the `hashicorp/aws` provider.
 //!
 //! Every resource of the model becomes the `aws_*` resource(s) that build it, named
-//! after the model address (`vpc.main` -> `aws_vpc.main`), with the model's names,
-//! tags and attributes. Values the model only knows as references (`${vpc.main.id}`)
-//! and ARNs of resources in the stack become Terraform references
+//! after the model address (`vpc.main` -> `aws_vpc.main`, `alarm.cpu-high` ->
+//! `aws_cloudwatch_metric_alarm.cpu-high`; see [`block_name`]), with the model's
+//! names, tags and attributes: the network, identity, storage and ECS resources,
+//! the cluster's capacity providers (`aws_ecs_cluster_capacity_providers`), and,
+//! when configured, the Application Auto Scaling target, policies and scheduled
+//! actions, the CloudWatch alarms and the dashboard. Values the model only knows
+//! as references (`${vpc.main.id}`) and ARNs of resources in the stack become
+//! Terraform references
 //! (`${aws_vpc.main.id}`, `${aws_iam_role.task.arn}`; the secret's ARN pattern
 //! `...:secret:NAME-??????` becomes the exact `${aws_secretsmanager_secret.credentials.arn}`);
 //! the offline account-id placeholder becomes
@@ -19,10 +24,18 @@
 //! default): their values never appear in the export. Terraform itself keeps the
 //! secret version's value in its state, as it does for any `secret_string`.
 //!
+//! Names of the stack's cluster and service in scaling targets, policies and alarm
+//! dimensions become references to them too (`${aws_ecs_service.agent.name}`), and
+//! policies and scheduled actions take their target's fields by reference. What the
+//! model leaves to someone else after creation (`Resource::ignore_changes`: the
+//! service's desired count, once autoscaling owns it) becomes
+//! `lifecycle { ignore_changes }`.
+//!
 //! Terraform-only choices: `wait_for_steady_state` on the service (apply waits for
 //! the rollout, as agentctl's does) and `depends_on` for model dependencies that no
-//! reference carries. Beyond the model, the export adds one resource agentctl does
-//! not manage yet: see [`EXPORT_ONLY`].
+//! reference carries (the service waits for the cluster's capacity providers).
+//! Beyond the model, the export adds one resource agentctl does not manage yet:
+//! see [`EXPORT_ONLY`].
 //!
 //! The export is a pure function of the stack: same stack, same bytes.
 
@@ -83,7 +96,21 @@ pub fn resource_type(kind: Kind) -> &'static str {
 
 /// `aws_vpc.main` for `vpc.main`: the Terraform address of a model resource.
 pub fn terraform_address(addr: Address) -> String {
-    format!("{}.{}", resource_type(addr.kind), addr.key)
+    format!("{}.{}", resource_type(addr.kind), block_name(addr.key))
+}
+
+/// The Terraform name of the block built from the model resource of this key:
+/// the key itself (`cpu-high`: Terraform names take letters, digits, `_` and
+/// `-`), with `_` in front when it does not start with a letter or `_` (a
+/// schedule named `7am-up` becomes `_7am-up`) and `_` for any other character.
+pub fn block_name(key: &str) -> String {
+    let name: String =
+        key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
+    if name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        name
+    } else {
+        format!("_{name}")
+    }
 }
 
 /// The export of one stack: file name -> JSON document.
@@ -442,7 +469,8 @@ impl Blocks {
 
 fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
     let ty = resource_type(r.addr.kind);
-    let key = r.addr.key;
+    let name = block_name(r.addr.key);
+    let key = name.as_str();
     let owner = r.addr;
     let tags = refs.tags(&r.tags);
     match &r.spec {
@@ -1010,7 +1038,7 @@ fn add_depends_on(stack: &Stack, out: &mut Blocks) {
                 (stack.get(*dep).map(|d| &d.spec), &r.spec)
             {
                 if !cluster.capacity_providers.is_empty() && !svc.capacity_provider_strategy.is_empty() {
-                    deps.push(format!("aws_ecs_cluster_capacity_providers.{}", dep.key));
+                    deps.push(format!("aws_ecs_cluster_capacity_providers.{}", block_name(dep.key)));
                 }
             }
             if group.contains(&format!("${{{target}.")) {
@@ -1020,7 +1048,7 @@ fn add_depends_on(stack: &Stack, out: &mut Blocks) {
             // associated with the subnet.
             if let Some(Spec::RouteTable(rt)) = stack.get(*dep).map(|d| &d.spec) {
                 for (i, route) in rt.routes.iter().enumerate() {
-                    deps.push(format!("aws_route.{}", route_name(dep.key, i, &route.destination)));
+                    deps.push(format!("aws_route.{}", route_name(&block_name(dep.key), i, &route.destination)));
                 }
                 for (i, subnet) in rt.subnet_ids.iter().enumerate() {
                     deps.push(format!("aws_route_table_association.{}", association_name(subnet, i)));
@@ -1033,7 +1061,7 @@ fn add_depends_on(stack: &Stack, out: &mut Blocks) {
         }
         deps.sort();
         deps.dedup();
-        let (ty, key) = (resource_type(r.addr.kind), r.addr.key);
+        let (ty, key) = (resource_type(r.addr.kind), block_name(r.addr.key));
         let main = out.blocks.iter_mut().find(|b| !b.data && b.ty == ty && b.name == key).expect("emitted");
         main.body.insert("depends_on".into(), json!(deps));
     }

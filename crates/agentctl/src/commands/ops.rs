@@ -72,6 +72,16 @@ pub async fn status(settings: &Settings, printer: &Printer) -> Result<Code, Fail
         for (name, metric, target) in &a.policies {
             let _ = writeln!(out, "  policy   {name}: hold {metric} at {target}");
         }
+        if let Some(next) = a.schedules.iter().filter(|s| s.next_run.is_some()).min_by_key(|s| s.next_run) {
+            let _ = writeln!(
+                out,
+                "  next     {} at {} (min {}, max {})",
+                next.name,
+                when(next.next_run),
+                next.min.map_or("-".into(), |n| n.to_string()),
+                next.max.map_or("-".into(), |n| n.to_string())
+            );
+        }
         for sch in &a.schedules {
             let bounds = format!(
                 "min {} max {}",
