@@ -26,74 +26,7 @@ fn apply(w: &World) -> Run {
 
 /// Everything carrying our ownership tag, per service, as "kind name" lines.
 fn owned(w: &World) -> Vec<String> {
-    rt().block_on(async {
-        let cfg = w.sdk().await;
-        let ec2 = aws_sdk_ec2::Client::new(&cfg);
-        let tag_filter = aws_sdk_ec2::types::Filter::builder().name(format!("tag:{TAG}")).values(&w.name).build();
-        let mut out = Vec::new();
-        for v in ec2.describe_vpcs().filters(tag_filter.clone()).send().await.unwrap().vpcs() {
-            out.push(format!("vpc {}", v.vpc_id().unwrap()));
-        }
-        for s in ec2.describe_subnets().filters(tag_filter.clone()).send().await.unwrap().subnets() {
-            out.push(format!("subnet {}", s.subnet_id().unwrap()));
-        }
-        for g in ec2.describe_security_groups().filters(tag_filter.clone()).send().await.unwrap().security_groups() {
-            out.push(format!("sg {}", g.group_id().unwrap()));
-        }
-        for g in ec2.describe_internet_gateways().filters(tag_filter.clone()).send().await.unwrap().internet_gateways()
-        {
-            out.push(format!("igw {}", g.internet_gateway_id().unwrap()));
-        }
-        for t in ec2.describe_route_tables().filters(tag_filter.clone()).send().await.unwrap().route_tables() {
-            out.push(format!("rtb {}", t.route_table_id().unwrap()));
-        }
-        let iam = aws_sdk_iam::Client::new(&cfg);
-        for r in iam.list_roles().send().await.unwrap().roles() {
-            if r.role_name().starts_with(&w.name) {
-                out.push(format!("role {}", r.role_name()));
-            }
-        }
-        let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
-        for g in logs.describe_log_groups().send().await.unwrap().log_groups() {
-            if g.log_group_name().unwrap_or_default().contains(&w.name) {
-                out.push(format!("log-group {}", g.log_group_name().unwrap()));
-            }
-        }
-        let s3 = aws_sdk_s3::Client::new(&cfg);
-        for b in s3.list_buckets().send().await.unwrap().buckets() {
-            if b.name().unwrap_or_default().starts_with(&w.name) {
-                out.push(format!("bucket {}", b.name().unwrap()));
-            }
-        }
-        let ecs = aws_sdk_ecs::Client::new(&cfg);
-        for c in ecs.describe_clusters().clusters(&w.name).send().await.unwrap().clusters() {
-            if c.status() == Some("ACTIVE") {
-                out.push(format!("cluster {}", c.cluster_name().unwrap()));
-            }
-        }
-        for arn in ecs
-            .list_task_definitions()
-            .family_prefix(format!("{}-agent", w.name))
-            .send()
-            .await
-            .unwrap()
-            .task_definition_arns()
-        {
-            out.push(format!("task-definition {arn}"));
-        }
-        let sm = aws_sdk_secretsmanager::Client::new(&cfg);
-        for s in sm.list_secrets().send().await.unwrap().secret_list() {
-            if s.name().unwrap_or_default().starts_with(&w.name) && s.deleted_date().is_none() {
-                out.push(format!("secret {}", s.name().unwrap()));
-            }
-        }
-        let ssm = aws_sdk_ssm::Client::new(&cfg);
-        for p in ssm.describe_parameters().send().await.unwrap().parameters() {
-            out.push(format!("parameter {}", p.name().unwrap()));
-        }
-        out.sort();
-        out
-    })
+    support::owned_resources(w)
 }
 
 #[test]
