@@ -247,3 +247,11 @@ fn export_terraform_writes_the_stack_without_credentials_and_identically_twice()
     }
     assert_eq!(outputs[0], outputs[1], "export is byte-identical across runs");
 }
+
+#[test]
+fn readme_documents_every_checkov_exception() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    for e in agentctl_core::export::checkov_exceptions::CHECKOV_EXCEPTIONS {
+        assert!(readme.contains(&format!("| {} |", e.check_id)), "README lacks the checkov exception {}", e.check_id);
+    }
+}
