@@ -111,6 +111,9 @@ pub async fn acquire(aws: &Aws, deployment: &str, operation: &str) -> Result<Loc
                 let holder = read(aws, &parameter).await?;
                 match holder {
                     None => continue, // released meanwhile
+                    // Our own put took effect and its answer was lost; the SDK's
+                    // retry then met it.
+                    Some(h) if h.id == info.id => return Ok(Lock { parameter, info, took_over }),
                     Some(h) if is_dead(&h) && took_over.is_none() => {
                         aws.ssm
                             .delete_parameter()
@@ -174,7 +177,13 @@ impl Lock {
                 .name(&self.parameter)
                 .send()
                 .await
-                .map_err(sdk(format!("releasing the lock {}", self.parameter)))?;
+                .map(|_| ())
+                .map_err(sdk(format!("releasing the lock {}", self.parameter)))
+                .or_else(|e| match e {
+                    // A retried delete whose first attempt took effect.
+                    Error::Aws { message, .. } if message.starts_with("ParameterNotFound") => Ok(()),
+                    e => Err(e),
+                })?;
         }
         Ok(())
     }

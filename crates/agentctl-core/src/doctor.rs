@@ -1213,6 +1213,9 @@ pub fn check_image(facts: &DoctorFacts) -> Check {
     } else {
         c = c.with(format!("task architecture {AGENT_ARCHITECTURE}"));
     }
+    if facts.image_platforms.is_none() {
+        c = c.with("the image's manifest was not read, so its platforms are not verified (Matillion publishes linux/amd64 only)");
+    }
     if let Some(platforms) = &facts.image_platforms {
         if platforms.iter().any(|p| p == "linux/amd64") {
             c = c.with(format!("image platforms: {}", platforms.join(", ")));

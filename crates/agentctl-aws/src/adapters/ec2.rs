@@ -572,7 +572,8 @@ pub(crate) async fn delete(aws: &Aws, address: agentctl_core::model::Address, l:
                         .map(|_| ())
                         .map_err(sdk(format!("detaching internet gateway {id}")))
                 })
-                .await?;
+                .await
+                .or_else(|e| super::gone_ok(Err(e)))?;
             }
             aws.ec2.delete_internet_gateway().internet_gateway_id(&id).send().await.map(|_| ()).map_err(sdk(&what))
         }
@@ -589,7 +590,9 @@ pub(crate) async fn delete(aws: &Aws, address: agentctl_core::model::Address, l:
                     .association_id(&association)
                     .send()
                     .await
-                    .map_err(sdk(format!("disassociating route table {id}")))?;
+                    .map_err(sdk(format!("disassociating route table {id}")))
+                    .map(|_| ())
+                    .or_else(|e| super::gone_ok(Err(e)))?;
             }
             aws.ec2.delete_route_table().route_table_id(&id).send().await.map(|_| ()).map_err(sdk(&what))
         }

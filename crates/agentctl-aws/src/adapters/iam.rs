@@ -117,8 +117,21 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
         .set_tags(Some(tags(&r.tags)))
         .send()
         .await
-        .map_err(sdk(format!("creating IAM role {}", r.name)))?;
-    let arn = out.role().map(|r| r.arn().to_owned()).unwrap_or_default();
+        .map_err(sdk(format!("creating IAM role {}", r.name)));
+    let arn = match out {
+        Ok(out) => out.role().map(|r| r.arn().to_owned()).unwrap_or_default(),
+        // A retried create whose first attempt took effect: ours if it carries our tag.
+        Err(Error::Aws { message, .. }) if message.starts_with("EntityAlreadyExists") => {
+            let existing = read(aws, &r.name)
+                .await?
+                .ok_or_else(|| Error::aws(format!("creating IAM role {}", r.name), message.clone()))?;
+            if existing.owner() != r.tags.get(agentctl_core::model::OWNERSHIP_TAG).map(String::as_str) {
+                return Err(Error::aws(format!("creating IAM role {}", r.name), message));
+            }
+            existing.id
+        }
+        Err(e) => return Err(e),
+    };
     for (policy, doc) in &s.policies {
         put_policy(aws, &r.name, policy, doc).await?;
     }
@@ -225,7 +238,9 @@ pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), Error> {
             .policy_name(p)
             .send()
             .await
-            .map_err(sdk(format!("deleting policy {p} of IAM role {name}")))?;
+            .map_err(sdk(format!("deleting policy {p} of IAM role {name}")))
+            .map(|_| ())
+            .or_else(|e| super::gone_ok(Err(e)))?;
     }
     let attached = aws
         .iam

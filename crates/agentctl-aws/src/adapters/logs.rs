@@ -71,7 +71,14 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
         .set_tags(Some(r.tags.clone().into_iter().collect()))
         .send()
         .await
-        .map_err(sdk(format!("creating log group {}", r.name)))?;
+        .map_err(sdk(format!("creating log group {}", r.name)))
+        .map(|_| ())
+        .or_else(|e| match e {
+            // Plan found none: this is the one our first attempt made before its
+            // answer was lost and the SDK retried.
+            Error::Aws { message, .. } if message.starts_with("ResourceAlreadyExistsException") => Ok(()),
+            e => Err(e),
+        })?;
     if let Some(days) = spec(r).retention_in_days {
         set_retention(aws, &r.name, Some(days)).await?;
     }

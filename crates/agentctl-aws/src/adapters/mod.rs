@@ -189,7 +189,7 @@ pub(crate) async fn delete(
     live: &LiveResource,
     opts: DeleteOptions,
 ) -> Result<(), Error> {
-    match addr.kind {
+    let result = match addr.kind {
         Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup => {
             ec2::delete(aws, addr, live).await
         }
@@ -200,7 +200,9 @@ pub(crate) async fn delete(
         Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => ecs::delete(aws, addr, live).await,
         Kind::ScalableTarget | Kind::ScalingPolicy | Kind::ScheduledAction => autoscaling::delete(aws, live).await,
         Kind::Alarm | Kind::Dashboard => cloudwatch::delete(aws, live).await,
-    }
+    };
+    // Each adapter tolerates "already gone" on its intermediate steps itself.
+    gone_ok(result)
 }
 
 /// Tag changes as (set, unset) lists.
@@ -211,6 +213,31 @@ pub(crate) fn tag_delta(
     let set = want.iter().filter(|(k, v)| have.get(*k) != Some(v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     let unset = have.keys().filter(|k| !want.contains_key(*k)).cloned().collect();
     (set, unset)
+}
+
+/// A delete (or detach) that finds its target already gone succeeded: its
+/// first attempt took effect and the answer was lost, so the SDK retried.
+pub(crate) fn gone_ok<T: Default>(r: Result<T, Error>) -> Result<T, Error> {
+    match r {
+        Err(Error::Aws { message, .. })
+            if message.split(':').next().is_some_and(|code| {
+                code.ends_with(".NotFound")
+                    || code == "Gateway.NotAttached"
+                    || [
+                        "NoSuchEntity",
+                        "NoSuchBucket",
+                        "ResourceNotFoundException",
+                        "ParameterNotFound",
+                        "ServiceNotFoundException",
+                        "ObjectNotFoundException",
+                    ]
+                    .contains(&code)
+            }) =>
+        {
+            Ok(T::default())
+        }
+        other => other,
+    }
 }
 
 /// Is this SDK error AWS's "not found" for the thing we asked about?

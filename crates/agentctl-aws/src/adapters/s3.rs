@@ -112,7 +112,12 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
         req = req.create_bucket_configuration(cfg);
     }
     // Tags first after creation: the ownership tag is what makes it ours.
-    req.send().await.map_err(sdk(format!("creating S3 bucket {}", r.name)))?;
+    // BucketAlreadyOwnedByYou: a retried create whose first attempt took effect
+    // (the lock recorded the name before the call).
+    req.send().await.map(|_| ()).map_err(sdk(format!("creating S3 bucket {}", r.name))).or_else(|e| match e {
+        Error::Aws { message, .. } if message.starts_with("BucketAlreadyOwnedByYou") => Ok(()),
+        e => Err(e),
+    })?;
     put_tags(aws, r).await?;
     configure(aws, r, spec(r), &empty()).await?;
     Ok(outputs(&[("arn", &arn(&r.name, &aws.region)), ("name", &r.name)]))
