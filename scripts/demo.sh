@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end against a local AWS emulator (moto) that this script
 # starts on a free loopback port and stops when done:
-# validate -> plan -> apply -> outputs -> plan (no changes) -> destroy.
+# validate -> plan -> apply -> status -> plan (no changes) -> destroy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -29,7 +29,7 @@ step() { printf '\n\033[1m$ agentctl %s\033[0m\n' "$*"; "$agentctl" -c "$config"
 step validate
 step plan
 step apply --yes
-step outputs
+step status
 step plan --detailed-exitcode
 step destroy --yes --force-delete-secret
 echo
