@@ -28,7 +28,7 @@ pub async fn read(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<Live, Er
     let mut live = Live::default();
     for (addr, l) in found {
         let name = names.get(addr).map_or_else(|| l.id.clone(), str::to_owned);
-        let adopted = l.owner().is_none() && adopt.iter().any(|n| *n == name);
+        let adopted = l.owner().is_none() && adopt.contains(&name);
         if adopted {
             live.adopted.insert(addr);
         }
@@ -61,7 +61,7 @@ pub async fn destroy_plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<
     let mut foreign = Vec::new();
     for (addr, l) in found {
         let name = names.get(addr).map_or_else(|| l.id.clone(), str::to_owned);
-        let adopted = l.owner().is_none() && adopt.iter().any(|n| *n == name);
+        let adopted = l.owner().is_none() && adopt.contains(&name);
         // Untaggable resources are found through our service's id or our name.
         if adopted || !addr.kind.taggable() || l.owner() == Some(stack.deployment.as_str()) {
             live.orphans.push((addr, name, l));

@@ -24,10 +24,13 @@ fn no_changes(w: &World) {
     p.expect_code(0);
 }
 
+/// (name, expression, time zone, min, max)
+type ScheduleSeen = (String, String, Option<String>, Option<i32>, Option<i32>);
+
 struct Seen {
     target: Option<(i32, i32)>,
     policies: Vec<(String, f64, String)>,
-    schedules: Vec<(String, String, Option<String>, Option<i32>, Option<i32>)>,
+    schedules: Vec<ScheduleSeen>,
     alarms: Vec<(String, f64, Vec<String>)>,
     dashboards: Vec<String>,
 }
@@ -35,11 +38,11 @@ struct Seen {
 fn seen(w: &World) -> Seen {
     rt().block_on(async {
         let cfg = w.sdk().await;
-        let aas = aws_sdk_applicationautoscaling_like(&cfg);
+        let aas = aws_sdk_applicationautoscaling::Client::new(&cfg);
         let ns = "ecs";
-        let targets = aas.0.describe_scalable_targets().service_namespace(ns.into()).send().await.unwrap();
+        let targets = aas.describe_scalable_targets().service_namespace(ns.into()).send().await.unwrap();
         let target = targets.scalable_targets().first().map(|t| (t.min_capacity(), t.max_capacity()));
-        let policies = aas.0.describe_scaling_policies().service_namespace(ns.into()).send().await.unwrap();
+        let policies = aas.describe_scaling_policies().service_namespace(ns.into()).send().await.unwrap();
         let policies = policies
             .scaling_policies()
             .iter()
@@ -56,7 +59,7 @@ fn seen(w: &World) -> Seen {
                 (p.policy_name().to_owned(), c.target_value(), metric)
             })
             .collect();
-        let actions = aas.0.describe_scheduled_actions().service_namespace(ns.into()).send().await.unwrap();
+        let actions = aas.describe_scheduled_actions().service_namespace(ns.into()).send().await.unwrap();
         let schedules = actions
             .scheduled_actions()
             .iter()
@@ -89,11 +92,6 @@ fn seen(w: &World) -> Seen {
             .collect();
         Seen { target, policies, schedules, alarms, dashboards }
     })
-}
-
-/// The app-autoscaling client (a tuple so the helper reads as one line above).
-fn aws_sdk_applicationautoscaling_like(cfg: &aws_config::SdkConfig) -> (aws_sdk_applicationautoscaling::Client,) {
-    (aws_sdk_applicationautoscaling::Client::new(cfg),)
 }
 
 #[test]

@@ -147,7 +147,7 @@ fn everything_existing_is_used_and_never_touched() {
         let ecs = aws_sdk_ecs::Client::new(&w.sdk().await);
         let s = ecs.describe_services().cluster("exall").services("exall-agent").send().await.unwrap();
         let net = s.services()[0].network_configuration().unwrap().awsvpc_configuration().unwrap();
-        assert_eq!(net.security_groups(), [sg.clone()]);
+        assert_eq!(net.security_groups(), std::slice::from_ref(&sg));
         let mut got = net.subnets().to_vec();
         got.sort();
         let mut want = subnets.clone();

@@ -248,7 +248,7 @@ pub fn check_schedule_expression(expr: &str) -> Result<(), String> {
             );
         }
         let range = |f: &str, lo: u32, hi: u32| {
-            f.split(|c| c == ',' || c == '-' || c == '/')
+            f.split([',', '-', '/'])
                 .filter(|p| !p.is_empty() && *p != "*")
                 .all(|p| p.parse::<u32>().map_or(true, |n| n >= lo && n <= hi))
         };

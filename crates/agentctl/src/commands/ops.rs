@@ -21,8 +21,8 @@ fn when(secs: Option<i64>) -> String {
 fn tasks_table(out: &mut String, tasks: &[TaskInfo]) {
     let _ = writeln!(
         out,
-        "  {:<34} {:<10} {:<12} {:<15} {:<21} {:<8} {}",
-        "TASK", "STATUS", "AZ", "PRIVATE IP", "STARTED", "HEALTH", "REVISION"
+        "  {:<34} {:<10} {:<12} {:<15} {:<21} {:<8} REVISION",
+        "TASK", "STATUS", "AZ", "PRIVATE IP", "STARTED", "HEALTH"
     );
     for t in tasks {
         let _ = writeln!(
