@@ -25,26 +25,7 @@ enum Out {
 fn build_net(w: &World, out: Out, egress_443: bool) -> Net {
     rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block("10.9.0.0/16")
-            .send()
-            .await
-            .unwrap()
-            .vpc()
-            .unwrap()
-            .vpc_id()
-            .unwrap()
-            .to_owned();
-        for attr in [true] {
-            let b = aws_sdk_ec2::types::AttributeBooleanValue::builder().value(attr).build();
-            ec2.modify_vpc_attribute().vpc_id(&vpc).enable_dns_hostnames(b).send().await.unwrap();
-        }
-        let mut subnets = Vec::new();
-        for (cidr, az) in [("10.9.1.0/24", "us-east-1a"), ("10.9.2.0/24", "us-east-1b")] {
-            let s = ec2.create_subnet().vpc_id(&vpc).cidr_block(cidr).availability_zone(az).send().await.unwrap();
-            subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_owned());
-        }
+        let (vpc, subnets) = support::create_network(&ec2, 9).await;
         let rt_id = ec2
             .create_route_table()
             .vpc_id(&vpc)

@@ -110,22 +110,7 @@ fn everything_existing_is_used_and_never_touched() {
     let w = World::new("exall");
     let (vpc, subnets, sg) = rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block("10.8.0.0/16")
-            .send()
-            .await
-            .unwrap()
-            .vpc()
-            .unwrap()
-            .vpc_id()
-            .unwrap()
-            .to_owned();
-        let mut subnets = Vec::new();
-        for (cidr, az) in [("10.8.1.0/24", "us-east-1a"), ("10.8.2.0/24", "us-east-1b")] {
-            let s = ec2.create_subnet().vpc_id(&vpc).cidr_block(cidr).availability_zone(az).send().await.unwrap();
-            subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_owned());
-        }
+        let (vpc, subnets) = support::create_network(&ec2, 8).await;
         let sg = ec2
             .create_security_group()
             .group_name("theirs")

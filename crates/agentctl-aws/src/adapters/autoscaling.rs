@@ -215,7 +215,9 @@ fn split_resource_id(id: &str) -> (&str, &str) {
 pub(crate) async fn delete(aws: &Aws, l: &LiveResource) -> Result<(), Error> {
     let c = client(aws);
     let what = format!("deleting {}", l.id);
-    let result = match &l.spec {
+    // An action already removed with its target counts as deleted: the
+    // caller's `gone_ok` takes ObjectNotFoundException.
+    match &l.spec {
         Spec::ScalableTarget(s) => c
             .deregister_scalable_target()
             .service_namespace(NS)
@@ -246,11 +248,6 @@ pub(crate) async fn delete(aws: &Aws, l: &LiveResource) -> Result<(), Error> {
             .map(|_| ())
             .map_err(sdk(what)),
         other => unreachable!("not an autoscaling spec: {other:?}"),
-    };
-    // Deregistering the target removes its policies and actions too.
-    match result {
-        Err(Error::Aws { message, .. }) if message.starts_with("ObjectNotFoundException") => Ok(()),
-        other => other,
     }
 }
 

@@ -292,3 +292,25 @@ pub fn owned_resources(w: &World) -> Vec<String> {
         out
     })
 }
+
+/// A VPC (`10.N.0.0/16`, DNS hostnames on) with a subnet in each of us-east-1a
+/// and us-east-1b (`10.N.1.0/24`, `10.N.2.0/24`), as a user's existing network.
+pub async fn create_network(ec2: &aws_sdk_ec2::Client, n: u8) -> (String, Vec<String>) {
+    let vpc = ec2.create_vpc().cidr_block(format!("10.{n}.0.0/16")).send().await.unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+    let on = aws_sdk_ec2::types::AttributeBooleanValue::builder().value(true).build();
+    ec2.modify_vpc_attribute().vpc_id(&vpc).enable_dns_hostnames(on).send().await.unwrap();
+    let mut subnets = Vec::new();
+    for (i, az) in [(1, "us-east-1a"), (2, "us-east-1b")] {
+        let s = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(format!("10.{n}.{i}.0/24"))
+            .availability_zone(az)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_owned());
+    }
+    (vpc, subnets)
+}
