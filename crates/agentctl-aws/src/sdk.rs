@@ -43,6 +43,15 @@ impl Aws {
     /// Builds the clients and asks STS who we are: one round trip, and the
     /// account id every ARN and the bucket name needs.
     pub async fn connect(settings: &AwsSettings, region: &str) -> Result<Aws, Error> {
+        let mut aws = Self::clients(settings, region).await;
+        aws.identify().await?;
+        Ok(aws)
+    }
+
+    /// The clients alone, without a request: for commands that only need the
+    /// deployment's names (scale, redeploy, rollback, tasks, logs), which saves
+    /// them a round trip. `account_id`, `caller_arn` and the zones stay empty.
+    pub async fn clients(settings: &AwsSettings, region: &str) -> Aws {
         // Throttling and transient errors are retried by the SDK's standard
         // strategy (exponential backoff with jitter); we do not hand-roll it.
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -66,14 +75,31 @@ impl Aws {
             || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
         // Emulators serve buckets by path, not by virtual host.
         let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(custom_endpoint).build();
-        let sts = aws_sdk_sts::Client::new(&config);
-        let ec2 = aws_sdk_ec2::Client::new(&config);
+        Aws {
+            region: region.to_owned(),
+            account_id: String::new(),
+            caller_arn: String::new(),
+            availability_zones: Vec::new(),
+            sdk_config: config.clone(),
+            ec2: aws_sdk_ec2::Client::new(&config),
+            ecs: aws_sdk_ecs::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+        }
+    }
+
+    /// Who we are and where new subnets can go: one wave, both needed by the model.
+    async fn identify(&mut self) -> Result<(), Error> {
+        let sts = aws_sdk_sts::Client::new(&self.sdk_config);
         let zone_filter =
             |name: &str, value: &str| aws_sdk_ec2::types::Filter::builder().name(name).values(value).build();
-        // Who we are and where new subnets can go: one wave, both needed by the model.
         let (who, zones) = tokio::join!(
             sts.get_caller_identity().send(),
-            ec2.describe_availability_zones()
+            self.ec2
+                .describe_availability_zones()
                 .filters(zone_filter("state", "available"))
                 .filters(zone_filter("zone-type", "availability-zone"))
                 .send()
@@ -89,19 +115,36 @@ impl Aws {
             .filter_map(|z| z.zone_name().map(str::to_owned))
             .collect();
         availability_zones.sort();
-        Ok(Aws {
-            region: region.to_owned(),
-            account_id: who.account().unwrap_or_default().to_owned(),
-            caller_arn: who.arn().unwrap_or_default().to_owned(),
-            availability_zones,
+        self.account_id = who.account().unwrap_or_default().to_owned();
+        self.caller_arn = who.arn().unwrap_or_default().to_owned();
+        self.availability_zones = availability_zones;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+impl Aws {
+    /// Clients that reach nothing, with `logs` replaced (a mock): for adapter
+    /// unit tests.
+    pub(crate) fn with_logs(logs: aws_sdk_cloudwatchlogs::Client) -> Aws {
+        let config = aws_types::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        Aws {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            caller_arn: "arn:aws:iam::123456789012:user/test".into(),
+            availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
             sdk_config: config.clone(),
-            ec2,
+            ec2: aws_sdk_ec2::Client::new(&config),
             ecs: aws_sdk_ecs::Client::new(&config),
             iam: aws_sdk_iam::Client::new(&config),
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            s3: aws_sdk_s3::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
+            logs,
             ssm: aws_sdk_ssm::Client::new(&config),
-        })
+        }
     }
 }

@@ -12,7 +12,8 @@
 //!
 //! Not needed, so not granted: `sts:GetCallerIdentity` (AWS answers it for every
 //! caller, whatever its policies), any `ecr:*` (the execution role pulls the
-//! image, not the operator), `kms:*` (the secret uses the AWS managed key).
+//! image, not the operator), `kms:*` unless `kms_key_arn` is set (then only what
+//! Secrets Manager needs on that key).
 //!
 //! What the policy cannot prevent: whoever may run `apply` may write the inline
 //! policies of the deployment's two roles (`iam:PutRolePolicy`), so could give
@@ -21,12 +22,14 @@
 
 use serde_json::{json, Value};
 
-use crate::model::{addr, Stack, OWNERSHIP_TAG};
+use crate::model::{addr, SecretSpec, Spec, Stack, OWNERSHIP_TAG};
 use crate::names;
 use crate::regions::partition;
 
 /// The service that may receive the deployment's roles (`iam:PassRole`).
 pub const PASSED_TO_SERVICE: &str = "ecs-tasks.amazonaws.com";
+/// The service that receives the flow logs role.
+pub const FLOW_LOGS_SERVICE: &str = "vpc-flow-logs.amazonaws.com";
 
 struct Arns {
     part: &'static str,
@@ -107,6 +110,7 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             "ec2:DescribeNatGateways",
             "ec2:DescribeVpcEndpoints",
             "ec2:DescribeDhcpOptions",
+            "ec2:DescribeFlowLogs",
         ],
         vec!["*".into()],
         None,
@@ -127,6 +131,10 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
     if creates_sg {
         create_actions.push("ec2:CreateSecurityGroup");
         new_kinds.push("security-group");
+    }
+    if stack.get(addr::FLOW_LOG).is_some() {
+        create_actions.push("ec2:CreateFlowLogs");
+        new_kinds.push("vpc-flow-log");
     }
     if creates_vpc {
         // Its own statement: `vpc/*` must not appear where CreateSubnet and
@@ -193,6 +201,7 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             "ec2:DeleteSubnet",
             "ec2:DeleteRouteTable",
             "ec2:DeleteSecurityGroup",
+            "ec2:DeleteFlowLogs",
         ],
         vec![a.ec2_tagged()],
         Some(resource_tag(name)),
@@ -263,6 +272,7 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
 
     // --- IAM ---------------------------------------------------------------------
     let roles = vec![a.role(&names::execution_role(name)), a.role(&names::task_role(name))];
+    let flow_role = a.role(&names::flow_log_role(name));
     st.push(statement(
         "IamDeploymentRoles",
         &[
@@ -280,7 +290,7 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             "iam:ListAttachedRolePolicies",
             "iam:DetachRolePolicy",
         ],
-        roles.clone(),
+        roles.iter().chain([&flow_role]).cloned().collect(),
         None,
     ));
     // Registering a task definition passes both roles, to ECS tasks only.
@@ -290,6 +300,14 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
         roles,
         Some(json!({ "StringEquals": { "iam:PassedToService": PASSED_TO_SERVICE } })),
     ));
+    if stack.get(addr::FLOW_LOG).is_some() {
+        st.push(statement(
+            "IamPassRoleToFlowLogs",
+            &["iam:PassRole"],
+            vec![flow_role],
+            Some(json!({ "StringEquals": { "iam:PassedToService": FLOW_LOGS_SERVICE } })),
+        ));
+    }
     // ECS creates its service-linked role on the first cluster of an account; the
     // condition names the one service (service-linked role paths are AWS's).
     st.push(statement(
@@ -319,12 +337,23 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
         vec![format!("arn:{}:secretsmanager:{}:{}:secret:{}-??????", a.part, a.region, a.account, names::secret(name))],
         None,
     ));
+    // A secret under a customer managed key: Secrets Manager encrypts and decrypts
+    // its value with the caller's rights on the key.
+    if let Some(Spec::Secret(SecretSpec { kms_key_id: Some(key), .. })) = stack.get(addr::SECRET).map(|r| &r.spec) {
+        st.push(statement(
+            "KmsSecretKey",
+            &["kms:Decrypt", "kms:GenerateDataKey"],
+            vec![key.clone()],
+            Some(json!({ "StringEquals": { "kms:ViaService": format!("secretsmanager.{}.amazonaws.com", a.region) } })),
+        ));
+    }
 
     // --- CloudWatch Logs -----------------------------------------------------------
     // DescribeLogGroups is authorized on the account's log groups as a whole (it
     // lists by prefix): names and settings only, no log data.
     st.push(statement("LogsDescribeGroups", &["logs:DescribeLogGroups"], vec![a.logs("*")], None));
     let group = names::log_group(name);
+    let flow_group = names::flow_log_group(name);
     st.push(statement(
         "LogsAgentLogGroup",
         &[
@@ -332,6 +361,8 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             "logs:DeleteLogGroup",
             "logs:PutRetentionPolicy",
             "logs:DeleteRetentionPolicy",
+            "logs:AssociateKmsKey",
+            "logs:DisassociateKmsKey",
             "logs:TagResource",
             "logs:UntagResource",
             "logs:ListTagsForResource",
@@ -340,7 +371,13 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
         ],
         // Logs checks some actions against `log-group:NAME`, others against
         // `log-group:NAME:*`, and GetLogEvents against the stream.
-        vec![a.logs(&group), a.logs(&format!("{group}:*")), a.logs(&format!("{group}:log-stream:*"))],
+        vec![
+            a.logs(&group),
+            a.logs(&format!("{group}:*")),
+            a.logs(&format!("{group}:log-stream:*")),
+            a.logs(&flow_group),
+            a.logs(&format!("{flow_group}:*")),
+        ],
         None,
     ));
 
@@ -363,6 +400,12 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             "s3:PutBucketOwnershipControls",
             "s3:GetBucketPolicy",
             "s3:PutBucketPolicy",
+            "s3:GetBucketVersioning",
+            "s3:PutBucketVersioning",
+            "s3:GetLifecycleConfiguration",
+            "s3:PutLifecycleConfiguration",
+            "s3:GetBucketLogging",
+            "s3:PutBucketLogging",
             "s3:ListBucketVersions",
         ],
         vec![bucket.clone()],
@@ -543,7 +586,12 @@ mod tests {
         assert_eq!(p["Version"], "2012-10-17");
         assert_eq!(
             resources(sid(&p, "IamDeploymentRoles")),
-            vec!["arn:aws:iam::111122223333:role/acme-execution-role", "arn:aws:iam::111122223333:role/acme-task-role"]
+            vec![
+                "arn:aws:iam::111122223333:role/acme-execution-role",
+                "arn:aws:iam::111122223333:role/acme-task-role",
+                // Granted without flow logs too: destroy removes one an earlier config made.
+                "arn:aws:iam::111122223333:role/acme-flow-logs-role"
+            ]
         );
         assert_eq!(
             resources(sid(&p, "SecretsAgentCredentials")),

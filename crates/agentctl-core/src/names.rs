@@ -26,6 +26,15 @@ pub fn secret(name: &str) -> String {
 pub fn log_group(name: &str) -> String {
     format!("/ecs/{name}-agent")
 }
+/// Log group receiving the flow logs of the VPC agentctl creates.
+pub fn flow_log_group(name: &str) -> String {
+    format!("/vpc/{name}-flow-logs")
+}
+/// Role VPC Flow Logs assumes to write to [`flow_log_group`]. As long as the
+/// execution role's name, so `derived_names` checks that one only.
+pub fn flow_log_role(name: &str) -> String {
+    format!("{name}-flow-logs-role")
+}
 pub fn security_group(name: &str) -> String {
     format!("{name}-agent")
 }
@@ -83,7 +92,10 @@ impl DerivedName {
             let allowed = match self.rule {
                 Rule::S3Bucket => "lowercase letters, digits and hyphens",
                 Rule::Ecs => "letters, digits, hyphens and underscores",
-                _ => "letters, digits and - _ . @ + = ,",
+                Rule::IamRole => "letters, digits and - _ . @ + = ,",
+                Rule::LogGroup => "letters, digits and - _ . / #",
+                Rule::Secret => "letters, digits and - _ . / @ + =",
+                Rule::SecurityGroup => "letters, digits, spaces and . _ - : / ( ) # , @ [ ] + = & ; { } ! $ *",
             };
             return Err(format!(
                 "`{v}` contains '{bad}'; {} {} name allows only {allowed}",

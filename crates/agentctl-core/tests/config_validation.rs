@@ -907,3 +907,95 @@ fn every_problem_is_reported_in_one_run() {
     assert_eq!(errs[2].line, Some(line_of(&text, "agent_memory")));
     assert!(warnings(&report).is_empty());
 }
+
+// --- hardening switches -----------------------------------------------------------
+
+const KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+#[test]
+fn hardening_switches_load() {
+    let c = load_ok(&tfvars(&[
+        ("kms_key_arn", &format!("\"{KEY}\"")),
+        ("vpc_flow_logs", "true"),
+        ("bucket_versioning", "true"),
+        ("bucket_expiry_days", "90"),
+        ("bucket_access_logs_bucket", "\"acme-logs.eu\""),
+    ]))
+    .config;
+    assert_eq!(c.kms_key_arn.as_deref(), Some(KEY));
+    assert!(c.vpc_flow_logs && c.bucket_versioning);
+    assert_eq!(c.bucket_expiry_days, Some(90));
+    assert_eq!(c.bucket_access_logs_bucket.as_deref(), Some("acme-logs.eu"));
+    // Off by default; empty strings and 0 mean off.
+    let c = load_ok(&tfvars(&[("kms_key_arn", "\"\""), ("bucket_expiry_days", "0")])).config;
+    assert_eq!((c.kms_key_arn, c.vpc_flow_logs, c.bucket_versioning, c.bucket_expiry_days), (None, false, false, None));
+    assert_eq!(c.bucket_access_logs_bucket, None);
+}
+
+#[test]
+fn kms_key_must_be_a_key_arn_of_the_region() {
+    for (value, message) in [
+        ("alias/agent", "`kms_key_arn` = \"alias/agent\" is an alias; CloudWatch Logs takes only a key ARN"),
+        (
+            "arn:aws:kms:eu-west-1:123456789012:alias/agent",
+            "`kms_key_arn` = \"arn:aws:kms:eu-west-1:123456789012:alias/agent\" is an alias; CloudWatch Logs takes only a key ARN",
+        ),
+        ("1234abcd-12ab-34cd-56ef-1234567890ab", "`kms_key_arn` = \"1234abcd-12ab-34cd-56ef-1234567890ab\" is not a KMS key ARN"),
+        (
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd",
+            "`kms_key_arn` is a key in us-east-1, but the deployment is in eu-west-1; AWS encrypts only with a key of the same region",
+        ),
+    ] {
+        let text = tfvars(&[("kms_key_arn", &format!("\"{value}\""))]);
+        let report = load_err(&text);
+        let d = single_error(&report);
+        assert_eq!(d.message, message);
+        assert_eq!(d.line, Some(line_of(&text, "kms_key_arn")));
+        assert!(d.help.is_some_and(|h| h.contains("key")), "{:?}", d.help);
+    }
+}
+
+#[test]
+fn flow_logs_need_the_vpc_agentctl_creates() {
+    let text = tfvars(&[
+        ("vpc_flow_logs", "true"),
+        ("use_existing_vpc", "true"),
+        ("vpc_id", "\"vpc-0a1b2c3d4e5f60718\""),
+        ("use_existing_subnet", "true"),
+        ("subnet_ids", "[\"subnet-0aaa1111\", \"subnet-0bbb2222\"]"),
+    ]);
+    let report = load_err(&text);
+    let d = single_error(&report);
+    assert!(d.message.starts_with("`vpc_flow_logs` turns on flow logs of the VPC agentctl creates"), "{}", d.message);
+    assert_eq!(d.line, Some(line_of(&text, "vpc_flow_logs")));
+}
+
+#[test]
+fn bucket_settings_need_a_bucket() {
+    let text = tfvars(&[
+        ("create_bucket", "false"),
+        ("bucket_versioning", "true"),
+        ("bucket_expiry_days", "30"),
+        ("bucket_access_logs_bucket", "\"acme-logs\""),
+    ]);
+    let report = load_err(&text);
+    let errs = errors(&report);
+    assert_eq!(errs.len(), 3, "{}", describe(&report));
+    for (d, var) in errs.iter().zip(["bucket_versioning", "bucket_expiry_days", "bucket_access_logs_bucket"]) {
+        assert_eq!(
+            d.message,
+            format!("`{var}` configures the staging bucket, and `create_bucket = false` creates none")
+        );
+        assert_eq!(d.line, Some(line_of(&text, var)));
+    }
+}
+
+#[test]
+fn access_logs_bucket_is_a_bucket_name() {
+    for bad in ["arn:aws:s3:::logs", "s3://logs", "Logs", "ab", "-logs"] {
+        let text = tfvars(&[("bucket_access_logs_bucket", &format!("\"{bad}\""))]);
+        let report = load_err(&text);
+        let d = single_error(&report);
+        assert_eq!(d.message, format!("`bucket_access_logs_bucket` = \"{bad}\" is not an S3 bucket name"));
+    }
+}

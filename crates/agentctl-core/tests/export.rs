@@ -19,7 +19,8 @@ use common::*;
 use serde_json::{json, Value};
 
 const AWS_ACCOUNT: &str = "123456789012";
-const FIXTURES: [&str; 4] = ["new-vpc.tfvars", "existing-vpc.tfvars", "existing-all.tfvars", "scaling.tfvars"];
+const FIXTURES: [&str; 5] =
+    ["new-vpc.tfvars", "existing-vpc.tfvars", "existing-all.tfvars", "scaling.tfvars", "hardened.tfvars"];
 
 fn stack_with(text: &str, env: &Env, ctx: &Context) -> Stack {
     build(&load_ok_env(text, env).config, ctx)
@@ -139,7 +140,7 @@ fn credentials_are_sensitive_variables_without_default() {
 /// names of other blocks (`${aws_ecs_service.agent.name}`) resolved.
 fn exported_name(kind: Kind, body: &Value, main: &Value) -> String {
     let name = match kind {
-        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable => &body["tags"]["Name"],
+        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::FlowLog => &body["tags"]["Name"],
         Kind::S3Bucket => &body["bucket"],
         Kind::TaskDefinition => &body["family"],
         Kind::ScalableTarget => &body["resource_id"],
@@ -198,6 +199,9 @@ fn every_model_resource_is_exported_with_its_name_and_tags() {
                 "aws_s3_bucket_server_side_encryption_configuration",
                 "aws_s3_bucket_ownership_controls",
                 "aws_s3_bucket_policy",
+                "aws_s3_bucket_versioning",
+                "aws_s3_bucket_lifecycle_configuration",
+                "aws_s3_bucket_logging",
                 "aws_ecs_cluster_capacity_providers",
             ];
             assert!(types.contains(ty.as_str()) || companion.contains(&ty.as_str()), "{f}: unexpected {ty}");
@@ -839,6 +843,50 @@ fn checkov_switches_turn_controls_on() {
     let expected: Vec<&str> = checkov_exceptions::expected(&stack).iter().map(|e| e.check_id).collect();
     assert!(!expected.contains(&"CKV_AWS_338") && !expected.contains(&"CKV_AWS_333"), "{expected:?}");
     scan("hardened", &stack);
+}
+
+#[test]
+fn checkov_every_switch_on() {
+    // KMS key, flow logs, a year of logs, versioning, expiry, access logs: only
+    // the exceptions without a switch remain, and the public IP of the new VPC's
+    // tasks (turned off in `checkov_switches_turn_controls_on`).
+    let stack = offline("hardened.tfvars");
+    let mut expected: Vec<&str> = checkov_exceptions::expected(&stack).iter().map(|e| e.check_id).collect();
+    expected.sort();
+    assert_eq!(expected, ["CKV2_AWS_57", "CKV2_AWS_62", "CKV_AWS_144", "CKV_AWS_333", "CKV_AWS_382", "CKV_AWS_394"]);
+    scan("hardened", &stack);
+}
+
+#[test]
+fn hardened_settings_are_exported_as_built() {
+    let main = main_doc(&with_account("hardened.tfvars"));
+    let r = &main["resource"];
+    let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    assert_eq!(r["aws_secretsmanager_secret"]["credentials"]["kms_key_id"], key);
+    assert_eq!(r["aws_cloudwatch_log_group"]["agent"]["kms_key_id"], key);
+    assert_eq!(r["aws_cloudwatch_log_group"]["agent"]["retention_in_days"], 365);
+    assert_eq!(r["aws_cloudwatch_log_group"]["flow_logs"]["kms_key_id"], key);
+    assert_eq!(r["aws_cloudwatch_log_group"]["flow_logs"]["name"], "/vpc/vault-flow-logs");
+    let sse = &r["aws_s3_bucket_server_side_encryption_configuration"]["staging"]["rule"][0];
+    assert_eq!(
+        sse["apply_server_side_encryption_by_default"][0],
+        json!({"sse_algorithm": "aws:kms", "kms_master_key_id": key})
+    );
+    assert_eq!(sse["bucket_key_enabled"], true);
+    assert_eq!(r["aws_s3_bucket_versioning"]["staging"]["versioning_configuration"][0]["status"], "Enabled");
+    let rule = &r["aws_s3_bucket_lifecycle_configuration"]["staging"]["rule"][0];
+    assert_eq!(rule["abort_incomplete_multipart_upload"][0]["days_after_initiation"], 7);
+    assert_eq!(rule["expiration"][0]["days"], 90);
+    assert_eq!(rule["noncurrent_version_expiration"][0]["noncurrent_days"], 30);
+    assert_eq!(
+        r["aws_s3_bucket_logging"]["staging"],
+        json!({"bucket": "${aws_s3_bucket.staging.id}", "target_bucket": "acme-s3-access-logs", "target_prefix": "vault-staging-123456789012-eu-west-1/"})
+    );
+    let flow = &r["aws_flow_log"]["vpc"];
+    assert_eq!(flow["vpc_id"], "${aws_vpc.main.id}");
+    assert_eq!(flow["log_destination"], "${aws_cloudwatch_log_group.flow_logs.arn}");
+    assert_eq!(flow["iam_role_arn"], "${aws_iam_role.flow_logs.arn}");
+    assert_eq!(flow["traffic_type"], "ALL");
 }
 
 #[test]

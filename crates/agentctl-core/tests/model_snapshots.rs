@@ -553,3 +553,67 @@ fn dependents_are_the_direct_ones() {
     let d: Vec<_> = s.dependents(addr::TASK_DEFINITION).into_iter().map(|a| a.to_string()).collect();
     assert_eq!(d, ["ecs_service.agent"]);
 }
+
+#[test]
+fn hardening_switches_shape_the_stack() {
+    let c = load_ok(&fixture("hardened.tfvars")).config;
+    let stack = build(&c, &ctx_for(&c));
+    let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    let flow = stack.get(addr::FLOW_LOG).expect("flow log");
+    assert_eq!(flow.depends_on, vec![addr::VPC, addr::FLOW_LOG_GROUP, addr::FLOW_LOG_ROLE]);
+    let Spec::FlowLog(f) = &flow.spec else { panic!() };
+    assert_eq!(f.log_group_name, "/vpc/vault-flow-logs");
+    assert_eq!(f.deliver_logs_role_arn, "arn:aws:iam::123456789012:role/vault-flow-logs-role");
+    let Spec::IamRole(role) = &stack.get(addr::FLOW_LOG_ROLE).unwrap().spec else { panic!() };
+    assert_eq!(role.assume_role_policy["Statement"][0]["Principal"]["Service"], "vpc-flow-logs.amazonaws.com");
+    let delivery = role.policies["flow-logs-delivery"].to_string();
+    assert!(delivery.contains("log-group:/vpc/vault-flow-logs") && !delivery.contains("\"*\""), "{delivery}");
+    for a in [addr::LOG_GROUP, addr::FLOW_LOG_GROUP] {
+        let Spec::LogGroup(l) = &stack.get(a).unwrap().spec else { panic!() };
+        assert_eq!((l.retention_in_days, l.kms_key_id.as_deref()), (Some(365), Some(key)), "{a}");
+    }
+    let Spec::Secret(s) = &stack.get(addr::SECRET).unwrap().spec else { panic!() };
+    assert_eq!(s.kms_key_id.as_deref(), Some(key));
+    let Spec::S3Bucket(b) = &stack.get(addr::BUCKET).unwrap().spec else { panic!() };
+    assert_eq!(
+        (b.encryption.as_str(), b.kms_key_id.as_deref(), b.bucket_key, b.versioning),
+        ("aws:kms", Some(key), true, true)
+    );
+    let l = b.lifecycle.as_ref().unwrap();
+    assert_eq!(
+        (l.abort_incomplete_upload_days, l.expiration_days, l.noncurrent_expiration_days),
+        (7, Some(90), Some(30))
+    );
+    assert_eq!(
+        b.access_logs.as_ref().map(|a| (a.bucket.as_str(), a.prefix.as_str())),
+        Some(("acme-s3-access-logs", "vault-staging-123456789012-eu-west-1/"))
+    );
+    // The key is usable only through the service that needs it.
+    let policy = |a| match &stack.get(a).unwrap().spec {
+        Spec::IamRole(r) => r.policies.values().next().unwrap().to_string(),
+        _ => panic!(),
+    };
+    let exec = policy(addr::EXECUTION_ROLE);
+    assert!(
+        exec.contains(key)
+            && exec.contains("secretsmanager.eu-west-1.amazonaws.com")
+            && !exec.contains("GenerateDataKey"),
+        "{exec}"
+    );
+    let task = policy(addr::TASK_ROLE);
+    assert!(
+        task.contains(key) && task.contains("s3.eu-west-1.amazonaws.com") && task.contains("kms:GenerateDataKey"),
+        "{task}"
+    );
+}
+
+#[test]
+fn without_switches_no_key_no_flow_logs_and_only_the_upload_rule() {
+    let stack = stack("new-vpc.tfvars");
+    assert!(!stack.resources.iter().any(|r| r.addr.kind == Kind::FlowLog || r.name.contains("flow-logs")));
+    let Spec::S3Bucket(b) = &stack.get(addr::BUCKET).unwrap().spec else { panic!() };
+    assert_eq!((b.encryption.as_str(), b.kms_key_id.as_deref(), b.versioning), ("AES256", None, false));
+    let l = b.lifecycle.as_ref().unwrap();
+    assert_eq!((l.abort_incomplete_upload_days, l.expiration_days, l.noncurrent_expiration_days), (7, None, None));
+    assert!(!stack.resources.iter().any(|r| serde_json::to_string(&r.spec).unwrap().contains("arn:aws:kms")));
+}

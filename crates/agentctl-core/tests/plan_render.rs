@@ -35,6 +35,7 @@ fn fake_outputs(stack: &Stack, a: Address) -> (String, BTreeMap<String, String>)
         Kind::Subnet => ("subnet-0111ffff0000aaaa1".to_owned(), None),
         Kind::RouteTable => ("rtb-0abc1234def567890".to_owned(), None),
         Kind::SecurityGroup => ("sg-0abc1234def567890".to_owned(), None),
+        Kind::FlowLog => ("fl-0abc1234def567890".to_owned(), None),
         Kind::Secret => {
             let arn = format!("arn:aws:secretsmanager:{region}:{AWS_ACCOUNT}:secret:{}-AbCdEf", r.name);
             (arn.clone(), Some(arn))
@@ -83,6 +84,7 @@ fn resolve_spec(spec: &Spec, known: &Known) -> Spec {
             s.subnet_ids = resolve_all(known, &s.subnet_ids);
         }
         Spec::SecurityGroup(s) => s.vpc_id = known.resolve_str(&s.vpc_id),
+        Spec::FlowLog(f) => f.vpc_id = known.resolve_str(&f.vpc_id),
         Spec::TaskDefinition(t) => {
             for c in &mut t.containers {
                 for s in &mut c.secrets {

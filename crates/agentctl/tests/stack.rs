@@ -479,3 +479,123 @@ fn apply_and_destroy_in_json_are_json_lines() {
         assert!(r.stderr.is_empty() || !r.stderr.contains("error"), "{}", r.stderr);
     }
 }
+
+const KMS_KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+/// A bucket that accepts S3 server access logs, as a team's central log bucket.
+async fn access_log_bucket(s3: &aws_sdk_s3::Client, name: &str) {
+    s3.create_bucket().bucket(name).send().await.unwrap();
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": ["s3:PutObject"], "Resource": format!("arn:aws:s3:::{name}/*")}]});
+    s3.put_bucket_policy().bucket(name).policy(policy.to_string()).send().await.unwrap();
+}
+
+#[test]
+fn hardening_switches_apply_converge_turn_off_and_destroy() {
+    let w = World::new("hard");
+    let logs_bucket = "central-access-logs-of-hard";
+    rt().block_on(async { access_log_bucket(&aws_sdk_s3::Client::new(&w.sdk().await), logs_bucket).await });
+    let switches = format!(
+        "kms_key_arn = \"{KMS_KEY}\"\nvpc_flow_logs = true\nbucket_versioning = true\nbucket_expiry_days = 30\n\
+         bucket_access_logs_bucket = \"{logs_bucket}\"\nlog_retention_days = 365"
+    );
+    w.config(&switches);
+    let applied = apply(&w);
+    // The usual 14, plus the flow log, its log group and its role.
+    assert!(applied.stderr.contains("Apply complete: 17 created"), "{}", applied.stderr);
+    no_changes(&w);
+
+    let bucket = "hard-staging-123456789012-us-east-1";
+    rt().block_on(async {
+        let cfg = w.sdk().await;
+        let sm = aws_sdk_secretsmanager::Client::new(&cfg);
+        let d = sm.describe_secret().secret_id("hard-agent-credentials").send().await.unwrap();
+        assert_eq!(d.kms_key_id(), Some(KMS_KEY));
+        let logs = aws_sdk_cloudwatchlogs::Client::new(&cfg);
+        for group in ["/ecs/hard-agent", "/vpc/hard-flow-logs"] {
+            let g = logs.describe_log_groups().log_group_name_prefix(group).send().await.unwrap();
+            let g = &g.log_groups()[0];
+            assert_eq!((g.kms_key_id(), g.retention_in_days()), (Some(KMS_KEY), Some(365)), "{group}");
+        }
+        let s3 = aws_sdk_s3::Client::new(&cfg);
+        let enc = s3.get_bucket_encryption().bucket(bucket).send().await.unwrap();
+        let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+        let by_default = rule.apply_server_side_encryption_by_default().unwrap();
+        assert_eq!((by_default.sse_algorithm().as_str(), by_default.kms_master_key_id()), ("aws:kms", Some(KMS_KEY)));
+        assert_eq!(rule.bucket_key_enabled(), Some(true));
+        let lc = s3.get_bucket_lifecycle_configuration().bucket(bucket).send().await.unwrap();
+        let r = &lc.rules()[0];
+        assert_eq!(r.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()), Some(7));
+        assert_eq!(r.expiration().and_then(|e| e.days()), Some(30));
+        assert_eq!(r.noncurrent_version_expiration().and_then(|n| n.noncurrent_days()), Some(30));
+        let logging = s3.get_bucket_logging().bucket(bucket).send().await.unwrap();
+        let target = logging.logging_enabled().unwrap();
+        assert_eq!((target.target_bucket(), target.target_prefix()), (logs_bucket, &*format!("{bucket}/")));
+        let ec2 = aws_sdk_ec2::Client::new(&cfg);
+        let flows = ec2.describe_flow_logs().send().await.unwrap();
+        let flow = &flows.flow_logs()[0];
+        assert_eq!(flow.log_group_name(), Some("/vpc/hard-flow-logs"));
+        assert_eq!(flow.deliver_logs_permission_arn(), Some("arn:aws:iam::123456789012:role/hard-flow-logs-role"));
+        let vpcs = ec2
+            .describe_vpcs()
+            .filters(aws_sdk_ec2::types::Filter::builder().name("tag:Name").values("hard-vpc").build())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(flow.resource_id(), vpcs.vpcs()[0].vpc_id());
+        assert!(support::moto_get(&w, &format!("/{bucket}?versioning")).contains("<Status>Enabled</Status>"));
+        let iam = aws_sdk_iam::Client::new(&cfg);
+        let exec = iam.get_role_policy().role_name("hard-execution-role").policy_name("agent-execution").send().await;
+        let exec = urlencoding_decode(exec.unwrap().policy_document());
+        assert!(exec.contains(KMS_KEY) && exec.contains("secretsmanager.us-east-1.amazonaws.com"), "{exec}");
+    });
+
+    // Off again. The key stays (moto has no AssociateKmsKey/DisassociateKmsKey)
+    // and so does versioning (moto's answer to GetBucketVersioning cannot be
+    // parsed, so agentctl does not compare it here; on S3 it is suspended).
+    w.config(&format!("kms_key_arn = \"{KMS_KEY}\"\nlog_retention_days = 365"));
+    let plan = w.run(&["plan", "--detailed-exitcode"]);
+    plan.expect_code(2);
+    for expected in ["flow_log.vpc", "log_group.flow_logs", "iam_role.flow_logs", "access_logs", "expiration_days"] {
+        assert!(plan.stdout.contains(expected), "plan should mention {expected}:\n{}", plan.stdout);
+    }
+    apply(&w);
+    no_changes(&w);
+    rt().block_on(async {
+        let cfg = w.sdk().await;
+        let s3 = aws_sdk_s3::Client::new(&cfg);
+        assert!(s3.get_bucket_logging().bucket(bucket).send().await.unwrap().logging_enabled().is_none());
+        let lc = s3.get_bucket_lifecycle_configuration().bucket(bucket).send().await.unwrap();
+        let r = &lc.rules()[0];
+        assert_eq!(r.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()), Some(7));
+        assert_eq!((r.expiration(), r.noncurrent_version_expiration()), (None, None));
+        let ec2 = aws_sdk_ec2::Client::new(&cfg);
+        assert!(ec2.describe_flow_logs().send().await.unwrap().flow_logs().is_empty());
+    });
+    assert!(!owned(&w).iter().any(|r| r.contains("flow")), "{:?}", owned(&w));
+
+    // On again, then destroy takes everything, the flow log first.
+    w.config(&switches);
+    apply(&w);
+    no_changes(&w);
+    w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
+    assert_eq!(owned(&w), Vec::<String>::new(), "destroy left resources behind");
+}
+
+/// IAM returns policy documents URL-encoded.
+fn urlencoding_decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}

@@ -1,15 +1,16 @@
-//! EC2: VPC, internet gateway, subnets, route table, security group. These have no
-//! names of their own; agentctl finds them by their `Name` tag.
+//! EC2: VPC, internet gateway, subnets, route table, security group, flow log.
+//! These have no names of their own; agentctl finds them by their `Name` tag.
 
 use std::collections::BTreeMap;
 
 use agentctl_core::model::{
-    addr, EgressRule, InternetGatewaySpec, Resource, Route, RouteTableSpec, SecurityGroupSpec, Spec, SubnetSpec,
-    VpcSpec,
+    addr, EgressRule, FlowLogSpec, InternetGatewaySpec, Resource, Route, RouteTableSpec, SecurityGroupSpec, Spec,
+    SubnetSpec, VpcSpec,
 };
 use agentctl_core::plan::{Known, LiveResource};
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification, VpcAttributeName,
+    AttributeBooleanValue, Filter, FlowLogsResourceType, IpPermission, IpRange, LogDestinationType, ResourceType, Tag,
+    TagSpecification, TrafficType, VpcAttributeName,
 };
 
 use super::{outputs, Names, Outputs};
@@ -95,7 +96,7 @@ pub(crate) async fn read(
 ) -> Result<BTreeMap<agentctl_core::model::Address, LiveResource>, Error> {
     let d = names.deployment.as_str();
     let vpc_name = names.vpc.as_str();
-    let (vpcs, igws, subnets, rts, sgs) = tokio::try_join!(
+    let (vpcs, igws, subnets, rts, sgs, flow_logs) = tokio::try_join!(
         async {
             aws.ec2.describe_vpcs().filters(filter("tag:Name", &[vpc_name])).send().await.map_err(sdk("reading VPCs"))
         },
@@ -130,6 +131,14 @@ pub(crate) async fn read(
                 .send()
                 .await
                 .map_err(sdk("reading security groups"))
+        },
+        async {
+            aws.ec2
+                .describe_flow_logs()
+                .filter(filter("tag:Name", &[&names.flow_log]))
+                .send()
+                .await
+                .map_err(sdk("reading VPC flow logs"))
         },
     )?;
     let mut out = BTreeMap::new();
@@ -236,6 +245,16 @@ pub(crate) async fn read(
             live(g.group_id().unwrap_or_default().to_owned(), tags, Spec::SecurityGroup(spec)),
         );
     }
+    if let Some((f, tags)) = pick(flow_logs.flow_logs().iter().map(|f| (f.clone(), tags_of(f.tags()))).collect(), d) {
+        let spec = FlowLogSpec {
+            vpc_id: f.resource_id().unwrap_or_default().to_owned(),
+            traffic_type: f.traffic_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+            log_group_name: f.log_group_name().unwrap_or_default().to_owned(),
+            deliver_logs_role_arn: f.deliver_logs_permission_arn().unwrap_or_default().to_owned(),
+            max_aggregation_interval: f.max_aggregation_interval().unwrap_or(600) as u32,
+        };
+        out.insert(addr::FLOW_LOG, live(f.flow_log_id().unwrap_or_default().to_owned(), tags, Spec::FlowLog(spec)));
+    }
     Ok(out)
 }
 
@@ -316,6 +335,32 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
             let default = vec![EgressRule { protocol: "-1".into(), ports: "all".into(), cidr: "0.0.0.0/0".into() }];
             reconcile_rules(aws, &id, &default, &s.egress, true).await?;
             id
+        }
+        Spec::FlowLog(s) => {
+            // The token makes a retried create (its first answer lost) return the
+            // same flow log, not a second one.
+            let token = format!("{}-{}", r.name, known.resolve_str(&s.vpc_id));
+            let out = aws
+                .ec2
+                .create_flow_logs()
+                .resource_type(FlowLogsResourceType::Vpc)
+                .resource_ids(known.resolve_str(&s.vpc_id))
+                .traffic_type(TrafficType::from(s.traffic_type.as_str()))
+                .log_destination_type(LogDestinationType::CloudWatchLogs)
+                .log_group_name(&s.log_group_name)
+                .deliver_logs_permission_arn(known.resolve_str(&s.deliver_logs_role_arn))
+                .max_aggregation_interval(s.max_aggregation_interval as i32)
+                .client_token(token)
+                .tag_specifications(tag_spec(ResourceType::VpcFlowLog, &r.tags))
+                .send()
+                .await
+                .map_err(sdk(&what))?;
+            if let Some(failed) = out.unsuccessful().first() {
+                let why = failed.error().and_then(|e| e.message()).unwrap_or("no reason given");
+                let code = failed.error().and_then(|e| e.code()).unwrap_or("Unsuccessful");
+                return Err(Error::Aws { action: what, message: format!("{code}: {why}") });
+            }
+            out.flow_log_ids().first().cloned().unwrap_or_default()
         }
         other => unreachable!("not an EC2 spec: {other:?}"),
     };
@@ -601,6 +646,22 @@ pub(crate) async fn delete(aws: &Aws, address: agentctl_core::model::Address, l:
                 aws.ec2.delete_security_group().group_id(&id).send().await.map(|_| ()).map_err(sdk(&what))
             })
             .await
+        }
+        Spec::FlowLog(_) => {
+            let out = aws.ec2.delete_flow_logs().flow_log_ids(&id).send().await.map_err(sdk(&what))?;
+            match out.unsuccessful().first().and_then(|f| f.error()) {
+                // Already gone: the first attempt took effect.
+                Some(e) if e.code() == Some("InvalidFlowLogId.NotFound") => Ok(()),
+                Some(e) => Err(Error::Aws {
+                    action: what,
+                    message: format!(
+                        "{}: {}",
+                        e.code().unwrap_or("Unsuccessful"),
+                        e.message().unwrap_or("no reason given")
+                    ),
+                }),
+                None => Ok(()),
+            }
         }
         other => unreachable!("not an EC2 spec: {other:?}"),
     }

@@ -1,4 +1,4 @@
-//! CloudWatch Logs: the agent's log group.
+//! CloudWatch Logs: the agent's log group, and the VPC flow logs' when on.
 
 use agentctl_core::model::{LogGroupSpec, Resource, Spec};
 use agentctl_core::plan::LiveResource;
@@ -31,7 +31,10 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         Err(e) if is_not_found(&e) => Default::default(),
         Err(e) => return Err(e),
     };
-    let spec = LogGroupSpec { retention_in_days: group.retention_in_days().map(|d| d as u32) };
+    let spec = LogGroupSpec {
+        retention_in_days: group.retention_in_days().map(|d| d as u32),
+        kms_key_id: group.kms_key_id().map(str::to_owned),
+    };
     Ok(Some(LiveResource {
         id: name.to_owned(),
         outputs: outputs(&[("arn", &arn), ("name", name)]),
@@ -68,6 +71,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
     aws.logs
         .create_log_group()
         .log_group_name(&r.name)
+        .set_kms_key_id(spec(r).kms_key_id.clone())
         .set_tags(Some(r.tags.clone().into_iter().collect()))
         .send()
         .await
@@ -90,6 +94,24 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<
     let Spec::LogGroup(have) = &l.spec else { unreachable!() };
     if want.retention_in_days != have.retention_in_days {
         set_retention(aws, &r.name, want.retention_in_days).await?;
+    }
+    if want.kms_key_id != have.kms_key_id {
+        let what = format!("changing the KMS key of log group {}", r.name);
+        match &want.kms_key_id {
+            // Events already written keep the key they were written with.
+            Some(key) => aws
+                .logs
+                .associate_kms_key()
+                .log_group_name(&r.name)
+                .kms_key_id(key)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(sdk(what))?,
+            None => {
+                aws.logs.disassociate_kms_key().log_group_name(&r.name).send().await.map(|_| ()).map_err(sdk(what))?
+            }
+        }
     }
     let arn = arn(aws, &r.name);
     let (set, unset) = tag_delta(&l.tags, &r.tags);
@@ -125,5 +147,61 @@ pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), Error> {
     {
         Err(e) if !is_not_found(&e) => Err(e),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use agentctl_core::model::{addr, LogGroupSpec, Resource, Spec};
+    use agentctl_core::plan::LiveResource;
+    use aws_sdk_cloudwatchlogs::operation::associate_kms_key::AssociateKmsKeyOutput;
+    use aws_sdk_cloudwatchlogs::operation::disassociate_kms_key::DisassociateKmsKeyOutput;
+    use aws_smithy_mocks::{mock, mock_client};
+
+    const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn group(key: Option<&str>) -> (Resource, LiveResource) {
+        let spec = |k: Option<&str>| {
+            Spec::LogGroup(LogGroupSpec { retention_in_days: Some(30), kms_key_id: k.map(Into::into) })
+        };
+        let r = Resource {
+            addr: addr::LOG_GROUP,
+            name: "/ecs/x-agent".into(),
+            tags: Default::default(),
+            spec: spec(key),
+            depends_on: vec![],
+            ignore_changes: vec![],
+        };
+        let other = if key.is_some() { None } else { Some(KEY) };
+        let live = LiveResource {
+            id: r.name.clone(),
+            outputs: Default::default(),
+            tags: Default::default(),
+            spec: spec(other),
+            unreported: vec![],
+        };
+        (r, live)
+    }
+
+    #[tokio::test]
+    async fn a_new_key_is_associated_with_the_log_group() {
+        let associate = mock!(aws_sdk_cloudwatchlogs::Client::associate_kms_key)
+            .match_requests(|r| r.log_group_name() == Some("/ecs/x-agent") && r.kms_key_id() == Some(KEY))
+            .then_output(|| AssociateKmsKeyOutput::builder().build());
+        let aws = crate::Aws::with_logs(mock_client!(aws_sdk_cloudwatchlogs, [&associate]));
+        let (want, live) = group(Some(KEY));
+        super::update(&aws, &want, &live).await.unwrap();
+        assert_eq!(associate.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn no_key_disassociates_the_old_one() {
+        let disassociate = mock!(aws_sdk_cloudwatchlogs::Client::disassociate_kms_key)
+            .match_requests(|r| r.log_group_name() == Some("/ecs/x-agent"))
+            .then_output(|| DisassociateKmsKeyOutput::builder().build());
+        let aws = crate::Aws::with_logs(mock_client!(aws_sdk_cloudwatchlogs, [&disassociate]));
+        let (want, live) = group(None);
+        super::update(&aws, &want, &live).await.unwrap();
+        assert_eq!(disassociate.num_calls(), 1);
     }
 }

@@ -41,6 +41,10 @@ pub(crate) struct Names {
     pub task_role: String,
     pub bucket: String,
     pub log_group: String,
+    pub flow_log_group: String,
+    pub flow_log_role: String,
+    /// `Name` tag of the VPC's flow log.
+    pub flow_log: String,
     pub cluster: String,
     pub service: String,
     pub family: String,
@@ -62,6 +66,9 @@ impl Names {
             task_role: names::task_role(deployment),
             bucket: names::bucket(deployment, account, region),
             log_group: names::log_group(deployment),
+            flow_log_group: names::flow_log_group(deployment),
+            flow_log_role: names::flow_log_role(deployment),
+            flow_log: names::network(deployment, "flow-logs"),
             cluster: names::cluster(deployment),
             service: names::service(deployment),
             family: names::task_family(deployment),
@@ -99,6 +106,9 @@ impl Names {
             a::TASK_ROLE => &self.task_role,
             a::BUCKET => &self.bucket,
             a::LOG_GROUP => &self.log_group,
+            a::FLOW_LOG_GROUP => &self.flow_log_group,
+            a::FLOW_LOG_ROLE => &self.flow_log_role,
+            a::FLOW_LOG => &self.flow_log,
             a::CLUSTER => &self.cluster,
             a::TASK_DEFINITION => &self.family,
             a::SERVICE => &self.service,
@@ -115,13 +125,18 @@ pub(crate) async fn read_all(
 ) -> Result<BTreeMap<Address, LiveResource>, Error> {
     use agentctl_core::model::addr as a;
     let scaling_id = names.scaling_resource_id();
-    let (network, secret, exec_role, task_role, bucket, log_group, (cluster, task_def, service), scaling, alarms) = tokio::try_join!(
+    let (network, secret, roles, bucket, log_groups, (cluster, task_def, service), scaling, alarms) = tokio::try_join!(
         ec2::read(aws, names, vpc_hint),
         secrets::read(aws, &names.secret),
-        iam::read(aws, &names.execution_role),
-        iam::read(aws, &names.task_role),
+        async {
+            tokio::try_join!(
+                iam::read(aws, &names.execution_role),
+                iam::read(aws, &names.task_role),
+                iam::read(aws, &names.flow_log_role),
+            )
+        },
         s3::read(aws, &names.bucket),
-        logs::read(aws, &names.log_group),
+        async { tokio::try_join!(logs::read(aws, &names.log_group), logs::read(aws, &names.flow_log_group)) },
         ecs::read(aws, names),
         autoscaling::read(aws, &names.deployment, &scaling_id),
         cloudwatch::read(aws, &names.deployment, &names.dashboard),
@@ -129,12 +144,16 @@ pub(crate) async fn read_all(
     let mut out = network;
     out.extend(scaling);
     out.extend(alarms);
+    let (exec_role, task_role, flow_log_role) = roles;
+    let (log_group, flow_log_group) = log_groups;
     for (addr, found) in [
         (a::SECRET, secret),
         (a::EXECUTION_ROLE, exec_role),
         (a::TASK_ROLE, task_role),
+        (a::FLOW_LOG_ROLE, flow_log_role),
         (a::BUCKET, bucket),
         (a::LOG_GROUP, log_group),
+        (a::FLOW_LOG_GROUP, flow_log_group),
         (a::CLUSTER, cluster),
         (a::TASK_DEFINITION, task_def),
         (a::SERVICE, service),
@@ -148,7 +167,7 @@ pub(crate) async fn read_all(
 
 pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
     match r.addr.kind {
-        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup => {
+        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup | Kind::FlowLog => {
             ec2::create(aws, r, known).await
         }
         Kind::Secret => secrets::create(aws, r).await,
@@ -163,7 +182,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
 
 pub(crate) async fn update(aws: &Aws, r: &Resource, live: &LiveResource, known: &Known) -> Result<Outputs, Error> {
     match r.addr.kind {
-        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup => {
+        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup | Kind::FlowLog => {
             ec2::update(aws, r, live, known).await
         }
         Kind::Secret => secrets::update(aws, r, live).await,
@@ -190,7 +209,7 @@ pub(crate) async fn delete(
     opts: DeleteOptions,
 ) -> Result<(), Error> {
     let result = match addr.kind {
-        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup => {
+        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup | Kind::FlowLog => {
             ec2::delete(aws, addr, live).await
         }
         Kind::Secret => secrets::delete(aws, name, opts.force_delete_secret).await,

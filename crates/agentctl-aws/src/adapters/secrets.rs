@@ -30,7 +30,11 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
     // A secret without a value yet (created, killed before the value was set)
     // compares as empty and is updated.
     let value = value.ok().and_then(|v| v.secret_string().map(SecretString::new)).unwrap_or_default();
-    let spec = SecretSpec { description: d.description().unwrap_or_default().to_owned(), value };
+    let spec = SecretSpec {
+        description: d.description().unwrap_or_default().to_owned(),
+        kms_key_id: d.kms_key_id().filter(|k| *k != AWS_MANAGED_KEY).map(str::to_owned),
+        value,
+    };
     Ok(Some(LiveResource {
         id: arn.clone(),
         outputs: outputs(&[("arn", &arn)]),
@@ -39,6 +43,9 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         unreported: vec![],
     }))
 }
+
+/// The key Secrets Manager uses when none is given; also how to return to it.
+const AWS_MANAGED_KEY: &str = "alias/aws/secretsmanager";
 
 fn spec(r: &Resource) -> &SecretSpec {
     match &r.spec {
@@ -58,6 +65,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
         .create_secret()
         .name(&r.name)
         .description(&s.description)
+        .set_kms_key_id(s.kms_key_id.clone())
         .secret_string(s.value.expose())
         .set_tags(Some(tags(r)))
         .send()
@@ -116,6 +124,7 @@ async fn restore(aws: &Aws, r: &Resource, s: &SecretSpec) -> Result<Outputs, Err
         .update_secret()
         .secret_id(&arn)
         .description(&s.description)
+        .kms_key_id(s.kms_key_id.as_deref().unwrap_or(AWS_MANAGED_KEY))
         .send()
         .await
         .map_err(sdk(format!("updating secret {}", r.name)))?;
@@ -133,7 +142,17 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<
     let want = spec(r);
     let Spec::Secret(have) = &l.spec else { unreachable!() };
     let arn = &l.id;
-    if want.value != have.value {
+    if want.kms_key_id != have.kms_key_id {
+        // A new key encrypts new versions only: write the value again with it.
+        aws.secrets
+            .update_secret()
+            .secret_id(arn)
+            .kms_key_id(want.kms_key_id.as_deref().unwrap_or(AWS_MANAGED_KEY))
+            .secret_string(want.value.expose())
+            .send()
+            .await
+            .map_err(sdk(format!("changing the KMS key of secret {}", r.name)))?;
+    } else if want.value != have.value {
         aws.secrets
             .put_secret_value()
             .secret_id(arn)

@@ -63,6 +63,15 @@ pub struct Config {
     pub custom_cert_location: String,
     pub external_driver_location: String,
     pub log_retention_days: u32,
+    /// Customer managed KMS key (ARN) for the secret, the log groups and the bucket.
+    pub kms_key_arn: Option<String>,
+    /// Flow logs of the VPC agentctl creates (new VPC only).
+    pub vpc_flow_logs: bool,
+    pub bucket_versioning: bool,
+    /// Staging objects expire this many days after they are written.
+    pub bucket_expiry_days: Option<u32>,
+    /// Bucket receiving the staging bucket's server access logs.
+    pub bucket_access_logs_bucket: Option<String>,
     pub autoscaling: Option<Autoscaling>,
     pub schedules: Vec<Schedule>,
     pub capacity: Option<Capacity>,

@@ -263,6 +263,12 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     let external_driver_location = r.string("external_driver_location", "");
     let log_retention_days = r.opt_number("log_retention_days", 0..=3653, "retention in days").unwrap_or(30);
     let metrics = r.bool("metrics", false);
+    let kms_key_arn = r.opt_string("kms_key_arn").filter(|s| !s.is_empty());
+    let vpc_flow_logs = r.bool("vpc_flow_logs", false);
+    let bucket_versioning = r.bool("bucket_versioning", false);
+    let bucket_expiry_days =
+        r.opt_number("bucket_expiry_days", 0..=36500, "days before staging objects expire").filter(|d| *d > 0);
+    let bucket_access_logs_bucket = r.opt_string("bucket_access_logs_bucket").filter(|s| !s.is_empty());
     let object = |name: &str| {
         raw.values
             .get(name)
@@ -290,6 +296,36 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     let (agent_cpu, agent_memory) = check_task_size(&mut r, cpu, memory, runner_size.as_deref());
     check_image(&mut r, &image_url);
     check_retention(&mut r, log_retention_days);
+    if let (Some(key), Some(region)) = (&kms_key_arn, &region) {
+        check_kms_key(&mut r, key, region);
+    }
+    if vpc_flow_logs && use_existing_vpc {
+        r.error(
+            "vpc_flow_logs",
+            "`vpc_flow_logs` turns on flow logs of the VPC agentctl creates; with `use_existing_vpc = true` it creates none".to_owned(),
+            "needs a new VPC",
+            "remove `vpc_flow_logs` and keep the existing VPC's own flow logs, or let agentctl create the VPC".to_owned(),
+        );
+    }
+    if !create_bucket {
+        for (var, set) in [
+            ("bucket_versioning", bucket_versioning),
+            ("bucket_expiry_days", bucket_expiry_days.is_some()),
+            ("bucket_access_logs_bucket", bucket_access_logs_bucket.is_some()),
+        ] {
+            if set {
+                r.error(
+                    var,
+                    format!("`{var}` configures the staging bucket, and `create_bucket = false` creates none"),
+                    "no bucket",
+                    format!("remove `{var}`, or set `create_bucket = true`"),
+                );
+            }
+        }
+    }
+    if let Some(target) = &bucket_access_logs_bucket {
+        check_access_logs_bucket(&mut r, target);
+    }
     let network = check_network(
         &mut r,
         NetworkInput { use_existing_vpc, vpc_id, cidr_block, use_existing_subnet, subnet_ids, use_existing_sg, sg_ids },
@@ -342,12 +378,68 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
         custom_cert_location,
         external_driver_location,
         log_retention_days,
+        kms_key_arn,
+        vpc_flow_logs,
+        bucket_versioning,
+        bucket_expiry_days,
+        bucket_access_logs_bucket,
         autoscaling,
         schedules,
         capacity,
         alarms,
         metrics,
     })
+}
+
+/// A key ARN in the deployment's region: CloudWatch Logs takes no alias and no
+/// key of another region.
+fn check_kms_key(r: &mut Reader, key: &str, region: &str) {
+    let parts: Vec<&str> = key.splitn(6, ':').collect();
+    let key_id = parts.get(5).and_then(|p| p.strip_prefix("key/"));
+    let well_formed = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "kms"
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && key_id.is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if !well_formed {
+        let why = if parts.get(5).is_some_and(|p| p.starts_with("alias/")) || key.starts_with("alias/") {
+            "is an alias; CloudWatch Logs takes only a key ARN"
+        } else {
+            "is not a KMS key ARN"
+        };
+        r.error(
+            "kms_key_arn",
+            format!("`kms_key_arn` = \"{key}\" {why}"),
+            "key ARN",
+            "use the key's ARN, e.g. `arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab` (aws kms describe-key --key-id alias/NAME shows it)".to_owned(),
+        );
+        return;
+    }
+    if parts[3] != region {
+        r.error(
+            "kms_key_arn",
+            format!("`kms_key_arn` is a key in {}, but the deployment is in {region}; AWS encrypts only with a key of the same region", parts[3]),
+            "other region",
+            format!("use a key in {region} (a multi-Region key's replica there has its own ARN)"),
+        );
+    }
+}
+
+/// S3's bucket naming rules, which the target of access logs must follow.
+fn check_access_logs_bucket(r: &mut Reader, bucket: &str) {
+    let ok_chars = bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let ok_ends = bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !(3..=63).contains(&bucket.len()) || !ok_chars || !ok_ends {
+        r.error(
+            "bucket_access_logs_bucket",
+            format!("`bucket_access_logs_bucket` = \"{bucket}\" is not an S3 bucket name"),
+            "bucket name",
+            "give the name of an existing bucket (3-63 lowercase letters, digits, hyphens and dots), not its ARN or URL".to_owned(),
+        );
+    }
 }
 
 fn check_region(r: &mut Reader, region: Option<&str>) {

@@ -19,7 +19,7 @@
 //! has no secret, no mount and no port. The export tests compare every container's
 //! `readonlyRootFilesystem` with the model instead.
 
-use crate::model::{Kind, Spec, Stack};
+use crate::model::{BucketSpec, Kind, Spec, Stack};
 
 /// The checkov release the list was measured with (pinned in requirements-test.txt).
 pub const CHECKOV_VERSION: &str = "3.3.30";
@@ -46,8 +46,8 @@ impl CheckovException {
     }
 }
 
-const PLANNED_KMS: &str =
-    "planned: a customer managed KMS key setting for the secret, the log group and the bucket together";
+const KMS_SWITCH: &str =
+    "kms_key_arn = \"arn:aws:kms:REGION:ACCOUNT:key/ID\" (one key for the secret, the log groups and the bucket)";
 
 pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
     CheckovException {
@@ -89,8 +89,8 @@ pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
         control: "log group encrypted with a customer managed KMS key",
         reason: "CloudWatch Logs encrypts at rest with AWS owned keys; a customer managed key adds a key policy \
                  to maintain and KMS cost",
-        switch: Some(PLANNED_KMS),
-        applies: always,
+        switch: Some(KMS_SWITCH),
+        applies: logs_without_customer_key,
     },
     CheckovException {
         check_id: "CKV_AWS_149",
@@ -98,8 +98,8 @@ pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
         control: "secret encrypted with a customer managed KMS key",
         reason: "the secret is encrypted with the AWS managed key aws/secretsmanager and readable only by the \
                  execution role",
-        switch: Some(PLANNED_KMS),
-        applies: always,
+        switch: Some(KMS_SWITCH),
+        applies: secret_without_customer_key,
     },
     CheckovException {
         check_id: "CKV2_AWS_57",
@@ -114,10 +114,10 @@ pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
         check_id: "CKV_AWS_145",
         resource_type: "aws_s3_bucket",
         control: "bucket encrypted with KMS by default",
-        reason: "default encryption is on with SSE-S3 (AES256); SSE-KMS adds a KMS request per object operation \
-                 on a busy staging bucket",
-        switch: Some(PLANNED_KMS),
-        applies: creates_bucket,
+        reason: "default encryption is on with SSE-S3 (AES256); a customer managed key adds a key policy to \
+                 maintain (with the switch, agentctl turns on an S3 Bucket Key, so objects cost no KMS request each)",
+        switch: Some(KMS_SWITCH),
+        applies: bucket_without_customer_key,
     },
     CheckovException {
         check_id: "CKV_AWS_21",
@@ -125,17 +125,8 @@ pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
         control: "bucket versioning",
         reason: "the staging bucket holds transient files the agent writes and deletes; versioning would keep \
                  every deleted object, at a cost, without protecting anything of value",
-        switch: Some("planned: bucket versioning setting"),
-        applies: creates_bucket,
-    },
-    CheckovException {
-        check_id: "CKV2_AWS_61",
-        resource_type: "aws_s3_bucket",
-        control: "bucket lifecycle configuration",
-        reason: "agentctl's apply sets no lifecycle rule yet, and the export builds what apply builds \
-                 (recommended: abort incomplete multipart uploads after 7 days)",
-        switch: Some("planned: bucket lifecycle (abort incomplete uploads, optional expiry of staging objects)"),
-        applies: creates_bucket,
+        switch: Some("bucket_versioning = true (old versions expire after 30 days)"),
+        applies: bucket_unversioned,
     },
     CheckovException {
         check_id: "CKV_AWS_144",
@@ -152,8 +143,8 @@ pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
         control: "bucket access logging",
         reason: "server access logs need a second bucket to receive them; where object access must be audited, \
                  CloudTrail data events do it account-wide",
-        switch: Some("planned: access log target bucket setting"),
-        applies: creates_bucket,
+        switch: Some("bucket_access_logs_bucket = \"NAME\" (an existing bucket in the same region)"),
+        applies: bucket_without_access_logs,
     },
     CheckovException {
         check_id: "CKV2_AWS_62",
@@ -169,8 +160,8 @@ pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
         control: "VPC flow logs",
         reason: "flow logs need a destination, an IAM role and cost per GB; the VPC agentctl creates carries only \
                  the agent's outbound traffic. Existing VPCs keep their own flow logs",
-        switch: Some("planned: flow logs setting for the VPC agentctl creates"),
-        applies: creates_vpc,
+        switch: Some("vpc_flow_logs = true"),
+        applies: creates_vpc_without_flow_logs,
     },
     CheckovException {
         check_id: "CKV_AWS_394",
@@ -226,8 +217,32 @@ fn creates_bucket(stack: &Stack) -> bool {
     has(stack, Kind::S3Bucket)
 }
 
-fn creates_vpc(stack: &Stack) -> bool {
-    has(stack, Kind::Vpc)
+fn any_bucket(stack: &Stack, test: fn(&BucketSpec) -> bool) -> bool {
+    stack.resources.iter().any(|r| matches!(&r.spec, Spec::S3Bucket(b) if test(b)))
+}
+
+fn bucket_without_customer_key(stack: &Stack) -> bool {
+    any_bucket(stack, |b| b.encryption != "aws:kms")
+}
+
+fn bucket_unversioned(stack: &Stack) -> bool {
+    any_bucket(stack, |b| !b.versioning)
+}
+
+fn bucket_without_access_logs(stack: &Stack) -> bool {
+    any_bucket(stack, |b| b.access_logs.is_none())
+}
+
+fn logs_without_customer_key(stack: &Stack) -> bool {
+    stack.resources.iter().any(|r| matches!(&r.spec, Spec::LogGroup(l) if l.kms_key_id.is_none()))
+}
+
+fn secret_without_customer_key(stack: &Stack) -> bool {
+    stack.resources.iter().any(|r| matches!(&r.spec, Spec::Secret(s) if s.kms_key_id.is_none()))
+}
+
+fn creates_vpc_without_flow_logs(stack: &Stack) -> bool {
+    has(stack, Kind::Vpc) && !has(stack, Kind::FlowLog)
 }
 
 fn creates_open_egress_group(stack: &Stack) -> bool {

@@ -44,9 +44,9 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::model::{
-    Address, AlarmSpec, BucketSpec, ClusterSpec, ContainerSpec, DashboardSpec, EgressRule, Kind, LogGroupSpec,
-    Resource, RoleSpec, RouteTableSpec, ScalableTargetSpec, ScalingPolicySpec, ScheduledActionSpec, SecurityGroupSpec,
-    ServiceSpec, Spec, Stack, SubnetSpec, TaskDefinitionSpec, VpcSpec,
+    addr, Address, AlarmSpec, BucketSpec, ClusterSpec, ContainerSpec, DashboardSpec, EgressRule, FlowLogSpec, Kind,
+    LogGroupSpec, Resource, RoleSpec, RouteTableSpec, ScalableTargetSpec, ScalingPolicySpec, ScheduledActionSpec,
+    SecurityGroupSpec, ServiceSpec, Spec, Stack, SubnetSpec, TaskDefinitionSpec, VpcSpec, LIFECYCLE_RULE_ID,
 };
 use crate::names;
 use crate::regions::partition;
@@ -83,6 +83,7 @@ pub fn resource_type(kind: Kind) -> &'static str {
         Kind::IamRole => "aws_iam_role",
         Kind::S3Bucket => "aws_s3_bucket",
         Kind::LogGroup => "aws_cloudwatch_log_group",
+        Kind::FlowLog => "aws_flow_log",
         Kind::EcsCluster => "aws_ecs_cluster",
         Kind::TaskDefinition => "aws_ecs_task_definition",
         Kind::EcsService => "aws_ecs_service",
@@ -248,7 +249,7 @@ fn outputs(stack: &Stack, refs: &Refs) -> Value {
             json!(format!("${{{}.arn}}", terraform_address(r.addr))),
         );
     }
-    if let Some(a) = first(Kind::LogGroup) {
+    if let Some(a) = stack.get(addr::LOG_GROUP).map(|r| r.addr) {
         put(
             "log_group_name",
             "CloudWatch log group of the agent",
@@ -572,6 +573,7 @@ fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
                 json!({
                     "name": refs.string(&r.name),
                     "description": refs.string(&secret.description),
+                    "kms_key_id": secret.kms_key_id.as_deref().map(|k| refs.string(k)),
                     "tags": tags
                 }),
             );
@@ -614,50 +616,8 @@ fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
                 );
             }
         }
-        Spec::S3Bucket(BucketSpec { block_public_access, encryption, object_ownership, policy }) => {
-            let bucket_id = format!("${{{}.id}}", terraform_address(r.addr));
-            out.resource(owner, ty, key, json!({"bucket": refs.string(&r.name), "tags": tags}));
-            out.resource(
-                owner,
-                "aws_s3_bucket_public_access_block",
-                key,
-                json!({
-                    "bucket": bucket_id,
-                    "block_public_acls": block_public_access,
-                    "block_public_policy": block_public_access,
-                    "ignore_public_acls": block_public_access,
-                    "restrict_public_buckets": block_public_access
-                }),
-            );
-            out.resource(
-                owner,
-                "aws_s3_bucket_server_side_encryption_configuration",
-                key,
-                json!({
-                    "bucket": bucket_id,
-                    "rule": [{"apply_server_side_encryption_by_default": [{"sse_algorithm": refs.string(encryption)}]}]
-                }),
-            );
-            out.resource(
-                owner,
-                "aws_s3_bucket_ownership_controls",
-                key,
-                json!({"bucket": bucket_id, "rule": [{"object_ownership": refs.string(object_ownership)}]}),
-            );
-            let document = self::policy(out, owner, &format!("{key}_bucket_policy"), policy, refs);
-            out.resource(
-                owner,
-                "aws_s3_bucket_policy",
-                key,
-                json!({
-                    "bucket": bucket_id,
-                    "policy": document,
-                    // S3 refuses a policy while the public access block is being set.
-                    "depends_on": [format!("aws_s3_bucket_public_access_block.{key}")]
-                }),
-            );
-        }
-        Spec::LogGroup(LogGroupSpec { retention_in_days }) => out.resource(
+        Spec::S3Bucket(bucket) => emit_bucket(r, bucket, refs, out, tags),
+        Spec::LogGroup(LogGroupSpec { retention_in_days, kms_key_id }) => out.resource(
             owner,
             ty,
             key,
@@ -665,9 +625,37 @@ fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
                 "name": refs.string(&r.name),
                 // 0 is "never expire" for the provider, as `None` is for the model.
                 "retention_in_days": retention_in_days.unwrap_or(0),
+                "kms_key_id": kms_key_id.as_deref().map(|k| refs.string(k)),
                 "tags": tags
             }),
         ),
+        Spec::FlowLog(FlowLogSpec {
+            vpc_id,
+            traffic_type,
+            log_group_name,
+            deliver_logs_role_arn,
+            max_aggregation_interval,
+        }) => {
+            let destination = stack
+                .resources
+                .iter()
+                .find(|g| g.addr.kind == Kind::LogGroup && g.name == *log_group_name)
+                .map_or_else(|| refs.string(log_group_name), |g| format!("${{{}.arn}}", terraform_address(g.addr)));
+            out.resource(
+                owner,
+                ty,
+                key,
+                json!({
+                    "vpc_id": refs.string(vpc_id),
+                    "traffic_type": refs.string(traffic_type),
+                    "log_destination_type": "cloud-watch-logs",
+                    "log_destination": destination,
+                    "iam_role_arn": refs.string(deliver_logs_role_arn),
+                    "max_aggregation_interval": max_aggregation_interval,
+                    "tags": tags
+                }),
+            );
+        }
         Spec::EcsCluster(ClusterSpec { container_insights, capacity_providers }) => {
             out.resource(
                 owner,
@@ -734,6 +722,102 @@ fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
     }
 }
 
+/// The bucket and one `aws_s3_bucket_*` resource per setting, as provider 4+ splits them.
+fn emit_bucket(r: &Resource, bucket: &BucketSpec, refs: &Refs, out: &mut Blocks, tags: Value) {
+    let owner = r.addr;
+    let name = block_name(r.addr.key);
+    let key = name.as_str();
+    let bucket_id = format!("${{{}.id}}", terraform_address(r.addr));
+    out.resource(owner, resource_type(Kind::S3Bucket), key, json!({"bucket": refs.string(&r.name), "tags": tags}));
+    let on = bucket.block_public_access;
+    out.resource(
+        owner,
+        "aws_s3_bucket_public_access_block",
+        key,
+        json!({
+            "bucket": bucket_id,
+            "block_public_acls": on,
+            "block_public_policy": on,
+            "ignore_public_acls": on,
+            "restrict_public_buckets": on
+        }),
+    );
+    let mut by_default = Map::new();
+    by_default.insert("sse_algorithm".into(), json!(refs.string(&bucket.encryption)));
+    if let Some(k) = &bucket.kms_key_id {
+        by_default.insert("kms_master_key_id".into(), json!(refs.string(k)));
+    }
+    out.resource(
+        owner,
+        "aws_s3_bucket_server_side_encryption_configuration",
+        key,
+        json!({
+            "bucket": bucket_id,
+            "rule": [{"apply_server_side_encryption_by_default": [by_default], "bucket_key_enabled": bucket.bucket_key}]
+        }),
+    );
+    out.resource(
+        owner,
+        "aws_s3_bucket_ownership_controls",
+        key,
+        json!({"bucket": bucket_id, "rule": [{"object_ownership": refs.string(&bucket.object_ownership)}]}),
+    );
+    let document = policy(out, owner, &format!("{key}_bucket_policy"), &bucket.policy, refs);
+    out.resource(
+        owner,
+        "aws_s3_bucket_policy",
+        key,
+        json!({
+            "bucket": bucket_id,
+            "policy": document,
+            // S3 refuses a policy while the public access block is being set.
+            "depends_on": [format!("aws_s3_bucket_public_access_block.{key}")]
+        }),
+    );
+    if bucket.versioning {
+        out.resource(
+            owner,
+            "aws_s3_bucket_versioning",
+            key,
+            json!({"bucket": bucket_id, "versioning_configuration": [{"status": "Enabled"}]}),
+        );
+    }
+    if let Some(l) = &bucket.lifecycle {
+        let mut rule = Map::new();
+        rule.insert("id".into(), json!(LIFECYCLE_RULE_ID));
+        rule.insert("status".into(), json!("Enabled"));
+        rule.insert("filter".into(), json!([{"prefix": ""}]));
+        rule.insert(
+            "abort_incomplete_multipart_upload".into(),
+            json!([{"days_after_initiation": l.abort_incomplete_upload_days}]),
+        );
+        if let Some(days) = l.expiration_days {
+            rule.insert("expiration".into(), json!([{"days": days}]));
+        }
+        if let Some(days) = l.noncurrent_expiration_days {
+            rule.insert("noncurrent_version_expiration".into(), json!([{"noncurrent_days": days}]));
+        }
+        let mut body = json!({"bucket": bucket_id, "rule": [rule]});
+        if bucket.versioning {
+            // Noncurrent-version rules need versioning on first.
+            body["depends_on"] = json!([format!("aws_s3_bucket_versioning.{key}")]);
+        }
+        out.resource(owner, "aws_s3_bucket_lifecycle_configuration", key, body);
+    }
+    if let Some(logs) = &bucket.access_logs {
+        out.resource(
+            owner,
+            "aws_s3_bucket_logging",
+            key,
+            json!({
+                "bucket": bucket_id,
+                "target_bucket": refs.string(&logs.bucket),
+                "target_prefix": refs.string(&logs.prefix)
+            }),
+        );
+    }
+}
+
 fn sg_rule(rule: &EgressRule, refs: &Refs) -> Value {
     let (from, to) = match rule.ports.as_str() {
         "all" => (0, 0),
@@ -759,7 +843,7 @@ fn sg_rule(rule: &EgressRule, refs: &Refs) -> Value {
 }
 
 fn task_definition(td: &TaskDefinitionSpec, stack: &Stack, refs: &Refs, tags: Value) -> Value {
-    let log_group = stack.resources.iter().find(|r| r.addr.kind == Kind::LogGroup);
+    let log_group = stack.get(addr::LOG_GROUP);
     let containers: Vec<Value> = td.containers.iter().map(|c| container_definition(c, log_group)).collect();
     let mut body = Map::new();
     body.insert("family".into(), json!(refs.string(&td.family)));

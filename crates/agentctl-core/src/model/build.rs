@@ -72,6 +72,9 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                 }),
                 vec![addr::VPC, addr::IGW, addr::SUBNET_A, addr::SUBNET_B],
             );
+            if config.vpc_flow_logs {
+                push_flow_logs(&mut push, config, ctx);
+            }
             (
                 addr::VPC.reference("id"),
                 Some(addr::VPC),
@@ -125,6 +128,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         false,
         Spec::Secret(SecretSpec {
             description: format!("Matillion agent {name}: OAuth client credentials"),
+            kms_key_id: config.kms_key_arn.clone(),
             value: crate::secret::SecretString::new(secret_value),
         }),
         vec![],
@@ -151,6 +155,8 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                     log_group_arn: &log_group_arn,
                     secret_arn_pattern: &secret_arn_pattern,
                     ecr_repository_arn: ecr_repo.as_deref(),
+                    kms_key_arn: config.kms_key_arn.as_deref(),
+                    region,
                 }),
             )]),
         }),
@@ -168,7 +174,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
             assume_role_policy: trust,
             policies: BTreeMap::from([(
                 "agent-task".to_owned(),
-                iam::task_policy(bucket_arn.as_deref(), &log_group_arn),
+                iam::task_policy(bucket_arn.as_deref(), &log_group_arn, config.kms_key_arn.as_deref(), region),
             )]),
         }),
         vec![],
@@ -180,22 +186,26 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
             false,
             Spec::S3Bucket(BucketSpec {
                 block_public_access: true,
-                encryption: "AES256".into(),
+                encryption: if config.kms_key_arn.is_some() { "aws:kms" } else { "AES256" }.into(),
+                kms_key_id: config.kms_key_arn.clone(),
+                bucket_key: config.kms_key_arn.is_some(),
                 object_ownership: "BucketOwnerEnforced".into(),
                 policy: iam::bucket_tls_only(bucket_arn),
+                versioning: config.bucket_versioning,
+                lifecycle: Some(BucketLifecycle {
+                    abort_incomplete_upload_days: ABORT_INCOMPLETE_UPLOAD_DAYS,
+                    expiration_days: config.bucket_expiry_days,
+                    noncurrent_expiration_days: config.bucket_versioning.then_some(NONCURRENT_VERSION_DAYS),
+                }),
+                access_logs: config
+                    .bucket_access_logs_bucket
+                    .as_ref()
+                    .map(|target| AccessLogs { bucket: target.clone(), prefix: format!("{bucket}/") }),
             }),
             vec![],
         );
     }
-    push(
-        addr::LOG_GROUP,
-        log_group.clone(),
-        false,
-        Spec::LogGroup(LogGroupSpec {
-            retention_in_days: (config.log_retention_days > 0).then_some(config.log_retention_days),
-        }),
-        vec![],
-    );
+    push(addr::LOG_GROUP, log_group.clone(), false, Spec::LogGroup(log_group_spec(config)), vec![]);
 
     // --- ECS -----------------------------------------------------------------
     let cluster = names::cluster(name);
@@ -307,6 +317,54 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
     }
 
     Stack { deployment: name.to_owned(), region: region.to_owned(), resources, existing }
+}
+
+/// Multipart uploads the agent never finished cost storage until aborted.
+pub const ABORT_INCOMPLETE_UPLOAD_DAYS: u32 = 7;
+/// How long a versioned staging bucket keeps a replaced or deleted version.
+pub const NONCURRENT_VERSION_DAYS: u32 = 30;
+
+/// The agent's log group and the flow logs' share retention and key.
+fn log_group_spec(config: &Config) -> LogGroupSpec {
+    LogGroupSpec {
+        retention_in_days: (config.log_retention_days > 0).then_some(config.log_retention_days),
+        kms_key_id: config.kms_key_arn.clone(),
+    }
+}
+
+/// Flow logs of the new VPC into a log group of their own, written by a role
+/// only VPC Flow Logs of this account can assume.
+fn push_flow_logs(push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address>), config: &Config, ctx: &Context) {
+    let (name, region, account) = (config.name.as_str(), config.region.as_str(), ctx.account());
+    let part = partition(region);
+    let group = names::flow_log_group(name);
+    let group_arn = format!("arn:{part}:logs:{region}:{account}:log-group:{group}");
+    let role = names::flow_log_role(name);
+    push(addr::FLOW_LOG_GROUP, group.clone(), false, Spec::LogGroup(log_group_spec(config)), vec![]);
+    push(
+        addr::FLOW_LOG_ROLE,
+        role.clone(),
+        false,
+        Spec::IamRole(RoleSpec {
+            description: format!("VPC Flow Logs of the Matillion agent {name} write with this role"),
+            assume_role_policy: iam::flow_logs_trust(part, account, region),
+            policies: BTreeMap::from([("flow-logs-delivery".to_owned(), iam::flow_logs_policy(&group_arn))]),
+        }),
+        vec![],
+    );
+    push(
+        addr::FLOW_LOG,
+        names::network(name, "flow-logs"),
+        true,
+        Spec::FlowLog(FlowLogSpec {
+            vpc_id: addr::VPC.reference("id"),
+            traffic_type: "ALL".into(),
+            log_group_name: group,
+            deliver_logs_role_arn: format!("arn:{part}:iam::{account}:role/{role}"),
+            max_aggregation_interval: 600,
+        }),
+        vec![addr::VPC, addr::FLOW_LOG_GROUP, addr::FLOW_LOG_ROLE],
+    );
 }
 
 fn push_subnets(

@@ -4,15 +4,30 @@ use serde_json::{json, Value};
 
 /// Only ECS tasks of this account may assume the role (confused-deputy guard).
 pub fn ecs_tasks_trust(partition: &str, account: &str, region: &str) -> Value {
+    service_trust("ecs-tasks.amazonaws.com", account, format!("arn:{partition}:ecs:{region}:{account}:*"))
+}
+
+/// Only VPC Flow Logs of this account may assume the role.
+pub fn flow_logs_trust(partition: &str, account: &str, region: &str) -> Value {
+    service_trust(
+        "vpc-flow-logs.amazonaws.com",
+        account,
+        format!("arn:{partition}:ec2:{region}:{account}:vpc-flow-log/*"),
+    )
+}
+
+/// `service` may assume the role only on behalf of `account`'s resources
+/// matching `source_arn`.
+fn service_trust(service: &str, account: &str, source_arn: String) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
-            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Principal": {"Service": service},
             "Action": "sts:AssumeRole",
             "Condition": {
                 "StringEquals": {"aws:SourceAccount": account},
-                "ArnLike": {"aws:SourceArn": format!("arn:{partition}:ecs:{region}:{account}:*")}
+                "ArnLike": {"aws:SourceArn": source_arn}
             }
         }]
     })
@@ -23,6 +38,20 @@ pub struct ExecutionPolicyInput<'a> {
     pub secret_arn_pattern: &'a str,
     /// Repository ARN when the image is in private ECR.
     pub ecr_repository_arn: Option<&'a str>,
+    /// Customer managed key encrypting the secret.
+    pub kms_key_arn: Option<&'a str>,
+    pub region: &'a str,
+}
+
+/// Use of `key` only through `service` (e.g. `secretsmanager`) in `region`.
+fn kms_via(sid: &str, actions: &[&str], key: &str, service: &str, region: &str) -> Value {
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": key,
+        "Condition": {"StringEquals": {"kms:ViaService": format!("{service}.{region}.amazonaws.com")}}
+    })
 }
 
 /// What ECS needs to start the task: write its log stream, read its one secret,
@@ -42,6 +71,9 @@ pub fn execution_policy(input: &ExecutionPolicyInput) -> Value {
             "Resource": input.secret_arn_pattern
         }),
     ];
+    if let Some(key) = input.kms_key_arn {
+        statements.push(kms_via("DecryptAgentCredentials", &["kms:Decrypt"], key, "secretsmanager", input.region));
+    }
     if let Some(repo) = input.ecr_repository_arn {
         // GetAuthorizationToken has no resource-level permission.
         statements
@@ -56,10 +88,14 @@ pub fn execution_policy(input: &ExecutionPolicyInput) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-/// What the agent itself does: use its staging bucket, write its own logs.
-pub fn task_policy(bucket_arn: Option<&str>, log_group_arn: &str) -> Value {
+/// What the agent itself does: use its staging bucket (and its KMS key), write
+/// its own logs.
+pub fn task_policy(bucket_arn: Option<&str>, log_group_arn: &str, kms_key_arn: Option<&str>, region: &str) -> Value {
     let mut statements = Vec::new();
     if let Some(bucket) = bucket_arn {
+        if let Some(key) = kms_key_arn {
+            statements.push(kms_via("UseStagingKey", &["kms:Decrypt", "kms:GenerateDataKey"], key, "s3", region));
+        }
         statements.push(json!({
             "Sid": "ListStagingBucket",
             "Effect": "Allow",
@@ -93,6 +129,19 @@ pub fn bucket_tls_only(bucket_arn: &str) -> Value {
             "Action": "s3:*",
             "Resource": [bucket_arn, format!("{bucket_arn}/*")],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }]
+    })
+}
+
+/// What VPC Flow Logs needs to deliver into its one log group.
+pub fn flow_logs_policy(log_group_arn: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "DeliverFlowLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"],
+            "Resource": [log_group_arn, format!("{log_group_arn}:*")]
         }]
     })
 }

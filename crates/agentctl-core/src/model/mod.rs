@@ -36,6 +36,7 @@ pub enum Kind {
     IamRole,
     S3Bucket,
     LogGroup,
+    FlowLog,
     EcsCluster,
     TaskDefinition,
     EcsService,
@@ -58,6 +59,7 @@ impl Kind {
             Kind::IamRole => "iam_role",
             Kind::S3Bucket => "s3_bucket",
             Kind::LogGroup => "log_group",
+            Kind::FlowLog => "flow_log",
             Kind::EcsCluster => "ecs_cluster",
             Kind::TaskDefinition => "task_definition",
             Kind::EcsService => "ecs_service",
@@ -80,6 +82,7 @@ impl Kind {
             Kind::IamRole => "IAM role",
             Kind::S3Bucket => "S3 bucket",
             Kind::LogGroup => "log group",
+            Kind::FlowLog => "VPC flow log",
             Kind::EcsCluster => "ECS cluster",
             Kind::TaskDefinition => "task definition",
             Kind::EcsService => "ECS service",
@@ -140,6 +143,9 @@ pub mod addr {
     pub const TASK_ROLE: Address = Address::new(Kind::IamRole, "task");
     pub const BUCKET: Address = Address::new(Kind::S3Bucket, "staging");
     pub const LOG_GROUP: Address = Address::new(Kind::LogGroup, "agent");
+    pub const FLOW_LOG_GROUP: Address = Address::new(Kind::LogGroup, "flow_logs");
+    pub const FLOW_LOG_ROLE: Address = Address::new(Kind::IamRole, "flow_logs");
+    pub const FLOW_LOG: Address = Address::new(Kind::FlowLog, "vpc");
     pub const CLUSTER: Address = Address::new(Kind::EcsCluster, "main");
     pub const TASK_DEFINITION: Address = Address::new(Kind::TaskDefinition, "agent");
     pub const SERVICE: Address = Address::new(Kind::EcsService, "agent");

@@ -63,6 +63,8 @@ pub struct SecurityGroupSpec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SecretSpec {
     pub description: String,
+    /// Customer managed KMS key; `None` is the AWS managed key aws/secretsmanager.
+    pub kms_key_id: Option<String>,
     #[serde(skip)]
     pub value: SecretString,
 }
@@ -78,15 +80,57 @@ pub struct RoleSpec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BucketSpec {
     pub block_public_access: bool,
+    /// `AES256` (SSE-S3) or `aws:kms` (SSE-KMS with `kms_key_id`).
     pub encryption: String,
+    pub kms_key_id: Option<String>,
+    /// S3 Bucket Key: one KMS data key per bucket, not a KMS request per object.
+    pub bucket_key: bool,
     pub object_ownership: String,
     pub policy: Value,
+    /// Once on, S3 can only suspend versioning: `false` reads as suspended or never on.
+    pub versioning: bool,
+    pub lifecycle: Option<BucketLifecycle>,
+    pub access_logs: Option<AccessLogs>,
+}
+
+/// Id of the lifecycle rule agentctl keeps on the staging bucket.
+pub const LIFECYCLE_RULE_ID: &str = "agentctl-staging";
+
+/// The one lifecycle rule agentctl keeps on the staging bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BucketLifecycle {
+    pub abort_incomplete_upload_days: u32,
+    /// Current objects expire this many days after they are written.
+    pub expiration_days: Option<u32>,
+    /// Days a version is kept once it is no longer current (versioned buckets).
+    pub noncurrent_expiration_days: Option<u32>,
+}
+
+/// Server access logs delivered to another bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccessLogs {
+    pub bucket: String,
+    pub prefix: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogGroupSpec {
     /// `None`: never expire.
     pub retention_in_days: Option<u32>,
+    /// Customer managed KMS key; `None` is CloudWatch Logs' own encryption.
+    pub kms_key_id: Option<String>,
+}
+
+/// VPC flow logs to a CloudWatch log group. AWS changes none of it in place.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlowLogSpec {
+    pub vpc_id: String,
+    /// ACCEPT, REJECT or ALL.
+    pub traffic_type: String,
+    pub log_group_name: String,
+    pub deliver_logs_role_arn: String,
+    /// Seconds: 60 or 600.
+    pub max_aggregation_interval: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -241,6 +285,7 @@ pub enum Spec {
     IamRole(RoleSpec),
     S3Bucket(BucketSpec),
     LogGroup(LogGroupSpec),
+    FlowLog(FlowLogSpec),
     EcsCluster(ClusterSpec),
     TaskDefinition(TaskDefinitionSpec),
     EcsService(ServiceSpec),
@@ -263,7 +308,7 @@ impl Spec {
             Spec::SecurityGroup(_) => &["vpc_id", "description"],
             Spec::Secret(_) | Spec::IamRole(_) | Spec::S3Bucket(_) | Spec::LogGroup(_) | Spec::EcsCluster(_) => &[],
             // Task definitions are immutable: any change is a new revision.
-            Spec::TaskDefinition(_) => &["*"],
+            Spec::TaskDefinition(_) | Spec::FlowLog(_) => &["*"],
             Spec::EcsService(_) => &["cluster"],
             Spec::ScalableTarget(_)
             | Spec::ScalingPolicy(_)

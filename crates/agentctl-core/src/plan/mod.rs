@@ -334,7 +334,7 @@ pub fn diff(stack: &Stack, live: &Live) -> Result<Plan, Vec<Foreign>> {
 pub fn delete_rank(kind: Kind) -> u8 {
     match kind {
         Kind::Vpc | Kind::Secret | Kind::IamRole | Kind::S3Bucket | Kind::LogGroup | Kind::EcsCluster => 0,
-        Kind::InternetGateway | Kind::Subnet | Kind::SecurityGroup => 1,
+        Kind::InternetGateway | Kind::Subnet | Kind::SecurityGroup | Kind::FlowLog => 1,
         Kind::RouteTable | Kind::TaskDefinition => 2,
         Kind::EcsService | Kind::Alarm | Kind::Dashboard => 3,
         Kind::ScalableTarget => 4,

@@ -36,7 +36,9 @@ fn verb(change: &ResourceChange) -> &'static str {
 /// Sections in the order they print: (rank, title).
 fn section(kind: Kind) -> (u8, &'static str) {
     match kind {
-        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup => (0, "Network"),
+        Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::RouteTable | Kind::SecurityGroup | Kind::FlowLog => {
+            (0, "Network")
+        }
         Kind::Secret | Kind::IamRole => (1, "Credentials and access"),
         Kind::S3Bucket | Kind::LogGroup => (2, "Storage and logs"),
         Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => (3, "ECS"),

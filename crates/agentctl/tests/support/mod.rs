@@ -244,6 +244,9 @@ pub fn owned_resources(w: &World) -> Vec<String> {
         for t in ec2.describe_route_tables().filters(tag_filter.clone()).send().await.unwrap().route_tables() {
             out.push(format!("rtb {}", t.route_table_id().unwrap()));
         }
+        for f in ec2.describe_flow_logs().filter(tag_filter.clone()).send().await.unwrap().flow_logs() {
+            out.push(format!("flow-log {}", f.flow_log_id().unwrap()));
+        }
         let iam = aws_sdk_iam::Client::new(&cfg);
         for r in iam.list_roles().send().await.unwrap().roles() {
             if r.role_name().starts_with(&w.name) {
@@ -313,4 +316,17 @@ pub async fn create_network(ec2: &aws_sdk_ec2::Client, n: u8) -> (String, Vec<St
         subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_owned());
     }
     (vpc, subnets)
+}
+
+/// The body of a plain GET to the test's moto, for answers the SDK cannot parse
+/// (moto's GetBucketVersioning has the wrong root element).
+pub fn moto_get(w: &World, path: &str) -> String {
+    use std::io::{Read, Write};
+    let endpoint = w.endpoint();
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to moto");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
 }
