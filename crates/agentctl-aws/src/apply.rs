@@ -62,6 +62,14 @@ fn op_of(action: Action) -> Option<Op> {
     }
 }
 
+/// Work one create needs done first (the lock's note of a bucket created
+/// without tags): it runs in that resource's turn, so it delays only that create,
+/// not the whole apply.
+pub struct BeforeCreate<'a> {
+    pub addr: Address,
+    pub run: futures::future::BoxFuture<'a, Result<(), Error>>,
+}
+
 struct Node {
     addr: Address,
     name: String,
@@ -70,6 +78,7 @@ struct Node {
 }
 
 /// Applies `plan` (from `live::plan`) to make AWS match `stack`.
+#[allow(clippy::too_many_arguments)] // each is a distinct input; a struct would only rename them
 pub async fn apply(
     aws: &Aws,
     stack: &Stack,
@@ -78,9 +87,11 @@ pub async fn apply(
     opts: Options,
     progress: &dyn Progress,
     cancel: &Cancel,
+    before_create: Option<BeforeCreate<'_>>,
 ) -> Result<Report, Error> {
     let mut report = Report::default();
     let mut known = Known::default();
+    let before_create = std::sync::Mutex::new(before_create);
     for c in plan.changes.iter().filter(|c| c.action == Action::NoChange) {
         if let Some(l) = live.resources.get(&c.addr) {
             for (k, v) in &l.outputs {
@@ -111,7 +122,18 @@ pub async fn apply(
         let resource = stack.get(node.addr).expect("planned resource").clone();
         let l = live.resources.get(&node.addr).cloned();
         let op = node.op;
+        let first = {
+            let mut hook = before_create.lock().expect("not poisoned");
+            if hook.as_ref().is_some_and(|h| h.addr == node.addr && op == Op::Create) {
+                hook.take()
+            } else {
+                None
+            }
+        };
         async move {
+            if let Some(first) = first {
+                first.run.await?;
+            }
             match (op, l) {
                 (Op::Create, _) => adapters::create(aws, &resource, &known).await,
                 (Op::Update, Some(l)) => adapters::update(aws, &resource, &l, &known).await,

@@ -98,9 +98,25 @@ where
             Some(_) => e.raw_response().map_or_else(|| "error: (no details)".to_owned(), unread_body),
             None => format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&e)),
         };
+        // Bad or expired credentials show on whichever call comes first (day-2
+        // commands make no STS call): say so, with the fix.
+        if CREDENTIAL_CODES.iter().any(|c| message.starts_with(&format!("{c}:"))) {
+            return Error::Credentials(format!("{action}: {message}"));
+        }
         Error::Aws { action, message }
     }
 }
+
+/// Error codes that mean "these credentials are not valid", across protocols.
+const CREDENTIAL_CODES: &[&str] = &[
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AuthFailure",
+];
 
 type HttpResponse = aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 

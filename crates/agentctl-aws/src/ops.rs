@@ -8,7 +8,6 @@ use agentctl_core::rollout::{ServiceSnapshot, StoppedTask};
 use aws_sdk_ecs::types::{DesiredStatus, TaskDefinition};
 use serde::Serialize;
 
-use crate::adapters::Names;
 use crate::error::{sdk, Error};
 use crate::rollout::{self, task_id};
 use crate::Aws;
@@ -25,18 +24,28 @@ pub struct ServiceRef {
 }
 
 impl ServiceRef {
-    pub fn of(aws: &Aws, stack: &Stack) -> ServiceRef {
-        let n = Names::new(&stack.deployment, &aws.account_id, &aws.region);
+    /// The deployment's names need no AWS call (only its bucket name needs the account).
+    pub fn new(deployment: &str) -> ServiceRef {
+        use agentctl_core::names;
         ServiceRef {
-            deployment: stack.deployment.clone(),
-            cluster: n.cluster.clone(),
-            service: n.service.clone(),
-            family: n.family.clone(),
-            log_group: n.log_group.clone(),
-            secret: n.secret.clone(),
-            execution_role: n.execution_role.clone(),
+            deployment: deployment.to_owned(),
+            cluster: names::cluster(deployment),
+            service: names::service(deployment),
+            family: names::task_family(deployment),
+            log_group: names::log_group(deployment),
+            secret: names::secret(deployment),
+            execution_role: names::execution_role(deployment),
         }
     }
+
+    pub fn of(stack: &Stack) -> ServiceRef {
+        Self::new(&stack.deployment)
+    }
+}
+
+/// The account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`).
+pub fn account_of(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
 fn not_deployed(s: &ServiceRef) -> Error {
@@ -270,17 +279,25 @@ pub async fn wait_running(
     }
 }
 
-async fn current_task_definition(aws: &Aws, s: &ServiceRef) -> Result<TaskDefinition, Error> {
-    let snap = rollout::describe(&aws.ecs, &s.cluster, &s.service).await?.ok_or_else(|| not_deployed(s))?;
+/// A task definition with its tags (`include=[TAGS]`: no ListTagsForResource).
+async fn describe_task_definition(
+    aws: &Aws,
+    arn_or_family: &str,
+) -> Result<(TaskDefinition, Vec<aws_sdk_ecs::types::Tag>), Error> {
     let out = aws
         .ecs
         .describe_task_definition()
-        .task_definition(&snap.task_definition)
+        .task_definition(arn_or_family)
         .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
         .send()
         .await
-        .map_err(sdk(format!("reading task definition {}", snap.task_definition)))?;
-    out.task_definition().cloned().ok_or_else(|| Error::aws("reading the task definition", "empty answer"))
+        .map_err(sdk(format!("reading task definition {arn_or_family}")))?;
+    let td = out.task_definition().cloned().ok_or_else(|| Error::aws("reading the task definition", "empty answer"))?;
+    Ok((td, out.tags().to_vec()))
+}
+
+async fn service_snapshot(aws: &Aws, s: &ServiceRef) -> Result<ServiceSnapshot, Error> {
+    rollout::describe(&aws.ecs, &s.cluster, &s.service).await?.ok_or_else(|| not_deployed(s))
 }
 
 /// A new revision equal to `td` but for the agent image.
@@ -344,30 +361,29 @@ async fn update_task_definition(aws: &Aws, s: &ServiceRef, arn: &str, force: boo
 }
 
 pub async fn redeploy(aws: &Aws, s: &ServiceRef, image: Option<&str>) -> Result<Started, Error> {
-    let td = current_task_definition(aws, s).await?;
-    let previous = td.task_definition_arn().unwrap_or_default().to_owned();
-    let target = match image {
-        Some(image) => {
-            let tags = aws
-                .ecs
-                .list_tags_for_resource()
-                .resource_arn(&previous)
-                .send()
-                .await
-                .map(|t| t.tags().to_vec())
-                .unwrap_or_default();
-            register_with_image(aws, &td, image, tags).await?
-        }
-        None => previous.clone(),
+    let Some(image) = image else {
+        // The same revision again: new tasks, nothing to register.
+        let previous = service_snapshot(aws, s).await?.task_definition;
+        let deployment = update_task_definition(aws, s, &previous, true).await?;
+        return Ok(Started { deployment, task_definition: previous.clone(), previous_task_definition: previous });
     };
+    // The service and the family's latest revision at once: the service runs the
+    // latest unless someone rolled back, and only then is another read needed.
+    let (snap, latest) = tokio::join!(service_snapshot(aws, s), describe_task_definition(aws, &s.family));
+    let previous = snap?.task_definition;
+    let (td, tags) = match latest {
+        Ok((td, tags)) if td.task_definition_arn() == Some(previous.as_str()) => (td, tags),
+        _ => describe_task_definition(aws, &previous).await?,
+    };
+    let target = register_with_image(aws, &td, image, tags).await?;
     let deployment = update_task_definition(aws, s, &target, true).await?;
     Ok(Started { deployment, task_definition: target, previous_task_definition: previous })
 }
 
 pub async fn rollback(aws: &Aws, s: &ServiceRef, to: Option<u32>) -> Result<Started, Error> {
-    let td = current_task_definition(aws, s).await?;
-    let previous = td.task_definition_arn().unwrap_or_default().to_owned();
-    let current = td.revision();
+    let previous = service_snapshot(aws, s).await?.task_definition;
+    // `family:N` at the end of the ARN: no read needed for the current revision.
+    let current: i32 = previous.rsplit(':').next().and_then(|r| r.parse().ok()).unwrap_or(0);
     let target = match to {
         Some(r) => r as i32,
         None => current - 1,

@@ -195,3 +195,38 @@ fn status_and_tasks_in_text_and_json() {
     r.expect_code(1);
     assert!(r.stderr.contains("does not exist") && r.stderr.contains("agentctl apply"), "{}", r.stderr);
 }
+
+/// The calls a command made, in order, as the proxy saw them.
+fn calls(w: &World) -> Vec<String> {
+    let proxy = w.proxy.as_ref().unwrap();
+    let log = proxy.stats()["log"].as_array().unwrap().iter().map(|e| e["op"].as_str().unwrap().to_owned()).collect();
+    proxy.reset();
+    log
+}
+
+#[test]
+fn day_two_commands_make_only_the_calls_they_need() {
+    // No STS call (ECS takes names), no tag read (DescribeTaskDefinition
+    // includes them), and the family read beside the service read.
+    let w = World::with_proxy("lean", |_| {});
+    w.config("");
+    w.run(&["apply", "--yes"]).expect_code(0);
+    w.proxy.as_ref().unwrap().reset();
+
+    w.run(&["scale", "3", "--no-wait"]).expect_code(0);
+    assert_eq!(calls(&w), ["application-autoscaling.DescribeScalableTargets", "ecs.UpdateService"]);
+
+    w.run(&["redeploy", "--no-wait"]).expect_code(0);
+    assert_eq!(calls(&w), ["ecs.DescribeServices", "ecs.UpdateService"]);
+
+    w.run(&["redeploy", "--image", "public.ecr.aws/matillion/etl-agent:stable", "--no-wait"]).expect_code(0);
+    let mut made = calls(&w);
+    made[..2].sort(); // one wave: either may reach the proxy first
+    assert_eq!(
+        made,
+        ["ecs.DescribeServices", "ecs.DescribeTaskDefinition", "ecs.RegisterTaskDefinition", "ecs.UpdateService"]
+    );
+
+    w.run(&["rollback", "--no-wait"]).expect_code(0);
+    assert_eq!(calls(&w), ["ecs.DescribeServices", "ecs.DescribeTaskDefinition", "ecs.UpdateService"]);
+}

@@ -440,6 +440,8 @@ async fn reconcile_rules(
     Ok(())
 }
 
+/// Routes and associations are independent calls: all additions at once, then
+/// all removals at once (a route may be replaced, never left missing).
 async fn reconcile_route_table(
     aws: &Aws,
     id: &str,
@@ -448,11 +450,13 @@ async fn reconcile_route_table(
     known: &Known,
     associations: &[(String, String)],
 ) -> Result<(), Error> {
+    let want_subnets: Vec<String> = want.subnet_ids.iter().map(|s| known.resolve_str(s)).collect();
+    let mut additions: Vec<futures::future::BoxFuture<'_, Result<(), Error>>> = Vec::new();
     for route in &want.routes {
         let gateway = known.resolve_str(&route.gateway_id);
         match have.routes.iter().find(|r| r.destination == route.destination) {
             Some(r) if r.gateway_id == gateway => {}
-            Some(_) => {
+            Some(_) => additions.push(Box::pin(async move {
                 aws.ec2
                     .replace_route()
                     .route_table_id(id)
@@ -460,9 +464,10 @@ async fn reconcile_route_table(
                     .gateway_id(&gateway)
                     .send()
                     .await
-                    .map_err(sdk(format!("replacing route {} in {id}", route.destination)))?;
-            }
-            None => {
+                    .map(|_| ())
+                    .map_err(sdk(format!("replacing route {} in {id}", route.destination)))
+            })),
+            None => additions.push(Box::pin(async move {
                 aws.ec2
                     .create_route()
                     .route_table_id(id)
@@ -470,43 +475,49 @@ async fn reconcile_route_table(
                     .gateway_id(&gateway)
                     .send()
                     .await
-                    .map_err(sdk(format!("adding route {} to {id}", route.destination)))?;
-            }
+                    .map(|_| ())
+                    .map_err(sdk(format!("adding route {} to {id}", route.destination)))
+            })),
         }
     }
-    for route in &have.routes {
-        if !want.routes.iter().any(|r| r.destination == route.destination) {
-            aws.ec2
-                .delete_route()
-                .route_table_id(id)
-                .destination_cidr_block(&route.destination)
-                .send()
-                .await
-                .map_err(sdk(format!("removing route {} from {id}", route.destination)))?;
-        }
-    }
-    let want_subnets: Vec<String> = want.subnet_ids.iter().map(|s| known.resolve_str(s)).collect();
-    for subnet in &want_subnets {
-        if !have.subnet_ids.contains(subnet) {
+    for subnet in want_subnets.iter().filter(|s| !have.subnet_ids.contains(s)) {
+        additions.push(Box::pin(async move {
             aws.ec2
                 .associate_route_table()
                 .route_table_id(id)
                 .subnet_id(subnet)
                 .send()
                 .await
-                .map_err(sdk(format!("associating {subnet} with route table {id}")))?;
-        }
+                .map(|_| ())
+                .map_err(sdk(format!("associating {subnet} with route table {id}")))
+        }));
     }
-    for (subnet, association) in associations {
-        if !want_subnets.contains(subnet) {
+    futures::future::try_join_all(additions).await?;
+    let mut removals: Vec<futures::future::BoxFuture<'_, Result<(), Error>>> = Vec::new();
+    for route in have.routes.iter().filter(|r| !want.routes.iter().any(|w| w.destination == r.destination)) {
+        removals.push(Box::pin(async move {
+            aws.ec2
+                .delete_route()
+                .route_table_id(id)
+                .destination_cidr_block(&route.destination)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(sdk(format!("removing route {} from {id}", route.destination)))
+        }));
+    }
+    for (subnet, association) in associations.iter().filter(|(s, _)| !want_subnets.contains(s)) {
+        removals.push(Box::pin(async move {
             aws.ec2
                 .disassociate_route_table()
                 .association_id(association)
                 .send()
                 .await
-                .map_err(sdk(format!("disassociating {subnet} from route table {id}")))?;
-        }
+                .map(|_| ())
+                .map_err(sdk(format!("disassociating {subnet} from route table {id}")))
+        }));
     }
+    futures::future::try_join_all(removals).await?;
     Ok(())
 }
 

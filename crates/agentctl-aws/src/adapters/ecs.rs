@@ -406,9 +406,10 @@ fn deployment(s: &ServiceSpec) -> DeploymentConfiguration {
 
 async fn create_service(aws: &Aws, r: &Resource, s: &ServiceSpec, known: &Known) -> Result<Outputs, Error> {
     let what = format!("creating ECS service {}", r.name);
-    wait_until_gone(aws, &s.cluster, &r.name).await?;
-    // Right after its roles are created, ECS may not yet be able to use them.
-    let out = retry::until(&what, Duration::from_secs(120), || async {
+    // Right after its roles are created, ECS may not yet be able to use them;
+    // a service of the same name still draining (destroy, then apply at once)
+    // blocks the name until it is gone. Both are rare: ask only when told.
+    let out = retry::until(&what, Duration::from_secs(600), || async {
         let sent = aws
             .ecs
             .create_service()
@@ -429,6 +430,10 @@ async fn create_service(aws: &Aws, r: &Resource, s: &ServiceSpec, known: &Known)
         match sent {
             Ok(out) => Ok(Poll::Ready(out)),
             Err(Error::Aws { message, .. }) if is_not_yet_assumable(&message) => Ok(Poll::Pending(message)),
+            Err(Error::Aws { message, .. }) if is_draining(&message) => {
+                wait_until_gone(aws, &s.cluster, &r.name).await?;
+                Ok(Poll::Pending(message))
+            }
             Err(e) => Err(e),
         }
     })
@@ -443,6 +448,11 @@ async fn create_service(aws: &Aws, r: &Resource, s: &ServiceSpec, known: &Known)
 fn is_not_yet_assumable(message: &str) -> bool {
     message.starts_with("InvalidParameterException")
         && (message.contains("assume") || message.contains("service linked role"))
+}
+
+/// ECS's words for "a service of this name is still draining".
+fn is_draining(message: &str) -> bool {
+    message.starts_with("InvalidParameterException") && message.to_ascii_lowercase().contains("draining")
 }
 
 /// A service of the same name still draining blocks a new one.

@@ -44,19 +44,20 @@ async fn apply_locked(
     }
     confirm(settings, "Apply these changes?")?;
     // A bucket cannot be tagged in the call that creates it: note it in the
-    // lock, so a run killed in between does not leave a "foreign" bucket.
+    // lock first, so a run killed in between does not leave a "foreign" bucket.
     let untagged_creates: Vec<String> = plan
         .changes
         .iter()
         .filter(|c| c.action == Action::Create && c.addr == agentctl_core::model::addr::BUCKET)
         .map(|c| c.name.clone())
         .collect();
-    if !untagged_creates.is_empty() {
-        lock.note_pending(aws, untagged_creates).await?;
-    }
+    let before_create = (!untagged_creates.is_empty()).then(|| apply::BeforeCreate {
+        addr: agentctl_core::model::addr::BUCKET,
+        run: Box::pin(lock.note_pending(aws, untagged_creates)),
+    });
     let cancel = on_interrupt(printer.is_json());
     let opts = Options { parallelism: args.parallelism as usize, delete: DeleteOptions::default() };
-    let report = apply::apply(aws, &stack, &plan, &live, opts, printer, &cancel).await?;
+    let report = apply::apply(aws, &stack, &plan, &live, opts, printer, &cancel, before_create).await?;
     let summary = format!(
         "Apply complete: {} created, {} updated, {} replaced, {} deleted.\n",
         plan.count(Action::Create),
@@ -71,8 +72,14 @@ async fn apply_locked(
     // The service changed: wait for the deployment this apply started.
     match report.service_deployment() {
         Some(deployment) => {
-            let s = agentctl_aws::ops::ServiceRef::of(aws, &stack);
-            let ctx = super::rollout::diagnosis_context(aws, &s, &loaded.config.image_url, loaded.config.agent_memory);
+            let s = agentctl_aws::ops::ServiceRef::of(&stack);
+            let ctx = super::rollout::diagnosis_context(
+                &aws.region,
+                &aws.account_id,
+                &s,
+                &loaded.config.image_url,
+                loaded.config.agent_memory,
+            );
             super::rollout::wait(aws, &s, deployment, &ctx, &args.wait, printer).await
         }
         None => Ok(Code::Ok),

@@ -148,6 +148,14 @@ async fn connect(settings: &Settings, printer: &Printer) -> Result<(Loaded, Aws)
     Ok((loaded, aws))
 }
 
+/// The config and clients without asking AWS who we are: for commands that work
+/// on the service by name, one round trip sooner.
+async fn connect_clients(settings: &Settings, printer: &Printer) -> Result<(Loaded, Aws), Failure> {
+    let loaded = load_config(settings, printer)?;
+    let aws = Aws::clients(&settings.aws, &loaded.config.region).await;
+    Ok((loaded, aws))
+}
+
 fn stack(loaded: &Loaded, aws: &Aws) -> Stack {
     model::build(&loaded.config, &aws.context())
 }

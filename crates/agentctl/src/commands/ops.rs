@@ -8,7 +8,7 @@ use agentctl_core::rollout::DiagnosisContext;
 use serde_json::json;
 
 use super::rollout::{diagnosis_context, wait};
-use super::{connect, stack};
+use super::{connect, connect_clients, stack};
 use crate::cli::{LogsArgs, RedeployArgs, RollbackArgs, ScaleArgs};
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
@@ -42,7 +42,7 @@ fn tasks_table(out: &mut String, tasks: &[TaskInfo]) {
 pub async fn status(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
     let (loaded, aws) = connect(settings, printer).await?;
     let stack = stack(&loaded, &aws);
-    let s = ServiceRef::of(&aws, &stack);
+    let s = ServiceRef::of(&stack);
     let (status, outputs) = tokio::try_join!(ops::status(&aws, &s), agentctl_aws::outputs::read(&aws, &stack))?;
     let svc = &status.service;
     let mut out = String::new();
@@ -116,11 +116,11 @@ pub async fn status(settings: &Settings, printer: &Printer) -> Result<Code, Fail
 }
 
 pub async fn tasks(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
-    let (loaded, aws) = connect(settings, printer).await?;
-    let stack = stack(&loaded, &aws);
-    let s = ServiceRef::of(&aws, &stack);
+    let (loaded, aws) = connect_clients(settings, printer).await?;
+    let s = ServiceRef::new(&loaded.config.name);
     let (running, stopped) = tokio::try_join!(ops::tasks(&aws, &s, false), ops::tasks(&aws, &s, true))?;
-    let ctx = context(&aws, &s, &loaded.config);
+    let account = stopped.iter().find_map(|t| ops::account_of(&t.task_definition)).unwrap_or_default();
+    let ctx = context(&aws.region, account, &s, &loaded.config);
     let diagnoses =
         agentctl_core::rollout::diagnose(&stopped.iter().map(TaskInfo::as_stopped).collect::<Vec<_>>(), &ctx);
     let mut out = format!("Running ({})\n", running.len());
@@ -153,8 +153,8 @@ pub async fn tasks(settings: &Settings, printer: &Printer) -> Result<Code, Failu
     Ok(Code::Ok)
 }
 
-fn context(aws: &agentctl_aws::Aws, s: &ServiceRef, c: &agentctl_core::config::Config) -> DiagnosisContext {
-    diagnosis_context(aws, s, &c.image_url, c.agent_memory)
+fn context(region: &str, account: &str, s: &ServiceRef, c: &agentctl_core::config::Config) -> DiagnosisContext {
+    diagnosis_context(region, account, s, &c.image_url, c.agent_memory)
 }
 
 pub async fn logs(settings: &Settings, printer: &Printer, args: &LogsArgs) -> Result<Code, Failure> {
@@ -162,9 +162,8 @@ pub async fn logs(settings: &Settings, printer: &Printer, args: &LogsArgs) -> Re
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let start_ms = agentctl_aws::logs::parse_since(&args.since, now_ms)
         .map_err(|e| Failure::new(Code::InvalidInput, format!("--since: {e}")))?;
-    let (loaded, aws) = connect(settings, printer).await?;
-    let stack = stack(&loaded, &aws);
-    let s = ServiceRef::of(&aws, &stack);
+    let (loaded, aws) = connect_clients(settings, printer).await?;
+    let s = ServiceRef::new(&loaded.config.name);
     let q = agentctl_aws::logs::Query { group: &s.log_group, task: args.task.as_deref(), start_ms, end_ms: None };
     let json = printer.is_json();
     let print = |l: &agentctl_aws::logs::LogLine| {
@@ -194,9 +193,8 @@ pub async fn logs(settings: &Settings, printer: &Printer, args: &LogsArgs) -> Re
 }
 
 pub async fn scale(settings: &Settings, printer: &Printer, args: &ScaleArgs) -> Result<Code, Failure> {
-    let (loaded, aws) = connect(settings, printer).await?;
-    let stack = stack(&loaded, &aws);
-    let s = ServiceRef::of(&aws, &stack);
+    let (loaded, aws) = connect_clients(settings, printer).await?;
+    let s = ServiceRef::new(&loaded.config.name);
     let deployment = ops::scale(&aws, &s, args.count).await?;
     if args.count != loaded.config.desired_count {
         printer.warn(&format!(
@@ -229,9 +227,8 @@ pub async fn redeploy(settings: &Settings, printer: &Printer, args: &RedeployArg
         agentctl_core::image::ImageRef::parse(image)
             .map_err(|e| Failure::new(Code::InvalidInput, format!("--image {image}: {e}")))?;
     }
-    let (loaded, aws) = connect(settings, printer).await?;
-    let stack = stack(&loaded, &aws);
-    let s = ServiceRef::of(&aws, &stack);
+    let (loaded, aws) = connect_clients(settings, printer).await?;
+    let s = ServiceRef::new(&loaded.config.name);
     let started = ops::redeploy(&aws, &s, args.image.as_deref()).await?;
     printer.note(&format!("Redeploying {} with {}", s.service, started.task_definition));
     if let Some(image) = args.image.as_deref().filter(|i| *i != loaded.config.image_url) {
@@ -241,7 +238,8 @@ pub async fn redeploy(settings: &Settings, printer: &Printer, args: &RedeployArg
         ));
     }
     let ctx = diagnosis_context(
-        &aws,
+        &aws.region,
+        ops::account_of(&started.task_definition).unwrap_or_default(),
         &s,
         args.image.as_deref().unwrap_or(&loaded.config.image_url),
         loaded.config.agent_memory,
@@ -250,14 +248,14 @@ pub async fn redeploy(settings: &Settings, printer: &Printer, args: &RedeployArg
 }
 
 pub async fn rollback(settings: &Settings, printer: &Printer, args: &RollbackArgs) -> Result<Code, Failure> {
-    let (loaded, aws) = connect(settings, printer).await?;
-    let stack = stack(&loaded, &aws);
-    let s = ServiceRef::of(&aws, &stack);
+    let (loaded, aws) = connect_clients(settings, printer).await?;
+    let s = ServiceRef::new(&loaded.config.name);
     let started = ops::rollback(&aws, &s, args.to).await?;
     printer.note(&format!(
         "Rolling {} back from {} to {}",
         s.service, started.previous_task_definition, started.task_definition
     ));
-    let ctx = context(&aws, &s, &loaded.config);
+    let account = ops::account_of(&started.task_definition).unwrap_or_default();
+    let ctx = context(&aws.region, account, &s, &loaded.config);
     wait(&aws, &s, &started.deployment, &ctx, &args.wait, printer).await
 }

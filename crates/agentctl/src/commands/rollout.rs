@@ -9,15 +9,21 @@ use crate::cli::WaitArgs;
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 
-pub fn diagnosis_context(aws: &Aws, s: &ServiceRef, image: &str, memory_mib: u32) -> DiagnosisContext {
+/// What diagnosis needs to name the fix. `account` comes from an ARN the
+/// command already read when it made no STS call.
+pub fn diagnosis_context(
+    region: &str,
+    account: &str,
+    s: &ServiceRef,
+    image: &str,
+    memory_mib: u32,
+) -> DiagnosisContext {
     DiagnosisContext {
         image: image.to_owned(),
         execution_role: s.execution_role.clone(),
         secret_arn: format!(
-            "arn:{}:secretsmanager:{}:{}:secret:{}",
-            agentctl_core::regions::partition(&aws.region),
-            aws.region,
-            aws.account_id,
+            "arn:{}:secretsmanager:{region}:{account}:secret:{}",
+            agentctl_core::regions::partition(region),
             s.secret
         ),
         memory_mib,
