@@ -227,28 +227,45 @@ fn started_deployment(out: Option<&aws_sdk_ecs::types::Service>) -> Result<Strin
         .ok_or_else(|| Error::aws("updating the ECS service", "ECS did not report the deployment it started"))
 }
 
-pub async fn scale(aws: &Aws, s: &ServiceRef, count: u32) -> Result<String, Error> {
-    // Autoscaling would undo a count outside its bounds at its next evaluation.
-    if let Some((min, max)) =
-        crate::adapters::autoscaling::bounds(aws, &format!("service/{}/{}", s.cluster, s.service)).await?
-    {
-        if count < min || count > max {
+/// What `scale` started.
+#[derive(Debug, Serialize)]
+pub struct Scaled {
+    pub deployment: String,
+    /// Autoscaling bounds found around a count outside them, when the check ran
+    /// beside the change (the config has no autoscaling, so none was expected).
+    pub outside_bounds: Option<(u32, u32)>,
+}
+
+/// Sets the task count. With `autoscaling_expected` (the config has it), the
+/// bounds are checked first and a count outside them is refused; without, they
+/// are read beside the change (one round trip, not two) and reported.
+pub async fn scale(aws: &Aws, s: &ServiceRef, count: u32, autoscaling_expected: bool) -> Result<Scaled, Error> {
+    let resource_id = format!("service/{}/{}", s.cluster, s.service);
+    let outside = |bounds: Option<(u32, u32)>| bounds.filter(|(min, max)| count < *min || count > *max);
+    let update = || async {
+        let out = aws
+            .ecs
+            .update_service()
+            .cluster(&s.cluster)
+            .service(&s.service)
+            .desired_count(count as i32)
+            .send()
+            .await
+            .map_err(sdk(format!("scaling ECS service {} to {count}", s.service)))?;
+        started_deployment(out.service())
+    };
+    if autoscaling_expected {
+        // Autoscaling would undo a count outside its bounds at its next evaluation.
+        if let Some((min, max)) = outside(crate::adapters::autoscaling::bounds(aws, &resource_id).await?) {
             return Err(Error::Unsupported(format!(
                 "autoscaling keeps {} between {min} and {max} tasks; {count} is outside, and autoscaling would change it back. Change `autoscaling` min/max in the config (or add a schedule) and apply",
                 s.service
             )));
         }
+        return Ok(Scaled { deployment: update().await?, outside_bounds: None });
     }
-    let out = aws
-        .ecs
-        .update_service()
-        .cluster(&s.cluster)
-        .service(&s.service)
-        .desired_count(count as i32)
-        .send()
-        .await
-        .map_err(sdk(format!("scaling ECS service {} to {count}", s.service)))?;
-    started_deployment(out.service())
+    let (bounds, deployment) = tokio::join!(crate::adapters::autoscaling::bounds(aws, &resource_id), update());
+    Ok(Scaled { deployment: deployment?, outside_bounds: outside(bounds?) })
 }
 
 /// Polls until the service runs `count` tasks (or `timeout`).
@@ -362,10 +379,19 @@ async fn update_task_definition(aws: &Aws, s: &ServiceRef, arn: &str, force: boo
 
 pub async fn redeploy(aws: &Aws, s: &ServiceRef, image: Option<&str>) -> Result<Started, Error> {
     let Some(image) = image else {
-        // The same revision again: new tasks, nothing to register.
-        let previous = service_snapshot(aws, s).await?.task_definition;
-        let deployment = update_task_definition(aws, s, &previous, true).await?;
-        return Ok(Started { deployment, task_definition: previous.clone(), previous_task_definition: previous });
+        // The same revision again: new tasks, nothing to read or register.
+        let out = aws
+            .ecs
+            .update_service()
+            .cluster(&s.cluster)
+            .service(&s.service)
+            .force_new_deployment(true)
+            .send()
+            .await
+            .map_err(sdk(format!("updating ECS service {}", s.service)))?;
+        let current = out.service().and_then(|svc| svc.task_definition()).unwrap_or_default().to_owned();
+        let deployment = started_deployment(out.service())?;
+        return Ok(Started { deployment, task_definition: current.clone(), previous_task_definition: current });
     };
     // The service and the family's latest revision at once: the service runs the
     // latest unless someone rolled back, and only then is another read needed.

@@ -213,11 +213,14 @@ fn day_two_commands_make_only_the_calls_they_need() {
     w.run(&["apply", "--yes"]).expect_code(0);
     w.proxy.as_ref().unwrap().reset();
 
+    // No autoscaling in the config: its bounds are read beside the change.
     w.run(&["scale", "3", "--no-wait"]).expect_code(0);
-    assert_eq!(calls(&w), ["application-autoscaling.DescribeScalableTargets", "ecs.UpdateService"]);
+    let mut made = calls(&w);
+    made.sort();
+    assert_eq!(made, ["application-autoscaling.DescribeScalableTargets", "ecs.UpdateService"]);
 
     w.run(&["redeploy", "--no-wait"]).expect_code(0);
-    assert_eq!(calls(&w), ["ecs.DescribeServices", "ecs.UpdateService"]);
+    assert_eq!(calls(&w), ["ecs.UpdateService"]);
 
     w.run(&["redeploy", "--image", "public.ecr.aws/matillion/etl-agent:stable", "--no-wait"]).expect_code(0);
     let mut made = calls(&w);

@@ -89,16 +89,13 @@ fn seed_3_apply_plan_destroy_converge_under_throttling_errors_and_drops() {
 
 /// Lost responses: the request takes effect, the answer never arrives, the SDK
 /// retries. AWS does this too, rarely; every create/delete must then be
-/// idempotent. Fixed: the lock (a retried put finds its own id; a retried
-/// delete finds nothing), IAM roles (EntityAlreadyExists with our tag), log
-/// groups, buckets (BucketAlreadyOwnedByYou), and every delete or detach that
-/// finds its target gone. Seeds 5 and 6 converge. Still open (seed 7): EC2's
-/// CreateVpc, CreateSubnet, CreateInternetGateway, CreateRouteTable and
-/// CreateSecurityGroup take no client token, so a retried create makes a
-/// second tagged resource (or InvalidSubnet.Conflict). Run with
-/// `cargo nextest run -p agentctl --test faults --run-ignored only`.
+/// idempotent: the lock (a retried put finds its own id; a retried delete finds
+/// nothing), IAM roles (EntityAlreadyExists with our tag), log groups, buckets
+/// (BucketAlreadyOwnedByYou), the ECS service (client token), flow logs (client
+/// token), every delete or detach that finds its target gone, and EC2's creates,
+/// which take no client token: agentctl sends those once per attempt and, after
+/// an attempt that may have taken effect, finds the resource by its tags.
 #[test]
-#[ignore = "known gap: EC2 creates without a client token are not idempotent when their answer is lost"]
 fn lost_responses_still_converge() {
     for seed in [5, 6, 7, 8, 9, 10] {
         let w = World::with_proxy(&format!("lost{seed}"), move |c| {

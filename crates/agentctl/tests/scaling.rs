@@ -223,6 +223,10 @@ fn every_scaling_and_alarm_piece_is_created_updated_removed_and_destroyed() {
 
     // Removed from the config: removed from AWS.
     w.config("image_url = \"public.ecr.aws/matillion/etl-agent:stable\"\nmetrics = true");
+    // Before that apply, scale (which then expects no autoscaling) still warns.
+    let unexpected = w.run(&["scale", "9", "--no-wait"]);
+    unexpected.expect_code(0);
+    assert!(unexpected.stderr.contains("between 1 and 6 tasks: it will change 9 back"), "{}", unexpected.stderr);
     let plan = w.run(&["plan"]);
     for e in [
         "scalable_target.agent",

@@ -260,77 +260,126 @@ pub(crate) async fn read(
 
 pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
     let what = format!("creating {} {}", r.addr.kind.noun(), r.name);
+    let find = || find_own(aws, r);
     let id = match &r.spec {
         Spec::Vpc(s) => {
-            let out = aws
-                .ec2
-                .create_vpc()
-                .cidr_block(&s.cidr_block)
-                .tag_specifications(tag_spec(ResourceType::Vpc, &r.tags))
-                .send()
-                .await
-                .map_err(sdk(&what))?;
-            let id = out.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_owned();
+            let (id, _) = create_once(
+                &what,
+                || async {
+                    let sent = aws
+                        .ec2
+                        .create_vpc()
+                        .cidr_block(&s.cidr_block)
+                        .tag_specifications(tag_spec(ResourceType::Vpc, &r.tags))
+                        .customize()
+                        .config_override(no_sdk_retry())
+                        .send()
+                        .await;
+                    attempt(&what, sent, |o| o.vpc().and_then(|v| v.vpc_id()), &[])
+                },
+                find,
+            )
+            .await?;
             set_dns(aws, &id, s).await?;
             id
         }
         Spec::InternetGateway(s) => {
-            let out = aws
+            let (id, _) = create_once(
+                &what,
+                || async {
+                    let sent = aws
+                        .ec2
+                        .create_internet_gateway()
+                        .tag_specifications(tag_spec(ResourceType::InternetGateway, &r.tags))
+                        .customize()
+                        .config_override(no_sdk_retry())
+                        .send()
+                        .await;
+                    attempt(&what, sent, |o| o.internet_gateway().and_then(|g| g.internet_gateway_id()), &[])
+                },
+                find,
+            )
+            .await?;
+            let attached = aws
                 .ec2
-                .create_internet_gateway()
-                .tag_specifications(tag_spec(ResourceType::InternetGateway, &r.tags))
-                .send()
-                .await
-                .map_err(sdk(&what))?;
-            let id = out.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_owned();
-            aws.ec2
                 .attach_internet_gateway()
                 .internet_gateway_id(&id)
                 .vpc_id(known.resolve_str(&s.vpc_id))
                 .send()
                 .await
-                .map_err(sdk(format!("attaching internet gateway {id}")))?;
+                .map(|_| ())
+                .map_err(sdk(format!("attaching internet gateway {id}")));
+            already(attached, "Resource.AlreadyAssociated")?;
             id
         }
         Spec::Subnet(s) => {
-            let out = aws
-                .ec2
-                .create_subnet()
-                .vpc_id(known.resolve_str(&s.vpc_id))
-                .cidr_block(&s.cidr_block)
-                .availability_zone(&s.availability_zone)
-                .tag_specifications(tag_spec(ResourceType::Subnet, &r.tags))
-                .send()
-                .await
-                .map_err(sdk(&what))?;
-            out.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_owned()
+            create_once(
+                &what,
+                || async {
+                    let sent = aws
+                        .ec2
+                        .create_subnet()
+                        .vpc_id(known.resolve_str(&s.vpc_id))
+                        .cidr_block(&s.cidr_block)
+                        .availability_zone(&s.availability_zone)
+                        .tag_specifications(tag_spec(ResourceType::Subnet, &r.tags))
+                        .customize()
+                        .config_override(no_sdk_retry())
+                        .send()
+                        .await;
+                    // A conflict with its own CIDR: an earlier attempt made it.
+                    attempt(&what, sent, |o| o.subnet().and_then(|s| s.subnet_id()), &["InvalidSubnet.Conflict"])
+                },
+                find,
+            )
+            .await?
+            .0
         }
         Spec::RouteTable(s) => {
-            let out = aws
-                .ec2
-                .create_route_table()
-                .vpc_id(known.resolve_str(&s.vpc_id))
-                .tag_specifications(tag_spec(ResourceType::RouteTable, &r.tags))
-                .send()
-                .await
-                .map_err(sdk(&what))?;
-            let id = out.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_owned();
+            let (id, adopted) = create_once(
+                &what,
+                || async {
+                    let sent = aws
+                        .ec2
+                        .create_route_table()
+                        .vpc_id(known.resolve_str(&s.vpc_id))
+                        .tag_specifications(tag_spec(ResourceType::RouteTable, &r.tags))
+                        .customize()
+                        .config_override(no_sdk_retry())
+                        .send()
+                        .await;
+                    attempt(&what, sent, |o| o.route_table().and_then(|t| t.route_table_id()), &[])
+                },
+                find,
+            )
+            .await?;
             let empty = RouteTableSpec { vpc_id: String::new(), routes: vec![], subnet_ids: vec![] };
-            reconcile_route_table(aws, &id, &empty, s, known, &[]).await?;
+            // Adopted after a lost answer, it may hold some of these already.
+            let have = if adopted { find_route_table(aws, &id).await?.unwrap_or(empty) } else { empty };
+            reconcile_route_table(aws, &id, &have, s, known, &[]).await?;
             id
         }
         Spec::SecurityGroup(s) => {
-            let out = aws
-                .ec2
-                .create_security_group()
-                .group_name(&r.name)
-                .description(&s.description)
-                .vpc_id(known.resolve_str(&s.vpc_id))
-                .tag_specifications(tag_spec(ResourceType::SecurityGroup, &r.tags))
-                .send()
-                .await
-                .map_err(sdk(&what))?;
-            let id = out.group_id().unwrap_or_default().to_owned();
+            let (id, _) = create_once(
+                &what,
+                || async {
+                    let sent = aws
+                        .ec2
+                        .create_security_group()
+                        .group_name(&r.name)
+                        .description(&s.description)
+                        .vpc_id(known.resolve_str(&s.vpc_id))
+                        .tag_specifications(tag_spec(ResourceType::SecurityGroup, &r.tags))
+                        .customize()
+                        .config_override(no_sdk_retry())
+                        .send()
+                        .await;
+                    // Its name taken in this VPC: an earlier attempt made it.
+                    attempt(&what, sent, |o| o.group_id(), &["InvalidGroup.Duplicate"])
+                },
+                find,
+            )
+            .await?;
             // AWS gives a new group "all egress to 0.0.0.0/0"; make it exactly ours.
             let default = vec![EgressRule { protocol: "-1".into(), ports: "all".into(), cidr: "0.0.0.0/0".into() }];
             reconcile_rules(aws, &id, &default, &s.egress, true).await?;
@@ -367,6 +416,155 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
     Ok(outputs(&[("id", &id)]))
 }
 
+/// How one attempt of an EC2 create ended.
+enum Attempt {
+    Created(String),
+    /// Refused before doing anything (throttled): try again.
+    Refused(Error),
+    /// May have taken effect (no answer, a server error, or a conflict with what
+    /// an earlier attempt made): look before trying again.
+    Unsure(Error),
+    Failed(Error),
+}
+
+/// EC2's creates take no client token, so the SDK's own retry of one whose
+/// answer was lost would make a second resource. These are sent once per
+/// attempt instead; after an attempt that may have taken effect, the resource
+/// is looked for by its tags (`find`) and adopted.
+/// Returns the id, and whether it was adopted rather than made by the attempt
+/// that answered.
+async fn create_once<C, CFut, F, FFut>(what: &str, mut create: C, mut find: F) -> Result<(String, bool), Error>
+where
+    C: FnMut() -> CFut,
+    CFut: std::future::Future<Output = Attempt>,
+    F: FnMut() -> FFut,
+    FFut: std::future::Future<Output = Result<Option<String>, Error>>,
+{
+    const ATTEMPTS: u32 = 8;
+    let mut delay = std::time::Duration::from_millis(200);
+    for n in 1..=ATTEMPTS {
+        let last = match create().await {
+            Attempt::Created(id) => return Ok((id, false)),
+            Attempt::Failed(e) => return Err(e),
+            Attempt::Refused(e) => e,
+            Attempt::Unsure(e) => match find().await? {
+                Some(id) => return Ok((id, true)),
+                None => e,
+            },
+        };
+        if n == ATTEMPTS {
+            return Err(last);
+        }
+        tracing::debug!("{what}: attempt {n} failed ({last}); trying again");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(8));
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// Retries of these creates are ours (`create_once`), not the SDK's.
+fn no_sdk_retry() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
+}
+
+fn attempt<O, E>(
+    what: &str,
+    sent: Result<
+        O,
+        aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+    >,
+    id: impl FnOnce(&O) -> Option<&str>,
+    made_by_earlier_attempt: &[&str],
+) -> Attempt
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    let e = match sent {
+        Ok(out) => return Attempt::Created(id(&out).unwrap_or_default().to_owned()),
+        Err(e) => e,
+    };
+    let code = e.code().unwrap_or_default().to_owned();
+    let answered = e.as_service_error().is_some();
+    let server_error = e.raw_response().is_some_and(|r| r.status().is_server_error());
+    let err = sdk(what)(e);
+    if ["RequestLimitExceeded", "Throttling", "ThrottlingException"].contains(&code.as_str()) {
+        Attempt::Refused(err)
+    } else if !answered || server_error || made_by_earlier_attempt.contains(&code.as_str()) {
+        Attempt::Unsure(err)
+    } else {
+        Attempt::Failed(err)
+    }
+}
+
+/// A change that finds itself already made succeeded (its first attempt's
+/// answer was lost and the SDK retried).
+fn already(r: Result<(), Error>, code: &str) -> Result<(), Error> {
+    match r {
+        Err(Error::Aws { message, .. }) if message.starts_with(&format!("{code}:")) => Ok(()),
+        other => other,
+    }
+}
+
+/// The resource `r` describes, made by this deployment, if it exists.
+async fn find_own(aws: &Aws, r: &Resource) -> Result<Option<String>, Error> {
+    let owner = r.tags.get(agentctl_core::model::OWNERSHIP_TAG).map(String::as_str).unwrap_or_default();
+    let filters =
+        vec![filter("tag:Name", &[&r.name]), filter(&format!("tag:{}", agentctl_core::model::OWNERSHIP_TAG), &[owner])];
+    let what = format!("looking for {} {}", r.addr.kind.noun(), r.name);
+    let id = match r.addr.kind {
+        agentctl_core::model::Kind::Vpc => {
+            let out = aws.ec2.describe_vpcs().set_filters(Some(filters)).send().await.map_err(sdk(&what))?;
+            out.vpcs().iter().find_map(|v| v.vpc_id()).map(str::to_owned)
+        }
+        agentctl_core::model::Kind::InternetGateway => {
+            let out =
+                aws.ec2.describe_internet_gateways().set_filters(Some(filters)).send().await.map_err(sdk(&what))?;
+            out.internet_gateways().iter().find_map(|g| g.internet_gateway_id()).map(str::to_owned)
+        }
+        agentctl_core::model::Kind::Subnet => {
+            let out = aws.ec2.describe_subnets().set_filters(Some(filters)).send().await.map_err(sdk(&what))?;
+            out.subnets().iter().find_map(|s| s.subnet_id()).map(str::to_owned)
+        }
+        agentctl_core::model::Kind::RouteTable => {
+            let out = aws.ec2.describe_route_tables().set_filters(Some(filters)).send().await.map_err(sdk(&what))?;
+            out.route_tables().iter().find_map(|t| t.route_table_id()).map(str::to_owned)
+        }
+        agentctl_core::model::Kind::SecurityGroup => {
+            // Group names are unique per VPC; the name is ours, the tag proves it.
+            let filters = vec![filter("group-name", &[&r.name]), filters[1].clone()];
+            let out = aws.ec2.describe_security_groups().set_filters(Some(filters)).send().await.map_err(sdk(&what))?;
+            out.security_groups().iter().find_map(|g| g.group_id()).map(str::to_owned)
+        }
+        _ => None,
+    };
+    Ok(id)
+}
+
+/// A route table's routes and associated subnets, as the model holds them.
+async fn find_route_table(aws: &Aws, id: &str) -> Result<Option<RouteTableSpec>, Error> {
+    let out = aws
+        .ec2
+        .describe_route_tables()
+        .route_table_ids(id)
+        .send()
+        .await
+        .map_err(sdk(format!("reading route table {id}")))?;
+    Ok(out.route_tables().first().map(|rt| RouteTableSpec {
+        vpc_id: rt.vpc_id().unwrap_or_default().to_owned(),
+        routes: rt
+            .routes()
+            .iter()
+            .filter(|r| r.gateway_id() != Some("local"))
+            .map(|r| Route {
+                destination: r.destination_cidr_block().unwrap_or_default().to_owned(),
+                gateway_id: r.gateway_id().unwrap_or_default().to_owned(),
+            })
+            .collect(),
+        subnet_ids: rt.associations().iter().filter_map(|a| a.subnet_id().map(str::to_owned)).collect(),
+    }))
+}
+
 async fn set_dns(aws: &Aws, id: &str, s: &VpcSpec) -> Result<(), Error> {
     // One attribute per call, as the API requires.
     let b = |v: bool| AttributeBooleanValue::builder().value(v).build();
@@ -399,43 +597,26 @@ async fn reconcile_rules(
     let dir = if egress { "egress" } else { "ingress" };
     if !add.is_empty() {
         let what = format!("adding {dir} rules to security group {id}");
-        if egress {
-            aws.ec2
-                .authorize_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(Some(add))
-                .send()
-                .await
-                .map_err(sdk(what))?;
+        let added = if egress {
+            let sent = aws.ec2.authorize_security_group_egress().group_id(id).set_ip_permissions(Some(add)).send();
+            sent.await.map(|_| ()).map_err(sdk(what))
         } else {
-            aws.ec2
-                .authorize_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(Some(add))
-                .send()
-                .await
-                .map_err(sdk(what))?;
-        }
+            let sent = aws.ec2.authorize_security_group_ingress().group_id(id).set_ip_permissions(Some(add)).send();
+            sent.await.map(|_| ()).map_err(sdk(what))
+        };
+        // A retried call whose first attempt took effect finds its rules there.
+        already(added, "InvalidPermission.Duplicate")?;
     }
     if !remove.is_empty() {
         let what = format!("removing {dir} rules from security group {id}");
-        if egress {
-            aws.ec2
-                .revoke_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(Some(remove))
-                .send()
-                .await
-                .map_err(sdk(what))?;
+        let removed = if egress {
+            let sent = aws.ec2.revoke_security_group_egress().group_id(id).set_ip_permissions(Some(remove)).send();
+            sent.await.map(|_| ()).map_err(sdk(what))
         } else {
-            aws.ec2
-                .revoke_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(Some(remove))
-                .send()
-                .await
-                .map_err(sdk(what))?;
-        }
+            let sent = aws.ec2.revoke_security_group_ingress().group_id(id).set_ip_permissions(Some(remove)).send();
+            sent.await.map(|_| ()).map_err(sdk(what))
+        };
+        already(removed, "InvalidPermission.NotFound")?;
     }
     Ok(())
 }
@@ -468,7 +649,8 @@ async fn reconcile_route_table(
                     .map_err(sdk(format!("replacing route {} in {id}", route.destination)))
             })),
             None => additions.push(Box::pin(async move {
-                aws.ec2
+                let added = aws
+                    .ec2
                     .create_route()
                     .route_table_id(id)
                     .destination_cidr_block(&route.destination)
@@ -476,20 +658,23 @@ async fn reconcile_route_table(
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(sdk(format!("adding route {} to {id}", route.destination)))
+                    .map_err(sdk(format!("adding route {} to {id}", route.destination)));
+                already(added, "RouteAlreadyExists")
             })),
         }
     }
     for subnet in want_subnets.iter().filter(|s| !have.subnet_ids.contains(s)) {
         additions.push(Box::pin(async move {
-            aws.ec2
+            let associated = aws
+                .ec2
                 .associate_route_table()
                 .route_table_id(id)
                 .subnet_id(subnet)
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(sdk(format!("associating {subnet} with route table {id}")))
+                .map_err(sdk(format!("associating {subnet} with route table {id}")));
+            already(associated, "Resource.AlreadyAssociated")
         }));
     }
     futures::future::try_join_all(additions).await?;

@@ -409,10 +409,19 @@ async fn create_service(aws: &Aws, r: &Resource, s: &ServiceSpec, known: &Known)
     // Right after its roles are created, ECS may not yet be able to use them;
     // a service of the same name still draining (destroy, then apply at once)
     // blocks the name until it is gone. Both are rare: ask only when told.
+    // The token makes the SDK's retry of a create whose answer was lost return
+    // the same service; it is this run's, so a later apply creates anew.
+    let token = format!(
+        "{:x}-{:x}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    );
+    let token: String = token.chars().take(36).collect();
     let out = retry::until(&what, Duration::from_secs(600), || async {
         let sent = aws
             .ecs
             .create_service()
+            .client_token(&token)
             .cluster(&s.cluster)
             .service_name(&r.name)
             .task_definition(known.resolve_str(&s.task_definition))

@@ -195,7 +195,14 @@ pub async fn logs(settings: &Settings, printer: &Printer, args: &LogsArgs) -> Re
 pub async fn scale(settings: &Settings, printer: &Printer, args: &ScaleArgs) -> Result<Code, Failure> {
     let (loaded, aws) = connect_clients(settings, printer).await?;
     let s = ServiceRef::new(&loaded.config.name);
-    let deployment = ops::scale(&aws, &s, args.count).await?;
+    let scaled = ops::scale(&aws, &s, args.count, loaded.config.autoscaling.is_some()).await?;
+    if let Some((min, max)) = scaled.outside_bounds {
+        printer.warn(&format!(
+            "autoscaling (not in the config) keeps {} between {min} and {max} tasks: it will change {} back; apply removes it",
+            s.service, args.count
+        ));
+    }
+    let deployment = scaled.deployment;
     if args.count != loaded.config.desired_count {
         printer.warn(&format!(
             "the config says desired_count = {}; the next apply sets it back unless you change the config",
