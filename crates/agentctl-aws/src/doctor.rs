@@ -265,7 +265,7 @@ pub async fn facts(aws: &Aws, config: &Config) -> Result<DoctorFacts, Error> {
         SecurityGroupConfig::Existing(ids) => ids.clone(),
         SecurityGroupConfig::Create => vec![],
     };
-    let (network, quota) = tokio::join!(
+    let (network, quota, image) = tokio::join!(
         async {
             match &existing {
                 Some((vpc, subnets)) => network(aws, vpc, subnets, &sg_ids).await.map(Some),
@@ -273,9 +273,11 @@ pub async fn facts(aws: &Aws, config: &Config) -> Result<DoctorFacts, Error> {
             }
         },
         fargate_quota(aws),
+        crate::registry::lookup(aws, &config.image_url),
     );
     facts.network = network?;
     facts.fargate_vcpu_quota = quota;
+    facts.image_lookup = image;
     Ok(facts)
 }
 

@@ -12,6 +12,7 @@ pub mod logs;
 pub mod ops;
 pub mod outputs;
 pub mod progress;
+pub mod registry;
 mod retry;
 pub mod rollout;
 mod sdk;

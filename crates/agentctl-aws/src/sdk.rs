@@ -30,6 +30,9 @@ pub struct Aws {
     pub availability_zones: Vec<String>,
     /// For clients made on demand (rarely used services).
     pub sdk_config: aws_types::SdkConfig,
+    /// AWS's endpoint is overridden (an emulator): nothing else off this machine
+    /// is contacted (see `registry`).
+    pub custom_endpoint: bool,
     pub ec2: aws_sdk_ec2::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub iam: aws_sdk_iam::Client,
@@ -80,6 +83,7 @@ impl Aws {
             account_id: String::new(),
             caller_arn: String::new(),
             availability_zones: Vec::new(),
+            custom_endpoint,
             sdk_config: config.clone(),
             ec2: aws_sdk_ec2::Client::new(&config),
             ecs: aws_sdk_ecs::Client::new(&config),
@@ -137,6 +141,7 @@ impl Aws {
             account_id: "123456789012".into(),
             caller_arn: "arn:aws:iam::123456789012:user/test".into(),
             availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
+            custom_endpoint: true,
             sdk_config: config.clone(),
             ec2: aws_sdk_ec2::Client::new(&config),
             ecs: aws_sdk_ecs::Client::new(&config),

@@ -155,6 +155,20 @@ impl Checklist {
 
 // --- facts -------------------------------------------------------------------------
 
+/// The image's platforms as its registry tells them, or why they are not known.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageLookup {
+    /// E.g. `["linux/amd64", "linux/arm64"]` (an index) or one (a single image).
+    Platforms(Vec<String>),
+    /// The registry has no such repository or tag: the tasks could not pull it.
+    NotFound(String),
+    /// The registry could not be read from here (network, auth, timeout).
+    Unreachable(String),
+    /// Not asked, and why.
+    NotRead(String),
+}
+
 /// Everything doctor needs to know about AWS, gathered by the AWS side.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DoctorFacts {
@@ -166,8 +180,8 @@ pub struct DoctorFacts {
     pub network: Option<NetworkFacts>,
     /// The image the tasks run (the config's `image_url`, or the live task definition's).
     pub image: String,
-    /// Platforms of the image's manifest, e.g. `["linux/amd64"]`, when the registry was asked.
-    pub image_platforms: Option<Vec<String>>,
+    /// What the registry said of the image's platforms.
+    pub image_lookup: ImageLookup,
     /// The task definition's `cpuArchitecture`.
     pub cpu_architecture: String,
     pub desired_count: u32,
@@ -336,7 +350,7 @@ impl DoctorFacts {
             credentials: Credentials::NotChecked,
             network: None,
             image: config.image_url.clone(),
-            image_platforms: None,
+            image_lookup: ImageLookup::NotRead("the registry was not asked".into()),
             cpu_architecture: planned_service(config).0,
             desired_count: config.desired_count,
             max_count: config.autoscaling.as_ref().map_or(config.desired_count, |a| {
@@ -1213,18 +1227,34 @@ pub fn check_image(facts: &DoctorFacts) -> Check {
     } else {
         c = c.with(format!("task architecture {AGENT_ARCHITECTURE}"));
     }
-    if facts.image_platforms.is_none() {
-        c = c.with("the image's manifest was not read, so its platforms are not verified (Matillion publishes linux/amd64 only)");
-    }
-    if let Some(platforms) = &facts.image_platforms {
-        if platforms.iter().any(|p| p == "linux/amd64") {
-            c = c.with(format!("image platforms: {}", platforms.join(", ")));
-        } else {
+    match &facts.image_lookup {
+        ImageLookup::Platforms(platforms) if platforms.iter().any(|p| p == "linux/amd64") => {
+            c = c.with(format!("image platforms (from its manifest): {}", platforms.join(", ")));
+        }
+        ImageLookup::Platforms(platforms) => {
             c.status = Status::Fail;
             c = c.with(format!("the image is built for {} only, not linux/amd64", platforms.join(", ")));
             fixes.push(format!(
                 "push a linux/amd64 build to {} (copy it from public.ecr.aws/matillion/etl-agent)",
                 facts.image
+            ));
+        }
+        ImageLookup::NotFound(why) => {
+            c.status = Status::Fail;
+            c = c.with(format!("the registry has no such image, so no task can pull it: {why}"));
+            fixes.push(format!(
+                "check the repository and tag of image_url (\"{}\"), or push the image there",
+                facts.image
+            ));
+        }
+        ImageLookup::Unreachable(why) => {
+            c.status = c.status.max(Status::Warn);
+            c = c.with(format!("the image's manifest could not be read, so its platforms are not verified: {why}"));
+        }
+        ImageLookup::NotRead(why) => {
+            c = c.with(format!(
+                "the image's manifest was not read ({why}), so its platforms are not verified (Matillion publishes \
+                 linux/amd64)"
             ));
         }
     }

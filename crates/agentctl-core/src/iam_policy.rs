@@ -440,6 +440,25 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
         )],
         None,
     ));
+    // Reading a private ECR image's manifest (its platforms): a registry token
+    // (no resource-level permission) and the repository's manifests and config.
+    let image = stack
+        .resources
+        .iter()
+        .find_map(|r| match &r.spec {
+            Spec::TaskDefinition(td) => td.containers.first().map(|c| c.image.clone()),
+            _ => None,
+        })
+        .and_then(|i| crate::image::ImageRef::parse(&i).ok());
+    if let Some((acct, reg, repo)) = image.as_ref().and_then(|i| i.private_ecr()) {
+        st.push(statement("DoctorEcrToken", &["ecr:GetAuthorizationToken"], vec!["*".into()], None));
+        st.push(statement(
+            "DoctorReadImage",
+            &["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            vec![format!("arn:{}:ecr:{reg}:{acct}:repository/{repo}", a.part)],
+            None,
+        ));
+    }
     // Finding a stack built by the reference Terraform module (migration check):
     // list calls, names only, which these services do not scope by resource.
     st.push(statement(
@@ -577,6 +596,21 @@ mod tests {
             Value::Array(l) => l.iter().map(|r| r.as_str().unwrap().to_owned()).collect(),
             _ => vec![],
         }
+    }
+
+    #[test]
+    fn doctor_may_read_a_private_ecr_image_and_nothing_else_of_ecr() {
+        let public = operator_policy(&stack(""), "111122223333");
+        assert!(!public.to_string().contains("ecr:"), "{public:#}");
+        let private = operator_policy(
+            &stack("image_url = \"111122223333.dkr.ecr.eu-west-1.amazonaws.com/mirror/etl-agent:current\""),
+            "111122223333",
+        );
+        assert_eq!(
+            resources(sid(&private, "DoctorReadImage")),
+            vec!["arn:aws:ecr:eu-west-1:111122223333:repository/mirror/etl-agent"]
+        );
+        assert_eq!(sid(&private, "DoctorEcrToken")["Action"], json!(["ecr:GetAuthorizationToken"]));
     }
 
     #[test]

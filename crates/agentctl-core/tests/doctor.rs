@@ -516,11 +516,20 @@ fn the_image_must_be_well_formed_and_x86_64() {
     assert_eq!(c.status, Status::Fail);
     assert!(evidence(&c).contains("remove the URL scheme"));
 
-    let arm_only =
-        DoctorFacts { image: PRIVATE_IMAGE.into(), image_platforms: Some(vec!["linux/arm64".into()]), ..base.clone() };
-    let c = check_image(&arm_only);
+    let lookup = |l: ImageLookup| DoctorFacts { image: PRIVATE_IMAGE.into(), image_lookup: l, ..base.clone() };
+    let c = check_image(&lookup(ImageLookup::Platforms(vec!["linux/arm64".into()])));
     assert_eq!(c.status, Status::Fail);
     assert!(evidence(&c).contains("built for linux/arm64 only, not linux/amd64"));
+    assert!(fix(&c).contains("push a linux/amd64 build"));
+    let c = check_image(&lookup(ImageLookup::Platforms(vec!["linux/amd64".into(), "linux/arm64".into()])));
+    assert_eq!(c.status, Status::Pass);
+    assert!(evidence(&c).contains("image platforms (from its manifest): linux/amd64, linux/arm64"));
+    let c = check_image(&lookup(ImageLookup::NotFound("MANIFEST_UNKNOWN".into())));
+    assert_eq!(c.status, Status::Fail);
+    assert!(evidence(&c).contains("no task can pull it") && fix(&c).contains("check the repository and tag"));
+    let c = check_image(&lookup(ImageLookup::Unreachable("timed out".into())));
+    assert_eq!(c.status, Status::Warn);
+    assert!(evidence(&c).contains("could not be read") && evidence(&c).contains("timed out"));
 
     let other_region =
         DoctorFacts { image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/etl-agent:stable".into(), ..base };

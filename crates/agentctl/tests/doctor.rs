@@ -257,3 +257,48 @@ fn cost_matches_the_hand_computed_figure() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("85.06"), "{stdout}");
 }
+
+#[test]
+fn the_image_manifest_says_which_platforms_the_image_has() {
+    let registry = support::FakeRegistry::start(&serde_json::json!({
+        "matillion/etl-agent:multi": {"index": [["linux", "amd64"], ["linux", "arm64", "v8"]]},
+        "matillion/etl-agent:amd64": {"single": ["linux", "amd64"]},
+        "matillion/etl-agent:arm64": {"single": ["linux", "arm64"]},
+        "matillion/etl-agent:arm-index": {"index": [["linux", "arm64"]]},
+    }));
+    let w = World::new("dimg");
+    let cases = [
+        ("multi", "pass", "image platforms (from its manifest): linux/amd64, linux/arm64/v8"),
+        ("amd64", "pass", "image platforms (from its manifest): linux/amd64"),
+        ("arm64", "fail", "the image is built for linux/arm64 only, not linux/amd64"),
+        ("arm-index", "fail", "the image is built for linux/arm64 only, not linux/amd64"),
+        ("no-such-tag", "fail", "the registry has no such image, so no task can pull it"),
+    ];
+    for (tag, status, says) in cases {
+        w.config(&format!("image_url = \"127.0.0.1:{}/matillion/etl-agent:{tag}\"", registry.port));
+        let (code, v) = doctor(&w);
+        let c = check(&v, "image");
+        assert_eq!(c["status"], status, "{tag}: {c:#}");
+        assert!(c.to_string().contains(says), "{tag}: {c:#}");
+        assert_eq!(code, if status == "fail" { 1 } else { 0 }, "{tag}: {v:#}");
+    }
+    // The registry is down: a warning, not a failure.
+    let port = registry.port;
+    drop(registry);
+    w.config(&format!("image_url = \"127.0.0.1:{port}/matillion/etl-agent:multi\""));
+    let (_, v) = doctor(&w);
+    let c = check(&v, "image");
+    assert_eq!(c["status"], "warn", "{c:#}");
+    assert!(c.to_string().contains("could not be read"), "{c:#}");
+}
+
+#[test]
+fn against_an_emulator_no_registry_off_this_machine_is_asked() {
+    // The default image lives on public.ecr.aws: with AWS's endpoint pointed at
+    // moto, doctor must not reach out to it.
+    let w = World::new("dnet");
+    w.config("");
+    let (_, v) = doctor(&w);
+    let c = check(&v, "image");
+    assert!(c.to_string().contains("public.ecr.aws is not asked"), "{c:#}");
+}

@@ -87,7 +87,8 @@ fn init_tracing(verbose: u8) {
         0 => return,
         1 => "agentctl=debug,agentctl_aws=debug",
         2 => "agentctl=trace,agentctl_aws=trace,aws_config=debug",
-        _ => "debug",
+        // Registry HTTP stays at info: its debug lines could carry a registry token.
+        _ => "debug,oci_client=info,reqwest=info,hyper=info,hyper_util=info",
     };
     let _ =
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();

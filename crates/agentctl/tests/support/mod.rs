@@ -321,12 +321,44 @@ pub async fn create_network(ec2: &aws_sdk_ec2::Client, n: u8) -> (String, Vec<St
 /// The body of a plain GET to the test's moto, for answers the SDK cannot parse
 /// (moto's GetBucketVersioning has the wrong root element).
 pub fn moto_get(w: &World, path: &str) -> String {
-    use std::io::{Read, Write};
-    let endpoint = w.endpoint();
-    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(host).expect("connect to moto");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = http_get(w.moto.port, path).expect("moto answers");
     response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
+
+/// A fake OCI registry on a free loopback port (tests/support/fake_registry.py),
+/// serving the images given, stopped when dropped.
+pub struct FakeRegistry {
+    child: Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl FakeRegistry {
+    /// `images`: `{"repo:tag": {"index": [[os, arch], ...]} | {"single": [os, arch]}}`.
+    pub fn start(images: &serde_json::Value) -> FakeRegistry {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("images.json");
+        std::fs::write(&file, images.to_string()).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fake_registry.py");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args(["--port", "0", "--images"])
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3 fake_registry.py");
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let port = first.trim().parse().unwrap_or_else(|_| panic!("fake registry printed {first:?}, not its port"));
+        FakeRegistry { child, port, _dir: dir }
+    }
+}
+
+impl Drop for FakeRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
