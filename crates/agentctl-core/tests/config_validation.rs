@@ -999,3 +999,36 @@ fn access_logs_bucket_is_a_bucket_name() {
         assert_eq!(d.message, format!("`bucket_access_logs_bucket` = \"{bad}\" is not an S3 bucket name"));
     }
 }
+
+#[test]
+fn availability_zones_are_two_zone_names_of_the_region() {
+    let c = load_ok(&tfvars(&[("availability_zones", "[\"eu-west-1b\", \"eu-west-1c\"]")])).config;
+    assert_eq!(c.availability_zones, ["eu-west-1b", "eu-west-1c"]);
+    for (value, message) in [
+        (
+            "[\"eu-west-1a\"]",
+            "`availability_zones` lists 1 zone(s); agentctl creates two subnets, one in each of two different zones",
+        ),
+        (
+            "[\"eu-west-1a\", \"eu-west-1a\"]",
+            "`availability_zones` lists 2 zone(s); agentctl creates two subnets, one in each of two different zones",
+        ),
+        ("[\"us-east-1a\", \"eu-west-1b\"]", "`availability_zones`: \"us-east-1a\" is not a zone name of eu-west-1"),
+        ("[\"euw1-az1\", \"euw1-az2\"]", "`availability_zones`: \"euw1-az1\" is not a zone name of eu-west-1"),
+    ] {
+        let text = tfvars(&[("availability_zones", value)]);
+        let report = load_err(&text);
+        let d = single_error(&report);
+        assert_eq!(d.message, message, "{value}");
+        assert_eq!(d.line, Some(line_of(&text, "availability_zones")), "{value}");
+    }
+    let text = tfvars(&[
+        ("availability_zones", "[\"eu-west-1a\", \"eu-west-1b\"]"),
+        ("use_existing_vpc", "true"),
+        ("vpc_id", "\"vpc-0a1b2c3d4e5f60718\""),
+        ("use_existing_subnet", "true"),
+        ("subnet_ids", "[\"subnet-0aaa1111\", \"subnet-0bbb2222\"]"),
+    ]);
+    let report = load_err(&text);
+    assert!(single_error(&report).message.contains("with `use_existing_subnet = true` it creates none"));
+}

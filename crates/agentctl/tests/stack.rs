@@ -599,3 +599,35 @@ fn urlencoding_decode(s: &str) -> String {
     }
     String::from_utf8(out).unwrap()
 }
+
+#[test]
+fn pinned_zones_place_the_subnets_and_a_zone_the_account_lacks_stops_before_any_change() {
+    let w = World::new("zone");
+    w.config("availability_zones = [\"us-east-1z\", \"us-east-1a\"]");
+    let refused = w.run(&["apply", "--yes"]);
+    refused.expect_code(3);
+    assert!(
+        refused.stderr.contains("us-east-1z is not an available zone of this account in us-east-1"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("choose two of: us-east-1a, us-east-1b"), "{}", refused.stderr);
+    assert_eq!(owned(&w), Vec::<String>::new(), "nothing may be created");
+
+    w.config("availability_zones = [\"us-east-1c\", \"us-east-1d\"]");
+    apply(&w);
+    no_changes(&w);
+    rt().block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
+        let subnets = ec2
+            .describe_subnets()
+            .filters(aws_sdk_ec2::types::Filter::builder().name(format!("tag:{TAG}")).values("zone").build())
+            .send()
+            .await
+            .unwrap();
+        let mut zones: Vec<&str> = subnets.subnets().iter().filter_map(|s| s.availability_zone()).collect();
+        zones.sort();
+        assert_eq!(zones, ["us-east-1c", "us-east-1d"]);
+    });
+    w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
+}

@@ -63,6 +63,8 @@ pub struct Config {
     pub custom_cert_location: String,
     pub external_driver_location: String,
     pub log_retention_days: u32,
+    /// Zones of the subnets agentctl creates; empty: the account's first two.
+    pub availability_zones: Vec<String>,
     /// Customer managed KMS key (ARN) for the secret, the log groups and the bucket.
     pub kms_key_arn: Option<String>,
     /// Flow logs of the VPC agentctl creates (new VPC only).

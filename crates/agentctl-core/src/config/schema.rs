@@ -77,6 +77,7 @@ pub const VARIABLES: &[Variable] = &[
     var("custom_cert_location", Ty::String, Some("\"\""), "Extra CA certificates (CUSTOM_CERT_LOCATION); omitted when empty."),
     var("external_driver_location", Ty::String, Some("\"\""), "JDBC drivers location (EXTERNAL_DRIVER_LOCATION); omitted when empty."),
     var("log_retention_days", Ty::Number, Some("30"), "Retention of the agent's CloudWatch log group (a value CloudWatch accepts)."),
+    var("availability_zones", Ty::ListOfString, Some("[]"), "Two Availability Zone names (e.g. eu-west-1a) for the subnets agentctl creates; the account's first two available zones when empty."),
     var("kms_key_arn", Ty::String, Some("\"\""), "ARN of a customer managed KMS key in the deployment's region that encrypts the secret, the log groups and the staging bucket; AWS managed keys when empty."),
     var("vpc_flow_logs", Ty::Bool, Some("false"), "Flow logs of the VPC agentctl creates, into a log group of their own (same retention and key as the agent's logs)."),
     var("bucket_versioning", Ty::Bool, Some("false"), "Keep old versions of staging objects (30 days after they are replaced or deleted)."),

@@ -263,6 +263,7 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     let external_driver_location = r.string("external_driver_location", "");
     let log_retention_days = r.opt_number("log_retention_days", 0..=3653, "retention in days").unwrap_or(30);
     let metrics = r.bool("metrics", false);
+    let availability_zones = r.string_list("availability_zones");
     let kms_key_arn = r.opt_string("kms_key_arn").filter(|s| !s.is_empty());
     let vpc_flow_logs = r.bool("vpc_flow_logs", false);
     let bucket_versioning = r.bool("bucket_versioning", false);
@@ -299,6 +300,12 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     if let (Some(key), Some(region)) = (&kms_key_arn, &region) {
         check_kms_key(&mut r, key, region);
     }
+    let availability_zones = match &region {
+        Some(region) if !availability_zones.is_empty() => {
+            check_zones(&mut r, &availability_zones, region, use_existing_subnet)
+        }
+        _ => vec![],
+    };
     if vpc_flow_logs && use_existing_vpc {
         r.error(
             "vpc_flow_logs",
@@ -378,6 +385,7 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
         custom_cert_location,
         external_driver_location,
         log_retention_days,
+        availability_zones,
         kms_key_arn,
         vpc_flow_logs,
         bucket_versioning,
@@ -425,6 +433,46 @@ fn check_kms_key(r: &mut Reader, key: &str, region: &str) {
             format!("use a key in {region} (a multi-Region key's replica there has its own ARN)"),
         );
     }
+}
+
+/// Two distinct zone names of the region, for subnets agentctl creates. Whether
+/// the account has them is checked once AWS is asked (before any change).
+fn check_zones(r: &mut Reader, zones: &[(String, ByteSpan)], region: &str, existing_subnets: bool) -> Vec<String> {
+    let names: Vec<String> = zones.iter().map(|(z, _)| z.clone()).collect();
+    if existing_subnets {
+        r.error(
+            "availability_zones",
+            "`availability_zones` places the subnets agentctl creates; with `use_existing_subnet = true` it creates none".to_owned(),
+            "no new subnets",
+            "remove `availability_zones`: your subnets are already in their zones".to_owned(),
+        );
+        return vec![];
+    }
+    for (zone, span) in zones {
+        let letter = zone.strip_prefix(region).unwrap_or_default();
+        if letter.is_empty() || !letter.chars().all(|c| c.is_ascii_lowercase()) {
+            r.diags.push(
+                Diagnostic::error(format!("`availability_zones`: \"{zone}\" is not a zone name of {region}"))
+                    .at(span.clone())
+                    .label("zone name")
+                    .help(format!("use names such as \"{region}a\" (aws ec2 describe-availability-zones --region {region} lists them)")),
+            );
+            return vec![];
+        }
+    }
+    let mut distinct = names.clone();
+    distinct.sort();
+    distinct.dedup();
+    if names.len() != 2 || distinct.len() != 2 {
+        r.error(
+            "availability_zones",
+            format!("`availability_zones` lists {} zone(s); agentctl creates two subnets, one in each of two different zones", names.len()),
+            "two zones",
+            format!("list exactly two different zones, e.g. [\"{region}a\", \"{region}b\"]"),
+        );
+        return vec![];
+    }
+    names
 }
 
 /// S3's bucket naming rules, which the target of access logs must follow.

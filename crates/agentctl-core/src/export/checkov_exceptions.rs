@@ -33,8 +33,7 @@ pub struct CheckovException {
     /// What checkov asks for, in a few words.
     pub control: &'static str,
     pub reason: &'static str,
-    /// How to turn the control on, where a user may want it; "planned:" when the
-    /// setting does not exist yet.
+    /// The setting that turns the control on, where a user may want it.
     pub switch: Option<&'static str>,
     /// Whether checkov reports this finding for the export of `stack`.
     pub applies: fn(&Stack) -> bool,
@@ -171,7 +170,7 @@ pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
                  one account has b and c, another a and c), so the export takes the first two available zones, \
                  sorted, as agentctl's apply does; new zones get later letters, so the pick stays put. Built \
                  with the account's zones known, the export names them and has no data source",
-        switch: Some("planned: an availability_zones setting that pins the zones of new subnets"),
+        switch: Some("availability_zones = [\"eu-west-1a\", \"eu-west-1b\"] (pins the zones of new subnets)"),
         applies: picks_zones_at_apply,
     },
 ];
@@ -196,10 +195,7 @@ pub fn markdown() -> String {
             e.resource_type,
             e.control,
             e.reason,
-            e.switch.map_or_else(
-                || "-".to_owned(),
-                |s| if s.starts_with("planned:") { s.to_owned() } else { format!("`{s}`") }
-            )
+            e.switch.map_or_else(|| "-".to_owned(), |s| format!("`{s}`"))
         ));
     }
     out

@@ -58,7 +58,15 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                 Spec::InternetGateway(InternetGatewaySpec { vpc_id: addr::VPC.reference("id") }),
                 vec![addr::VPC],
             );
-            let (a, b) = push_subnets(&mut push, name, ctx, cidr_block, addr::VPC.reference("id"), Some(addr::VPC));
+            let (a, b) = push_subnets(
+                &mut push,
+                name,
+                ctx,
+                &config.availability_zones,
+                cidr_block,
+                addr::VPC.reference("id"),
+                Some(addr::VPC),
+            );
             let mut subnet_ids = vec![a.clone(), b.clone()];
             subnet_ids.sort();
             push(
@@ -84,7 +92,8 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         }
         NetworkConfig::ExistingVpc { vpc_id, cidr_block, .. } => {
             existing.vpc_id = Some(vpc_id.clone());
-            let (a, b) = push_subnets(&mut push, name, ctx, cidr_block, vpc_id.clone(), None);
+            let (a, b) =
+                push_subnets(&mut push, name, ctx, &config.availability_zones, cidr_block, vpc_id.clone(), None);
             (vpc_id.clone(), None, vec![a, b], vec![addr::SUBNET_A, addr::SUBNET_B])
         }
         NetworkConfig::Existing { vpc_id, subnet_ids, .. } => {
@@ -371,6 +380,7 @@ fn push_subnets(
     push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address>),
     name: &str,
     ctx: &Context,
+    zones: &[String],
     cidr_block: &str,
     vpc_id: String,
     vpc_dep: Option<Address>,
@@ -384,7 +394,7 @@ fn push_subnets(
             Spec::Subnet(SubnetSpec {
                 vpc_id: vpc_id.clone(),
                 cidr_block: cidrs[i].to_string(),
-                availability_zone: ctx.zone(i),
+                availability_zone: zones.get(i).cloned().unwrap_or_else(|| ctx.zone(i)),
             }),
             vpc_dep.into_iter().collect(),
         );
