@@ -407,3 +407,54 @@ fn printed_arns_match_what_apply_creates() {
     let longer = format!("{}-old{}", &secret[..secret.len() - 7], &secret[secret.len() - 7..]);
     assert!(!covers(&policy, "secretsmanager:GetSecretValue", &longer), "{longer}");
 }
+
+#[test]
+fn the_hardening_switches_run_with_only_the_printed_policy() {
+    // KMS key, flow logs, versioning, expiry and access logs: the policy printed
+    // for this config grants what they add, and removing CreateFlowLogs stops
+    // the apply naming it.
+    let (w, _shim) = world("lph");
+    let logs_bucket = "central-access-logs-of-lph";
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        let s3 = aws_sdk_s3::Client::new(&w.sdk().await);
+        s3.create_bucket().bucket(logs_bucket).send().await.unwrap();
+        let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": ["s3:PutObject"], "Resource": format!("arn:aws:s3:::{logs_bucket}/*")}]});
+        s3.put_bucket_policy().bucket(logs_bucket).policy(policy.to_string()).send().await.unwrap();
+    });
+    w.config(&format!(
+        "kms_key_arn = \"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab\"\n\
+         vpc_flow_logs = true\nbucket_versioning = true\nbucket_expiry_days = 30\n\
+         bucket_access_logs_bucket = \"{logs_bucket}\""
+    ));
+    let policy = printed_policy(&w);
+    let text = policy.to_string();
+    for action in [
+        "ec2:CreateFlowLogs",
+        "s3:PutBucketVersioning",
+        "s3:PutLifecycleConfiguration",
+        "s3:PutBucketLogging",
+        "kms:Decrypt",
+    ] {
+        assert!(text.contains(action), "the printed policy lacks {action}");
+    }
+    let moto_policy = for_moto(&policy);
+    let admin = user(&w, "admin", true);
+    let op = user(&w, "operator", false);
+    put_policy(&w, None, "operator", &without(&moto_policy, "ec2:CreateFlowLogs"));
+    set_auth(&w, "0");
+    let run = |args: &[&str]| w.run_env(args, &op.env());
+    let refused = run(&["apply", "--yes"]);
+    assert_ne!(refused.code, 0, "{}", refused.all());
+    assert!(refused.stderr.contains("ec2:CreateFlowLogs"), "{}", refused.stderr);
+    put_policy(&w, Some(&admin), "operator", &moto_policy);
+    for args in
+        [&["apply", "--yes"][..], &["plan", "--detailed-exitcode"], &["destroy", "--yes", "--force-delete-secret"]]
+    {
+        let r = run(args);
+        assert_eq!(r.code, 0, "agentctl {} as the operator\n{}", args.join(" "), r.all());
+    }
+    set_auth(&w, "inf");
+    assert_eq!(owned_resources(&w), Vec::<String>::new(), "destroy as the operator left resources");
+}
