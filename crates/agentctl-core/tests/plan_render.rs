@@ -422,6 +422,21 @@ fn adopted_untagged_resource_is_ours_and_gets_tagged() {
 }
 
 #[test]
+fn an_unattached_internet_gateway_is_attached_not_replaced() {
+    // A run killed between CreateInternetGateway and AttachInternetGateway.
+    let s = stack("new-vpc.tfvars");
+    let mut live = live_from(&s);
+    let Spec::InternetGateway(igw) = &mut live.resources.get_mut(&addr::IGW).unwrap().spec else { panic!() };
+    igw.vpc_id = String::new();
+    let plan = diff(&s, &live).unwrap();
+    assert_eq!(changed(&plan), [("internet_gateway.main".to_owned(), Action::Update)]);
+    // Attached to another VPC: that needs a new gateway.
+    let Spec::InternetGateway(igw) = &mut live.resources.get_mut(&addr::IGW).unwrap().spec else { panic!() };
+    igw.vpc_id = "vpc-0other".into();
+    assert!(changed(&diff(&s, &live).unwrap()).contains(&("internet_gateway.main".to_owned(), Action::Replace)));
+}
+
+#[test]
 fn unreported_attributes_are_not_compared() {
     let s = stack("new-vpc.tfvars");
     let mut live = live_from(&s);

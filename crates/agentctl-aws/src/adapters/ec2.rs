@@ -727,6 +727,19 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource, known: &Kn
     let id = l.id.as_str();
     match (&r.spec, &l.spec) {
         (Spec::Vpc(want), Spec::Vpc(have)) if want != have => set_dns(aws, id, want).await?,
+        // Created, then the run was killed before attaching it.
+        (Spec::InternetGateway(want), Spec::InternetGateway(have)) if have.vpc_id.is_empty() => {
+            let attached = aws
+                .ec2
+                .attach_internet_gateway()
+                .internet_gateway_id(id)
+                .vpc_id(known.resolve_str(&want.vpc_id))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(sdk(format!("attaching internet gateway {id}")));
+            already(attached, "Resource.AlreadyAssociated")?;
+        }
         (Spec::RouteTable(want), Spec::RouteTable(have)) => {
             let associations = route_table_associations(aws, id).await?;
             reconcile_route_table(aws, id, have, want, known, &associations).await?

@@ -375,7 +375,10 @@ fn compare(desired: &Resource, live: &LiveResource, known: &Known) -> Vec<AttrCh
             }
             (AttrValue::Plain(want), Some(AttrValue::Plain(have))) => {
                 let want = normalize(&known.resolve(want));
-                json_diff(&a.key, &normalize(have), &want, a.forces_replacement, &mut out);
+                // A value AWS reports empty was never set (an internet gateway a
+                // killed run created but did not attach): setting it is an update.
+                let replace = a.forces_replacement && *have != Value::String(String::new());
+                json_diff(&a.key, &normalize(have), &want, replace, &mut out);
             }
             (value, _) => out.push(AttrChange {
                 path: a.key,
