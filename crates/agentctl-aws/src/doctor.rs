@@ -303,10 +303,18 @@ pub async fn own_resources(aws: &Aws, stack: &Stack, config: &Config) -> Result<
             role.fix = Some("choose another `name`, or remove those resources".into());
         }
         Ok(plan) => match plan.get(addr::EXECUTION_ROLE).map(|c| c.action) {
-            Some(agentctl_core::plan::Action::NoChange) => role.evidence.push(
-                "its policy grants secretsmanager:GetSecretValue on the agent's secret and log writes on its log group"
-                    .into(),
-            ),
+            Some(agentctl_core::plan::Action::NoChange) => {
+                role.evidence.push(
+                    "its policy grants secretsmanager:GetSecretValue on the agent's secret and log writes on its log group"
+                        .into(),
+                );
+                if let Some(key) = &config.kms_key_arn {
+                    // The key's own policy must also let the account use it; not readable here.
+                    role.evidence.push(format!(
+                        "and kms:Decrypt on {key} through Secrets Manager (the key policy must allow this account)"
+                    ));
+                }
+            }
             Some(agentctl_core::plan::Action::Create) | None => {
                 role.status = Status::Warn;
                 role.evidence.push("the execution role does not exist".into());

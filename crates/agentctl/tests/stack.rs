@@ -506,6 +506,13 @@ fn hardening_switches_apply_converge_turn_off_and_destroy() {
     assert!(applied.stderr.contains("Apply complete: 17 created"), "{}", applied.stderr);
     no_changes(&w);
 
+    // doctor sees the key in the execution role's policy.
+    let doctor = w.run(&["doctor", "-o", "json"]);
+    let doctor: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();
+    let role = doctor["checks"].as_array().unwrap().iter().find(|c| c["id"] == "deployment.execution_role").unwrap();
+    assert_eq!(role["status"], "pass", "{role:#}");
+    assert!(role["evidence"].to_string().contains(&format!("kms:Decrypt on {KMS_KEY}")), "{role:#}");
+
     let bucket = "hard-staging-123456789012-us-east-1";
     rt().block_on(async {
         let cfg = w.sdk().await;
