@@ -265,7 +265,8 @@ pub async fn scale(aws: &Aws, s: &ServiceRef, count: u32, autoscaling_expected: 
         return Ok(Scaled { deployment: update().await?, outside_bounds: None });
     }
     let (bounds, deployment) = tokio::join!(crate::adapters::autoscaling::bounds(aws, &resource_id), update());
-    Ok(Scaled { deployment: deployment?, outside_bounds: outside(bounds?) })
+    // The count is set either way: a bounds read that failed only loses the warning.
+    Ok(Scaled { deployment: deployment?, outside_bounds: outside(bounds.ok().flatten()) })
 }
 
 /// Polls until the service runs `count` tasks (or `timeout`).
@@ -388,7 +389,16 @@ pub async fn redeploy(aws: &Aws, s: &ServiceRef, image: Option<&str>) -> Result<
             .force_new_deployment(true)
             .send()
             .await
-            .map_err(sdk(format!("updating ECS service {}", s.service)))?;
+            .map_err(sdk(format!("updating ECS service {}", s.service)))
+            .map_err(|e| match e {
+                Error::Aws { message, .. }
+                    if message.starts_with("ServiceNotFoundException")
+                        || message.starts_with("ClusterNotFoundException") =>
+                {
+                    not_deployed(s)
+                }
+                e => e,
+            })?;
         let current = out.service().and_then(|svc| svc.task_definition()).unwrap_or_default().to_owned();
         let deployment = started_deployment(out.service())?;
         return Ok(Started { deployment, task_definition: current.clone(), previous_task_definition: current });

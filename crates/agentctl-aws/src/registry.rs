@@ -44,8 +44,8 @@ fn is_loopback(host: &str) -> bool {
 }
 
 async fn read(aws: &Aws, image: &str, reference: &Reference, host: &str, loopback: bool) -> ImageLookup {
-    let auth = match ImageRef::parse(image).ok().and_then(|i| i.private_ecr().map(|_| ())) {
-        Some(()) => match ecr_auth(aws).await {
+    let auth = match ImageRef::parse(image).ok().and_then(|i| i.private_ecr()) {
+        Some((_, region, _)) => match ecr_auth(aws, &region).await {
             Ok(auth) => auth,
             Err(e) => return ImageLookup::Unreachable(e),
         },
@@ -127,9 +127,13 @@ fn failed(host: &str, e: &OciDistributionError) -> ImageLookup {
     }
 }
 
-/// ECR's registry login: user `AWS`, the token's password, for the caller.
-async fn ecr_auth(aws: &Aws) -> Result<RegistryAuth, String> {
-    let ecr = aws_sdk_ecr::Client::new(&aws.sdk_config);
+/// ECR's registry login in the image's region: user `AWS`, the token's
+/// password, for the caller.
+async fn ecr_auth(aws: &Aws, region: &str) -> Result<RegistryAuth, String> {
+    let config = aws_sdk_ecr::config::Builder::from(&aws.sdk_config)
+        .region(aws_sdk_ecr::config::Region::new(region.to_owned()))
+        .build();
+    let ecr = aws_sdk_ecr::Client::from_conf(config);
     let out = ecr
         .get_authorization_token()
         .send()

@@ -73,9 +73,9 @@ impl Aws {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
+        // AWS_ENDPOINT_URL, or a service's own (AWS_ENDPOINT_URL_S3, ...).
         let custom_endpoint = settings.endpoint_url.is_some()
-            || std::env::var_os("AWS_ENDPOINT_URL").is_some()
-            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+            || std::env::vars_os().any(|(k, _)| k.to_string_lossy().starts_with("AWS_ENDPOINT_URL"));
         // Emulators serve buckets by path, not by virtual host.
         let s3_config = aws_sdk_s3::config::Builder::from(&config).force_path_style(custom_endpoint).build();
         Aws {

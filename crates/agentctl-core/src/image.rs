@@ -65,7 +65,10 @@ impl ImageRef {
             return None;
         }
         let region = parts.next()?;
-        (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()))
+        // ECR's own domain only: a look-alike host must never get ECR's token.
+        let domain: Vec<&str> = parts.collect();
+        let ecr_domain = domain == ["amazonaws", "com"] || domain == ["amazonaws", "com", "cn"];
+        (ecr_domain && account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()))
             .then(|| (account.to_owned(), region.to_owned(), self.repository.clone()))
     }
 }
@@ -73,6 +76,19 @@ impl ImageRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_ecrs_own_domain_is_private_ecr() {
+        let ecr = |s: &str| ImageRef::parse(s).unwrap().private_ecr();
+        assert_eq!(
+            ecr("123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/agent:1"),
+            Some(("123456789012".into(), "eu-west-1".into(), "mirror/agent".into()))
+        );
+        assert!(ecr("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/mirror/agent:1").is_some());
+        assert_eq!(ecr("123456789012.dkr.ecr.eu-west-1.amazonaws.com.evil.example/mirror/agent:1"), None);
+        assert_eq!(ecr("123456789012.dkr.ecr.x.evil.com/mirror/agent:1"), None);
+        assert_eq!(ecr("public.ecr.aws/matillion/etl-agent:current"), None);
+    }
 
     #[test]
     fn parses_common_shapes() {

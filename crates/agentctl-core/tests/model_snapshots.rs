@@ -608,12 +608,12 @@ fn hardening_switches_shape_the_stack() {
 }
 
 #[test]
-fn without_switches_no_key_no_flow_logs_and_only_the_upload_rule() {
+fn without_switches_no_key_no_flow_logs_and_the_default_lifecycle_rule() {
     let stack = stack("new-vpc.tfvars");
     assert!(!stack.resources.iter().any(|r| r.addr.kind == Kind::FlowLog || r.name.contains("flow-logs")));
     let Spec::S3Bucket(b) = &stack.get(addr::BUCKET).unwrap().spec else { panic!() };
     assert_eq!((b.encryption.as_str(), b.kms_key_id.as_deref(), b.versioning), ("AES256", None, false));
     let l = b.lifecycle.as_ref().unwrap();
-    assert_eq!((l.abort_incomplete_upload_days, l.expiration_days, l.noncurrent_expiration_days), (7, None, None));
+    assert_eq!((l.abort_incomplete_upload_days, l.expiration_days, l.noncurrent_expiration_days), (7, None, Some(30)));
     assert!(!stack.resources.iter().any(|r| serde_json::to_string(&r.spec).unwrap().contains("arn:aws:kms")));
 }

@@ -576,7 +576,8 @@ fn hardening_switches_apply_converge_turn_off_and_destroy() {
         let lc = s3.get_bucket_lifecycle_configuration().bucket(bucket).send().await.unwrap();
         let r = &lc.rules()[0];
         assert_eq!(r.abort_incomplete_multipart_upload().and_then(|a| a.days_after_initiation()), Some(7));
-        assert_eq!((r.expiration(), r.noncurrent_version_expiration()), (None, None));
+        assert_eq!(r.expiration(), None);
+        assert_eq!(r.noncurrent_version_expiration().and_then(|n| n.noncurrent_days()), Some(30));
         let ec2 = aws_sdk_ec2::Client::new(&cfg);
         assert!(ec2.describe_flow_logs().send().await.unwrap().flow_logs().is_empty());
     });

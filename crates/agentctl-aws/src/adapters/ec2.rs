@@ -260,7 +260,13 @@ pub(crate) async fn read(
 
 pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
     let what = format!("creating {} {}", r.addr.kind.noun(), r.name);
-    let find = || find_own(aws, r);
+    let vpc = match &r.spec {
+        Spec::Subnet(SubnetSpec { vpc_id, .. })
+        | Spec::RouteTable(RouteTableSpec { vpc_id, .. })
+        | Spec::SecurityGroup(SecurityGroupSpec { vpc_id, .. }) => Some(known.resolve_str(vpc_id)),
+        _ => None,
+    };
+    let find = || find_own(aws, r, vpc.as_deref());
     let id = match &r.spec {
         Spec::Vpc(s) => {
             let (id, _) = create_once(
@@ -309,7 +315,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
                 .await
                 .map(|_| ())
                 .map_err(sdk(format!("attaching internet gateway {id}")));
-            already(attached, "Resource.AlreadyAssociated")?;
+            attached_to(attached, &known.resolve_str(&s.vpc_id))?;
             id
         }
         Spec::Subnet(s) => {
@@ -336,12 +342,15 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
             .0
         }
         Spec::RouteTable(s) => {
+            // The one create here that takes a token: the same for every attempt.
+            let token = unique_token();
             let (id, adopted) = create_once(
                 &what,
                 || async {
                     let sent = aws
                         .ec2
                         .create_route_table()
+                        .client_token(&token)
                         .vpc_id(known.resolve_str(&s.vpc_id))
                         .tag_specifications(tag_spec(ResourceType::RouteTable, &r.tags))
                         .customize()
@@ -386,9 +395,10 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
             id
         }
         Spec::FlowLog(s) => {
-            // The token makes a retried create (its first answer lost) return the
-            // same flow log, not a second one.
-            let token = format!("{}-{}", r.name, known.resolve_str(&s.vpc_id));
+            // The token makes the SDK's retry of a create whose answer was lost
+            // return the same flow log; a new one per create, so a flow log
+            // deleted and wanted again is made anew.
+            let token = unique_token();
             let out = aws
                 .ec2
                 .create_flow_logs()
@@ -421,18 +431,23 @@ enum Attempt {
     Created(String),
     /// Refused before doing anything (throttled): try again.
     Refused(Error),
-    /// May have taken effect (no answer, a server error, or a conflict with what
-    /// an earlier attempt made): look before trying again.
+    /// May have taken effect (no answer, a server error): look before trying again.
     Unsure(Error),
+    /// A conflict with what exists: after a lost answer, what an earlier attempt
+    /// made; on the first attempt, a real conflict.
+    Conflict(Error),
     Failed(Error),
 }
 
-/// EC2's creates take no client token, so the SDK's own retry of one whose
+/// How long a resource made by an attempt whose answer was lost may take to show
+/// in Describe* (EC2 is eventually consistent): looked for twice, this far apart.
+const VISIBLE_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Most EC2 creates take no client token, so the SDK's own retry of one whose
 /// answer was lost would make a second resource. These are sent once per
 /// attempt instead; after an attempt that may have taken effect, the resource
-/// is looked for by its tags (`find`) and adopted.
-/// Returns the id, and whether it was adopted rather than made by the attempt
-/// that answered.
+/// is looked for by its tags (`find`) and adopted. Returns the id, and whether
+/// it was adopted rather than made by the attempt that answered.
 async fn create_once<C, CFut, F, FFut>(what: &str, mut create: C, mut find: F) -> Result<(String, bool), Error>
 where
     C: FnMut() -> CFut,
@@ -442,16 +457,27 @@ where
 {
     const ATTEMPTS: u32 = 8;
     let mut delay = std::time::Duration::from_millis(200);
+    let mut unsure_before = false;
     for n in 1..=ATTEMPTS {
-        let last = match create().await {
+        let (last, look) = match create().await {
             Attempt::Created(id) => return Ok((id, false)),
             Attempt::Failed(e) => return Err(e),
-            Attempt::Refused(e) => e,
-            Attempt::Unsure(e) => match find().await? {
-                Some(id) => return Ok((id, true)),
-                None => e,
-            },
+            Attempt::Conflict(e) if !unsure_before => return Err(e),
+            Attempt::Refused(e) => (e, false),
+            Attempt::Unsure(e) | Attempt::Conflict(e) => (e, true),
         };
+        if look {
+            unsure_before = true;
+            // Twice, apart: a miss right after the create may only be EC2 lagging.
+            for _ in 0..2 {
+                tokio::time::sleep(VISIBLE_WITHIN).await;
+                match find().await {
+                    Ok(Some(id)) => return Ok((id, true)),
+                    Ok(None) => {}
+                    Err(e) => return Err(Error::aws(what, format!("{last}; then, looking for it: {e}"))),
+                }
+            }
+        }
         if n == ATTEMPTS {
             return Err(last);
         }
@@ -460,6 +486,14 @@ where
         delay = (delay * 2).min(std::time::Duration::from_secs(8));
     }
     unreachable!("the last attempt returns")
+}
+
+/// A client token unique to this create call (EC2 takes up to 64 ASCII characters).
+fn unique_token() -> String {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("agentctl-{:x}-{nanos:x}-{seq}", std::process::id())
 }
 
 /// Retries of these creates are ours (`create_once`), not the SDK's.
@@ -490,7 +524,9 @@ where
     let err = sdk(what)(e);
     if ["RequestLimitExceeded", "Throttling", "ThrottlingException"].contains(&code.as_str()) {
         Attempt::Refused(err)
-    } else if !answered || server_error || made_by_earlier_attempt.contains(&code.as_str()) {
+    } else if made_by_earlier_attempt.contains(&code.as_str()) {
+        Attempt::Conflict(err)
+    } else if !answered || server_error {
         Attempt::Unsure(err)
     } else {
         Attempt::Failed(err)
@@ -506,34 +542,56 @@ fn already(r: Result<(), Error>, code: &str) -> Result<(), Error> {
     }
 }
 
-/// The resource `r` describes, made by this deployment, if it exists.
-async fn find_own(aws: &Aws, r: &Resource) -> Result<Option<String>, Error> {
-    let owner = r.tags.get(agentctl_core::model::OWNERSHIP_TAG).map(String::as_str).unwrap_or_default();
-    let filters =
-        vec![filter("tag:Name", &[&r.name]), filter(&format!("tag:{}", agentctl_core::model::OWNERSHIP_TAG), &[owner])];
+/// An attach answered "already attached" succeeded only if to this VPC (AWS
+/// names the VPC: "... is already attached to network vpc-...").
+fn attached_to(r: Result<(), Error>, vpc: &str) -> Result<(), Error> {
+    match r {
+        Err(Error::Aws { message, .. })
+            if message.starts_with("Resource.AlreadyAssociated:") && message.contains(vpc) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// The resource `r` describes, made by this deployment (in `vpc`, for what lives
+/// in one), if it exists.
+async fn find_own(aws: &Aws, r: &Resource, vpc: Option<&str>) -> Result<Option<String>, Error> {
+    use agentctl_core::model::{Kind, OWNERSHIP_TAG};
+    let owner = r.tags.get(OWNERSHIP_TAG).map(String::as_str).unwrap_or_default();
+    let owned = filter(&format!("tag:{OWNERSHIP_TAG}"), &[owner]);
+    let mut filters = vec![owned];
+    // Group names are unique per VPC; the others have our Name tag.
+    filters.push(if r.addr.kind == Kind::SecurityGroup {
+        filter("group-name", &[&r.name])
+    } else {
+        filter("tag:Name", &[&r.name])
+    });
+    if let Some(vpc) = vpc {
+        filters.push(filter("vpc-id", &[vpc]));
+    }
     let what = format!("looking for {} {}", r.addr.kind.noun(), r.name);
+    let filters = Some(filters);
     let id = match r.addr.kind {
-        agentctl_core::model::Kind::Vpc => {
-            let out = aws.ec2.describe_vpcs().set_filters(Some(filters)).send().await.map_err(sdk(&what))?;
+        Kind::Vpc => {
+            let out = aws.ec2.describe_vpcs().set_filters(filters).send().await.map_err(sdk(&what))?;
             out.vpcs().iter().find_map(|v| v.vpc_id()).map(str::to_owned)
         }
-        agentctl_core::model::Kind::InternetGateway => {
-            let out =
-                aws.ec2.describe_internet_gateways().set_filters(Some(filters)).send().await.map_err(sdk(&what))?;
+        Kind::InternetGateway => {
+            let out = aws.ec2.describe_internet_gateways().set_filters(filters).send().await.map_err(sdk(&what))?;
             out.internet_gateways().iter().find_map(|g| g.internet_gateway_id()).map(str::to_owned)
         }
-        agentctl_core::model::Kind::Subnet => {
-            let out = aws.ec2.describe_subnets().set_filters(Some(filters)).send().await.map_err(sdk(&what))?;
+        Kind::Subnet => {
+            let out = aws.ec2.describe_subnets().set_filters(filters).send().await.map_err(sdk(&what))?;
             out.subnets().iter().find_map(|s| s.subnet_id()).map(str::to_owned)
         }
-        agentctl_core::model::Kind::RouteTable => {
-            let out = aws.ec2.describe_route_tables().set_filters(Some(filters)).send().await.map_err(sdk(&what))?;
+        Kind::RouteTable => {
+            let out = aws.ec2.describe_route_tables().set_filters(filters).send().await.map_err(sdk(&what))?;
             out.route_tables().iter().find_map(|t| t.route_table_id()).map(str::to_owned)
         }
-        agentctl_core::model::Kind::SecurityGroup => {
-            // Group names are unique per VPC; the name is ours, the tag proves it.
-            let filters = vec![filter("group-name", &[&r.name]), filters[1].clone()];
-            let out = aws.ec2.describe_security_groups().set_filters(Some(filters)).send().await.map_err(sdk(&what))?;
+        Kind::SecurityGroup => {
+            let out = aws.ec2.describe_security_groups().set_filters(filters).send().await.map_err(sdk(&what))?;
             out.security_groups().iter().find_map(|g| g.group_id()).map(str::to_owned)
         }
         _ => None,
@@ -604,8 +662,33 @@ async fn reconcile_rules(
             let sent = aws.ec2.authorize_security_group_ingress().group_id(id).set_ip_permissions(Some(add)).send();
             sent.await.map(|_| ()).map_err(sdk(what))
         };
-        // A retried call whose first attempt took effect finds its rules there.
-        already(added, "InvalidPermission.Duplicate")?;
+        match added {
+            // Some are there already (a retried call whose first attempt took
+            // effect): the call added none, so add them one at a time.
+            Err(Error::Aws { message, .. }) if message.starts_with("InvalidPermission.Duplicate:") => {
+                for rule in want.iter().filter(|r| !have.contains(r)) {
+                    let one = if egress {
+                        let sent = aws
+                            .ec2
+                            .authorize_security_group_egress()
+                            .group_id(id)
+                            .ip_permissions(permission(rule))
+                            .send();
+                        sent.await.map(|_| ()).map_err(sdk(format!("adding {dir} rule to security group {id}")))
+                    } else {
+                        let sent = aws
+                            .ec2
+                            .authorize_security_group_ingress()
+                            .group_id(id)
+                            .ip_permissions(permission(rule))
+                            .send();
+                        sent.await.map(|_| ()).map_err(sdk(format!("adding {dir} rule to security group {id}")))
+                    };
+                    already(one, "InvalidPermission.Duplicate")?;
+                }
+            }
+            other => other?,
+        }
     }
     if !remove.is_empty() {
         let what = format!("removing {dir} rules from security group {id}");
@@ -659,7 +742,20 @@ async fn reconcile_route_table(
                     .await
                     .map(|_| ())
                     .map_err(sdk(format!("adding route {} to {id}", route.destination)));
-                already(added, "RouteAlreadyExists")
+                match added {
+                    // There already (a retried call, or another target): make it ours.
+                    Err(Error::Aws { message, .. }) if message.starts_with("RouteAlreadyExists:") => aws
+                        .ec2
+                        .replace_route()
+                        .route_table_id(id)
+                        .destination_cidr_block(&route.destination)
+                        .gateway_id(&gateway)
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .map_err(sdk(format!("replacing route {} in {id}", route.destination))),
+                    other => other,
+                }
             })),
         }
     }
@@ -674,7 +770,18 @@ async fn reconcile_route_table(
                 .await
                 .map(|_| ())
                 .map_err(sdk(format!("associating {subnet} with route table {id}")));
-            already(associated, "Resource.AlreadyAssociated")
+            match associated {
+                // Fine if with this table (a retried call); not if with another.
+                Err(e @ Error::Aws { .. }) if e.to_string().contains("Resource.AlreadyAssociated:") => {
+                    let ours = route_table_associations(aws, id).await?.iter().any(|(s, _)| s == subnet);
+                    if ours {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                }
+                other => other,
+            }
         }));
     }
     futures::future::try_join_all(additions).await?;
@@ -738,7 +845,7 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource, known: &Kn
                 .await
                 .map(|_| ())
                 .map_err(sdk(format!("attaching internet gateway {id}")));
-            already(attached, "Resource.AlreadyAssociated")?;
+            attached_to(attached, &known.resolve_str(&want.vpc_id))?;
         }
         (Spec::RouteTable(want), Spec::RouteTable(have)) => {
             let associations = route_table_associations(aws, id).await?;
@@ -873,5 +980,83 @@ pub(crate) async fn delete(aws: &Aws, address: agentctl_core::model::Address, l:
             }
         }
         other => unreachable!("not an EC2 spec: {other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::{create_once, Attempt};
+    use crate::error::Error;
+
+    fn err(code: &str) -> Error {
+        Error::aws("creating VPC x", format!("{code}: ..."))
+    }
+
+    /// Runs `create_once` over scripted attempts and lookups; returns its result
+    /// and how many lookups it made.
+    async fn run(attempts: Vec<Attempt>, found: Vec<Option<&str>>) -> (Result<(String, bool), Error>, usize) {
+        let attempts = std::cell::RefCell::new(attempts.into_iter());
+        let found = std::cell::RefCell::new(found.into_iter());
+        let looked = Cell::new(0);
+        let out = create_once(
+            "creating VPC x",
+            || {
+                let next = attempts.borrow_mut().next().expect("no more attempts scripted");
+                async move { next }
+            },
+            || {
+                looked.set(looked.get() + 1);
+                let next = found.borrow_mut().next().flatten().map(str::to_owned);
+                async move { Ok(next) }
+            },
+        )
+        .await;
+        (out, looked.get())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_answer_adopts_what_the_attempt_made() {
+        // Not visible at the first look (EC2 lags), found at the second.
+        let (out, looked) = run(vec![Attempt::Unsure(err("dispatch failure"))], vec![None, Some("vpc-1")]).await;
+        assert_eq!(out.unwrap(), ("vpc-1".to_owned(), true));
+        assert_eq!(looked, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_found_means_another_attempt() {
+        let (out, looked) =
+            run(vec![Attempt::Unsure(err("InternalError")), Attempt::Created("vpc-2".into())], vec![None, None]).await;
+        assert_eq!(out.unwrap(), ("vpc-2".to_owned(), false));
+        assert_eq!(looked, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_conflict_on_the_first_attempt_is_a_real_one() {
+        let (out, looked) = run(vec![Attempt::Conflict(err("InvalidSubnet.Conflict"))], vec![]).await;
+        assert!(out.unwrap_err().to_string().contains("InvalidSubnet.Conflict"));
+        assert_eq!(looked, 0, "no lookup: nothing of ours can be there yet");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_conflict_after_a_lost_answer_is_our_own_earlier_attempt() {
+        let (out, _) = run(
+            vec![Attempt::Unsure(err("dispatch failure")), Attempt::Conflict(err("InvalidSubnet.Conflict"))],
+            vec![None, None, Some("subnet-1")],
+        )
+        .await;
+        assert_eq!(out.unwrap(), ("subnet-1".to_owned(), true));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_is_retried_without_looking_and_other_errors_stop() {
+        let (out, looked) =
+            run(vec![Attempt::Refused(err("RequestLimitExceeded")), Attempt::Created("vpc-3".into())], vec![]).await;
+        assert_eq!(out.unwrap(), ("vpc-3".to_owned(), false));
+        assert_eq!(looked, 0);
+        let (out, looked) = run(vec![Attempt::Failed(err("VpcLimitExceeded"))], vec![]).await;
+        assert!(out.unwrap_err().to_string().contains("VpcLimitExceeded"));
+        assert_eq!(looked, 0);
     }
 }

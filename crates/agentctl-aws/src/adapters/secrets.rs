@@ -32,7 +32,8 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
     let value = value.ok().and_then(|v| v.secret_string().map(SecretString::new)).unwrap_or_default();
     let spec = SecretSpec {
         description: d.description().unwrap_or_default().to_owned(),
-        kms_key_id: d.kms_key_id().filter(|k| *k != AWS_MANAGED_KEY).map(str::to_owned),
+        // The AWS managed key may come back as its alias or its alias ARN.
+        kms_key_id: d.kms_key_id().filter(|k| !k.ends_with(AWS_MANAGED_KEY)).map(str::to_owned),
         value,
     };
     Ok(Some(LiveResource {
@@ -113,21 +114,17 @@ async fn restore(aws: &Aws, r: &Resource, s: &SecretSpec) -> Result<Outputs, Err
             .await
             .map_err(sdk(format!("restoring secret {} from its recovery window", r.name)))?;
     }
-    aws.secrets
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(s.value.expose())
-        .send()
-        .await
-        .map_err(sdk(format!("setting the value of secret {}", r.name)))?;
+    // Key, value and description in one call: the value is encrypted with the
+    // key the config names, not the one the secret had.
     aws.secrets
         .update_secret()
         .secret_id(&arn)
         .description(&s.description)
         .kms_key_id(s.kms_key_id.as_deref().unwrap_or(AWS_MANAGED_KEY))
+        .secret_string(s.value.expose())
         .send()
         .await
-        .map_err(sdk(format!("updating secret {}", r.name)))?;
+        .map_err(sdk(format!("setting the value of secret {}", r.name)))?;
     aws.secrets
         .tag_resource()
         .secret_id(&arn)

@@ -204,7 +204,8 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                 lifecycle: Some(BucketLifecycle {
                     abort_incomplete_upload_days: ABORT_INCOMPLETE_UPLOAD_DAYS,
                     expiration_days: config.bucket_expiry_days,
-                    noncurrent_expiration_days: config.bucket_versioning.then_some(NONCURRENT_VERSION_DAYS),
+                    // Also without versioning: versions kept from before it was suspended expire.
+                    noncurrent_expiration_days: Some(NONCURRENT_VERSION_DAYS),
                 }),
                 access_logs: config
                     .bucket_access_logs_bucket

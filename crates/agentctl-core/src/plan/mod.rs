@@ -375,9 +375,10 @@ fn compare(desired: &Resource, live: &LiveResource, known: &Known) -> Vec<AttrCh
             }
             (AttrValue::Plain(want), Some(AttrValue::Plain(have))) => {
                 let want = normalize(&known.resolve(want));
-                // A value AWS reports empty was never set (an internet gateway a
-                // killed run created but did not attach): setting it is an update.
-                let replace = a.forces_replacement && *have != Value::String(String::new());
+                // An internet gateway a killed run created but did not attach has
+                // no VPC: attaching it is an update, not a new gateway.
+                let unattached = desired.addr.kind == Kind::InternetGateway && a.key == "vpc_id" && *have == "";
+                let replace = a.forces_replacement && !unattached;
                 json_diff(&a.key, &normalize(have), &want, replace, &mut out);
             }
             (value, _) => out.push(AttrChange {

@@ -4,7 +4,7 @@ use agentctl_aws::apply::{self, DeleteOptions, Options};
 use agentctl_core::plan::Action;
 use serde_json::json;
 
-use super::{confirm, connect, on_interrupt, plan::show, stack};
+use super::{check_pinned_zones, confirm, connect, on_interrupt, plan::show, stack};
 use crate::cli::ApplyArgs;
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
@@ -12,6 +12,7 @@ use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, printer: &Printer, args: &ApplyArgs) -> Result<Code, Failure> {
     let (loaded, aws) = connect(settings, printer).await?;
+    check_pinned_zones(&loaded.config, &aws)?;
     let mut lock = agentctl_aws::lock::acquire(&aws, &loaded.config.name, "apply").await?;
     if let Some(stale) = &lock.took_over {
         printer.warn(&format!(

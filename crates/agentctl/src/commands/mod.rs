@@ -146,12 +146,12 @@ async fn connect(settings: &Settings, printer: &Printer) -> Result<(Loaded, Aws)
     let loaded = load_config(settings, printer)?;
     let aws = Aws::connect(&settings.aws, &loaded.config.region).await?;
     tracing::debug!(account = %aws.account_id, caller = %aws.caller_arn, "connected");
-    check_pinned_zones(&loaded.config, &aws)?;
     Ok((loaded, aws))
 }
 
 /// Zone names differ between accounts: a pinned zone must be one this account
-/// has, found out before anything is changed.
+/// has, found out before anything is changed (plan and apply; destroy and the
+/// day-2 commands do not place subnets).
 fn check_pinned_zones(config: &agentctl_core::config::Config, aws: &Aws) -> Result<(), Failure> {
     let missing: Vec<&str> =
         config.availability_zones.iter().filter(|z| !aws.availability_zones.contains(z)).map(String::as_str).collect();

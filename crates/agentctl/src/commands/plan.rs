@@ -3,7 +3,7 @@
 use agentctl_core::model::{self, Context};
 use agentctl_core::plan::{self, render, Plan};
 
-use super::{connect, load_config, stack};
+use super::{check_pinned_zones, connect, load_config, stack};
 use crate::cli::PlanArgs;
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
@@ -23,6 +23,7 @@ pub fn offline(settings: &Settings, printer: &Printer) -> Result<Code, Failure> 
 
 pub async fn live(settings: &Settings, printer: &Printer, args: &PlanArgs) -> Result<Code, Failure> {
     let (loaded, aws) = connect(settings, printer).await?;
+    check_pinned_zones(&loaded.config, &aws)?;
     let stack = stack(&loaded, &aws);
     let (plan, _) = agentctl_aws::live::plan(&aws, &stack, &[]).await?;
     show(&plan, settings, printer);
