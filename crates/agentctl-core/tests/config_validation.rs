@@ -991,6 +991,14 @@ fn bucket_settings_need_a_bucket() {
 }
 
 #[test]
+fn access_logs_bucket_is_not_the_staging_bucket() {
+    let text = tfvars(&[("bucket_access_logs_bucket", "\"data-insights-staging-123456789012-eu-west-1\"")]);
+    let report = load_err(&text);
+    let d = single_error(&report);
+    assert!(d.message.ends_with("is the staging bucket itself: each log write would log again"), "{}", d.message);
+}
+
+#[test]
 fn access_logs_bucket_is_a_bucket_name() {
     for bad in ["arn:aws:s3:::logs", "s3://logs", "Logs", "ab", "-logs"] {
         let text = tfvars(&[("bucket_access_logs_bucket", &format!("\"{bad}\""))]);

@@ -332,6 +332,15 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     }
     if let Some(target) = &bucket_access_logs_bucket {
         check_access_logs_bucket(&mut r, target);
+        // The staging bucket's own name (the account and region complete it).
+        if target.starts_with(&format!("{name}-staging-")) {
+            r.error(
+                "bucket_access_logs_bucket",
+                format!("`bucket_access_logs_bucket` = \"{target}\" is the staging bucket itself: each log write would log again"),
+                "the staging bucket",
+                "name another bucket to receive the access logs".to_owned(),
+            );
+        }
     }
     let network = check_network(
         &mut r,
