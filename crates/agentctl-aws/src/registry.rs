@@ -39,13 +39,17 @@ pub async fn lookup(aws: &Aws, image: &str) -> ImageLookup {
 }
 
 fn is_loopback(host: &str) -> bool {
-    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    // `host:port`, `[v6]:port`, or a bare host.
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or(v6, |(ip, _)| ip),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
     name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn read(aws: &Aws, image: &str, reference: &Reference, host: &str, loopback: bool) -> ImageLookup {
     let auth = match ImageRef::parse(image).ok().and_then(|i| i.private_ecr()) {
-        Some((_, region, _)) => match ecr_auth(aws, &region).await {
+        Some((_, region, _)) => match ecr_auth(&ecr_client(aws, &region)).await {
             Ok(auth) => auth,
             Err(e) => return ImageLookup::Unreachable(e),
         },
@@ -127,13 +131,16 @@ fn failed(host: &str, e: &OciDistributionError) -> ImageLookup {
     }
 }
 
-/// ECR's registry login in the image's region: user `AWS`, the token's
-/// password, for the caller.
-async fn ecr_auth(aws: &Aws, region: &str) -> Result<RegistryAuth, String> {
+/// ECR in the image's region (a repository lives in one region).
+fn ecr_client(aws: &Aws, region: &str) -> aws_sdk_ecr::Client {
     let config = aws_sdk_ecr::config::Builder::from(&aws.sdk_config)
         .region(aws_sdk_ecr::config::Region::new(region.to_owned()))
         .build();
-    let ecr = aws_sdk_ecr::Client::from_conf(config);
+    aws_sdk_ecr::Client::from_conf(config)
+}
+
+/// ECR's registry login: user `AWS`, the token's password, for the caller.
+async fn ecr_auth(ecr: &aws_sdk_ecr::Client) -> Result<RegistryAuth, String> {
     let out = ecr
         .get_authorization_token()
         .send()
@@ -149,4 +156,41 @@ async fn ecr_auth(aws: &Aws, region: &str) -> Result<RegistryAuth, String> {
     let decoded = String::from_utf8(decoded).map_err(|_| "ECR's registry token is not text".to_owned())?;
     let (user, password) = decoded.split_once(':').ok_or("ECR's registry token has no user")?;
     Ok(RegistryAuth::Basic(user.to_owned(), password.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecr::operation::get_authorization_token::GetAuthorizationTokenOutput;
+    use aws_sdk_ecr::types::AuthorizationData;
+    use aws_smithy_mocks::{mock, mock_client};
+    use oci_client::secrets::RegistryAuth;
+
+    #[tokio::test]
+    async fn ecr_token_becomes_basic_auth_for_the_registry() {
+        let token = aws_smithy_types::base64::encode("AWS:pw-from-ecr");
+        let answer = mock!(aws_sdk_ecr::Client::get_authorization_token).then_output(move || {
+            GetAuthorizationTokenOutput::builder()
+                .authorization_data(AuthorizationData::builder().authorization_token(token.clone()).build())
+                .build()
+        });
+        let ecr = mock_client!(aws_sdk_ecr, [&answer]);
+        match super::ecr_auth(&ecr).await.unwrap() {
+            RegistryAuth::Basic(user, password) => {
+                assert_eq!((user.as_str(), password.as_str()), ("AWS", "pw-from-ecr"))
+            }
+            _ => panic!("expected basic auth"),
+        }
+        let empty = mock!(aws_sdk_ecr::Client::get_authorization_token)
+            .then_output(|| GetAuthorizationTokenOutput::builder().build());
+        let ecr = mock_client!(aws_sdk_ecr, [&empty]);
+        assert_eq!(super::ecr_auth(&ecr).await.unwrap_err(), "ECR returned no registry token");
+    }
+
+    #[test]
+    fn only_loopback_registries_count_as_local() {
+        assert!(super::is_loopback("127.0.0.1:5000") && super::is_loopback("localhost:5000"));
+        assert!(super::is_loopback("[::1]:5000") && super::is_loopback("127.0.0.1"));
+        assert!(!super::is_loopback("public.ecr.aws") && !super::is_loopback("registry-1.docker.io"));
+        assert!(!super::is_loopback("127.0.0.1.nip.io:5000"));
+    }
 }
