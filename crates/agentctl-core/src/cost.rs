@@ -636,6 +636,19 @@ impl Estimate {
     }
 
     /// The estimate for a terminal or a CI log.
+    /// `label  vCPU  memory  storage  total`, under the headers of `render_text`.
+    fn breakdown_row(&self, o: &mut String, label: &str, b: &Breakdown) {
+        let _ = writeln!(
+            o,
+            "  {:<22}{:>12}{:>12}{:>12}{:>12}",
+            label,
+            self.money(b.vcpu),
+            self.money(b.memory),
+            self.money(b.ephemeral_storage),
+            self.money(b.total)
+        );
+    }
+
     pub fn render_text(&self) -> String {
         let mut o = String::new();
         let s = &self.size;
@@ -677,20 +690,9 @@ impl Estimate {
             "  {:<22}{:>12}{:>12}{:>12}{:>12}",
             "per task, per month", "vCPU", "memory", "storage", "total"
         );
-        let mut row = |label: &str, b: &Breakdown| {
-            let _ = writeln!(
-                o,
-                "  {:<22}{:>12}{:>12}{:>12}{:>12}",
-                label,
-                self.money(b.vcpu),
-                self.money(b.memory),
-                self.money(b.ephemeral_storage),
-                self.money(b.total)
-            );
-        };
-        row("FARGATE", &self.per_task.on_demand);
+        self.breakdown_row(&mut o, "FARGATE", &self.per_task.on_demand);
         if let Some(spot) = &self.per_task.spot {
-            row("FARGATE_SPOT", spot);
+            self.breakdown_row(&mut o, "FARGATE_SPOT", spot);
         }
 
         let _ = writeln!(o);
@@ -707,16 +709,7 @@ impl Estimate {
             } else {
                 format!("{} task{}", sc.tasks, if sc.tasks == 1 { "" } else { "s" })
             };
-            let b = &sc.by_resource;
-            let _ = writeln!(
-                o,
-                "  {:<22}{:>12}{:>12}{:>12}{:>12}",
-                label,
-                self.money(b.vcpu),
-                self.money(b.memory),
-                self.money(b.ephemeral_storage),
-                self.money(b.total)
-            );
+            self.breakdown_row(&mut o, &label, &sc.by_resource);
             if self.spot_share.is_some() {
                 let _ = writeln!(
                     o,

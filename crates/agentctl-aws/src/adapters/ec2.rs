@@ -202,24 +202,7 @@ pub(crate) async fn read(
         }
     }
     if let Some((rt, tags)) = pick(rts.route_tables().iter().map(|r| (r.clone(), tags_of(r.tags()))).collect(), d) {
-        let mut routes: Vec<Route> = rt
-            .routes()
-            .iter()
-            .filter(|r| r.gateway_id() != Some("local"))
-            .map(|r| Route {
-                destination: r.destination_cidr_block().unwrap_or_default().to_owned(),
-                gateway_id: r.gateway_id().or(r.nat_gateway_id()).unwrap_or_default().to_owned(),
-            })
-            .collect();
-        routes.sort();
-        let mut subnet_ids: Vec<String> = rt
-            .associations()
-            .iter()
-            .filter(|a| a.main() != Some(true))
-            .filter_map(|a| a.subnet_id().map(str::to_owned))
-            .collect();
-        subnet_ids.sort();
-        let spec = RouteTableSpec { vpc_id: rt.vpc_id().unwrap_or_default().to_owned(), routes, subnet_ids };
+        let spec = route_table_spec(&rt);
         out.insert(
             addr::ROUTE_TABLE,
             live(rt.route_table_id().unwrap_or_default().to_owned(), tags, Spec::RouteTable(spec)),
@@ -600,6 +583,28 @@ async fn find_own(aws: &Aws, r: &Resource, vpc: Option<&str>) -> Result<Option<S
 }
 
 /// A route table's routes and associated subnets, as the model holds them.
+fn route_table_spec(rt: &aws_sdk_ec2::types::RouteTable) -> RouteTableSpec {
+    let mut routes: Vec<Route> = rt
+        .routes()
+        .iter()
+        .filter(|r| r.gateway_id() != Some("local"))
+        .map(|r| Route {
+            destination: r.destination_cidr_block().unwrap_or_default().to_owned(),
+            gateway_id: r.gateway_id().or(r.nat_gateway_id()).unwrap_or_default().to_owned(),
+        })
+        .collect();
+    routes.sort();
+    let mut subnet_ids: Vec<String> = rt
+        .associations()
+        .iter()
+        .filter(|a| a.main() != Some(true))
+        .filter_map(|a| a.subnet_id().map(str::to_owned))
+        .collect();
+    subnet_ids.sort();
+    RouteTableSpec { vpc_id: rt.vpc_id().unwrap_or_default().to_owned(), routes, subnet_ids }
+}
+
+/// A route table by id, as the model holds it.
 async fn find_route_table(aws: &Aws, id: &str) -> Result<Option<RouteTableSpec>, Error> {
     let out = aws
         .ec2
@@ -608,38 +613,17 @@ async fn find_route_table(aws: &Aws, id: &str) -> Result<Option<RouteTableSpec>,
         .send()
         .await
         .map_err(sdk(format!("reading route table {id}")))?;
-    Ok(out.route_tables().first().map(|rt| RouteTableSpec {
-        vpc_id: rt.vpc_id().unwrap_or_default().to_owned(),
-        routes: rt
-            .routes()
-            .iter()
-            .filter(|r| r.gateway_id() != Some("local"))
-            .map(|r| Route {
-                destination: r.destination_cidr_block().unwrap_or_default().to_owned(),
-                gateway_id: r.gateway_id().unwrap_or_default().to_owned(),
-            })
-            .collect(),
-        subnet_ids: rt.associations().iter().filter_map(|a| a.subnet_id().map(str::to_owned)).collect(),
-    }))
+    Ok(out.route_tables().first().map(route_table_spec))
 }
 
 async fn set_dns(aws: &Aws, id: &str, s: &VpcSpec) -> Result<(), Error> {
-    // One attribute per call, as the API requires.
+    // One attribute per call, as the API requires, support first: AWS accepts
+    // DNS hostnames only in a VPC with DNS support.
     let b = |v: bool| AttributeBooleanValue::builder().value(v).build();
-    aws.ec2
-        .modify_vpc_attribute()
-        .vpc_id(id)
-        .enable_dns_support(b(s.enable_dns_support))
-        .send()
-        .await
-        .map_err(sdk(format!("enabling DNS support on {id}")))?;
-    aws.ec2
-        .modify_vpc_attribute()
-        .vpc_id(id)
-        .enable_dns_hostnames(b(s.enable_dns_hostnames))
-        .send()
-        .await
-        .map_err(sdk(format!("enabling DNS hostnames on {id}")))?;
+    let sent = aws.ec2.modify_vpc_attribute().vpc_id(id).enable_dns_support(b(s.enable_dns_support)).send();
+    sent.await.map_err(sdk(format!("enabling DNS support on {id}")))?;
+    let sent = aws.ec2.modify_vpc_attribute().vpc_id(id).enable_dns_hostnames(b(s.enable_dns_hostnames)).send();
+    sent.await.map_err(sdk(format!("enabling DNS hostnames on {id}")))?;
     Ok(())
 }
 
