@@ -3,9 +3,9 @@
 
 use agentctl_core::config::{Config, NetworkConfig, SecurityGroupConfig};
 use agentctl_core::doctor::{
-    Check, Credentials, DoctorFacts, EgressRuleFacts, EndpointKind, NatConnectivity, NatGatewayFacts, NetworkFacts,
-    RouteFacts, RouteState, RouteTableFacts, RouteTarget, SecurityGroupFacts, Status, SubnetFacts, VpcEndpointFacts,
-    VpcFacts, FARGATE_ON_DEMAND_VCPU_QUOTA_CODE,
+    AccessFacts, Check, Credentials, DoctorFacts, EgressRuleFacts, EndpointKind, Lookup, NatConnectivity,
+    NatGatewayFacts, NetworkFacts, RouteFacts, RouteState, RouteTableFacts, RouteTarget, SecurityGroupFacts, Simulated,
+    Simulation, Status, SubnetFacts, VpcEndpointFacts, VpcFacts, FARGATE_ON_DEMAND_VCPU_QUOTA_CODE,
 };
 use agentctl_core::model::{addr, Stack};
 use aws_sdk_ec2::types::{Filter, RouteTable};
@@ -240,12 +240,21 @@ async fn network(aws: &Aws, vpc_id: &str, subnet_ids: &[String], sg_ids: &[Strin
     })
 }
 
+/// Optional reads that only add evidence (the quota, the policy simulator): one
+/// retry, so a service that cannot answer (an emulator's 500) does not hold doctor
+/// up for the full retry budget of the calls that matter.
+fn probe_retries() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard().with_max_attempts(2)
+}
+
 async fn fargate_quota(aws: &Aws) -> Option<f64> {
     let sq = aws_sdk_servicequotas::Client::new(&aws.sdk_config);
     let out = sq
         .get_service_quota()
         .service_code("fargate")
         .quota_code(FARGATE_ON_DEMAND_VCPU_QUOTA_CODE)
+        .customize()
+        .config_override(aws_sdk_servicequotas::config::Builder::default().retry_config(probe_retries()))
         .send()
         .await
         .ok()?;
@@ -265,7 +274,7 @@ pub async fn facts(aws: &Aws, config: &Config) -> Result<DoctorFacts, Error> {
         SecurityGroupConfig::Existing(ids) => ids.clone(),
         SecurityGroupConfig::Create => vec![],
     };
-    let (network, quota, image) = tokio::join!(
+    let (network, quota, image, access) = tokio::join!(
         async {
             match &existing {
                 Some((vpc, subnets)) => network(aws, vpc, subnets, &sg_ids).await.map(Some),
@@ -274,11 +283,128 @@ pub async fn facts(aws: &Aws, config: &Config) -> Result<DoctorFacts, Error> {
         },
         fargate_quota(aws),
         crate::registry::lookup(aws, &config.image_url),
+        access(aws, config),
     );
     facts.network = network?;
     facts.fargate_vcpu_quota = quota;
     facts.image_lookup = image;
+    facts.access = access;
     Ok(facts)
+}
+
+/// `Found` / `Missing` from a lookup's result; anything else is why it was not read.
+fn lookup<T>(result: Result<T, Error>) -> Lookup {
+    match result {
+        Ok(_) => Lookup::Found,
+        Err(e) if super::adapters::is_not_found(&e) => Lookup::Missing,
+        Err(e) => Lookup::NotRead(e.to_string()),
+    }
+}
+
+/// The secrets, buckets and managed policies the config names, and IAM's
+/// policy simulator on the deployed task role: all at once.
+async fn access(aws: &Aws, config: &Config) -> AccessFacts {
+    let secrets = futures::future::join_all(agentctl_core::doctor::exact_secret_names(config).into_iter().map(
+        |name| async move {
+            let found = aws
+                .secrets
+                .describe_secret()
+                .secret_id(&name)
+                .send()
+                .await
+                .map_err(sdk(format!("reading secret {name}")));
+            let l = match found {
+                // In its recovery window: gone for the agent.
+                Ok(d) if d.deleted_date().is_some() => Lookup::Missing,
+                other => lookup(other),
+            };
+            (name, l)
+        },
+    ));
+    let buckets = futures::future::join_all(config.access.staging_buckets.iter().map(|bucket| async move {
+        let found =
+            aws.s3.get_bucket_location().bucket(bucket).send().await.map_err(sdk(format!("reading bucket {bucket}")));
+        let l = match found {
+            Ok(out) => {
+                // No constraint is us-east-1; "EU" is S3's old name of eu-west-1.
+                let region = match out.location_constraint().map(|c| c.as_str()).unwrap_or_default() {
+                    "" => "us-east-1",
+                    "EU" => "eu-west-1",
+                    other => other,
+                };
+                if region == config.region {
+                    Lookup::Found
+                } else {
+                    Lookup::OtherRegion(region.to_owned())
+                }
+            }
+            Err(e) => lookup::<()>(Err(e)),
+        };
+        (bucket.clone(), l)
+    }));
+    let policies = futures::future::join_all(config.access.managed_policy_arns.iter().map(|arn| async move {
+        let found = aws.iam.get_policy().policy_arn(arn).send().await.map_err(sdk(format!("reading policy {arn}")));
+        (arn.clone(), lookup(found))
+    }));
+    let (secrets, buckets, managed_policies, simulation) =
+        tokio::join!(secrets, buckets, policies, simulate_task_role(aws, config));
+    AccessFacts { secrets, buckets, managed_policies, simulation }
+}
+
+/// IAM's policy simulator on the deployed task role, for every need of the
+/// agent: it sees what agentctl cannot (managed policies, a permission boundary).
+async fn simulate_task_role(aws: &Aws, config: &Config) -> Simulation {
+    use aws_sdk_iam::types::{ContextEntry, ContextKeyTypeEnum};
+    let needs = agentctl_core::doctor::agent_needs(config, &aws.account_id);
+    let role = format!(
+        "arn:{}:iam::{}:role/{}",
+        agentctl_core::regions::partition(&config.region),
+        aws.account_id,
+        agentctl_core::names::task_role(&config.name)
+    );
+    let mut actions: Vec<String> = needs.iter().map(|(a, _)| a.clone()).collect();
+    actions.sort();
+    actions.dedup();
+    let mut resources: Vec<String> = needs.iter().map(|(_, r)| r.clone()).collect();
+    resources.sort();
+    resources.dedup();
+    let region = ContextEntry::builder()
+        .context_key_name("aws:RequestedRegion")
+        .context_key_type(ContextKeyTypeEnum::String)
+        .context_key_values(&config.region)
+        .build();
+    let out = aws
+        .iam
+        .simulate_principal_policy()
+        .policy_source_arn(&role)
+        .set_action_names(Some(actions))
+        .set_resource_arns(Some(resources))
+        .context_entries(region)
+        .customize()
+        .config_override(aws_sdk_iam::config::Builder::default().retry_config(probe_retries()))
+        .send()
+        .await
+        .map_err(sdk(format!("simulating the policies of {role}")));
+    match out {
+        // Every action was tried on every resource: keep the pairs the agent needs.
+        Ok(out) => Simulation::Results(
+            out.evaluation_results()
+                .iter()
+                .filter(|r| {
+                    needs
+                        .iter()
+                        .any(|(a, res)| a == r.eval_action_name() && Some(res.as_str()) == r.eval_resource_name())
+                })
+                .map(|r| Simulated {
+                    action: r.eval_action_name().to_owned(),
+                    resource: r.eval_resource_name().unwrap_or_default().to_owned(),
+                    decision: r.eval_decision().as_str().to_owned(),
+                })
+                .collect(),
+        ),
+        Err(e) if super::adapters::is_not_found(&e) => Simulation::NotRun("the task role does not exist yet".into()),
+        Err(e) => Simulation::NotRun(e.to_string()),
+    }
 }
 
 /// Checks of the deployment's own resources, when they exist: drift in the

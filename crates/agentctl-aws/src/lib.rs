@@ -17,5 +17,6 @@ mod retry;
 pub mod rollout;
 mod sdk;
 
+pub use adapters::iam::decode_policy;
 pub use error::Error;
 pub use sdk::{Aws, AwsSettings};

@@ -1,7 +1,7 @@
 //! Reads what AWS holds for a deployment into the core's `Live` state, and turns
 //! it into plans for apply and destroy.
 
-use agentctl_core::model::{Address, Context, Stack};
+use agentctl_core::model::{Context, Stack};
 use agentctl_core::plan::{self, Action, Foreign, Live, Plan, ResourceChange};
 
 use crate::adapters::{self, Names};
@@ -23,11 +23,11 @@ impl Aws {
 ///
 /// `adopt` names untagged resources a killed run of ours created (from its lock).
 pub async fn read(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<Live, Error> {
-    let names = Names::new(&stack.deployment, &aws.account_id, &aws.region);
+    let names = names_of(aws, stack);
     let found = adapters::read_all(aws, &names, stack.existing.vpc_id.as_deref()).await?;
     let mut live = Live::default();
     for (addr, l) in found {
-        let name = names.get(addr).map_or_else(|| l.id.clone(), str::to_owned);
+        let name = names.get(addr).or(l.outputs.get("name").map(String::as_str)).unwrap_or(&l.id).to_owned();
         let adopted = l.owner().is_none() && adopt.contains(&name);
         if adopted {
             live.adopted.insert(addr);
@@ -55,12 +55,12 @@ pub async fn plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<(Plan, L
 /// reverse dependency order. Foreign ones under our names are listed apart and
 /// never touched.
 pub async fn destroy_plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<(Plan, Live, Vec<Foreign>), Error> {
-    let names = Names::new(&stack.deployment, &aws.account_id, &aws.region);
+    let names = names_of(aws, stack);
     let found = adapters::read_all(aws, &names, stack.existing.vpc_id.as_deref()).await?;
     let mut live = Live::default();
     let mut foreign = Vec::new();
     for (addr, l) in found {
-        let name = names.get(addr).map_or_else(|| l.id.clone(), str::to_owned);
+        let name = names.get(addr).or(l.outputs.get("name").map(String::as_str)).unwrap_or(&l.id).to_owned();
         let adopted = l.owner().is_none() && adopt.contains(&name);
         // Untaggable resources are found through our service's id or our name.
         if adopted || !addr.kind.taggable() || l.owner() == Some(stack.deployment.as_str()) {
@@ -93,7 +93,7 @@ pub async fn destroy_plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<
     Ok((plan, live, foreign))
 }
 
-/// Names of everything, for `outputs`.
-pub fn name_of(aws: &Aws, deployment: &str, addr: Address) -> String {
-    Names::new(deployment, &aws.account_id, &aws.region).of(addr).to_owned()
+fn names_of(aws: &Aws, stack: &Stack) -> Names {
+    let secret = stack.get(agentctl_core::model::addr::SECRET).map_or("", |r| r.name.as_str());
+    Names::new(&stack.deployment, &aws.account_id, &aws.region, secret)
 }

@@ -24,8 +24,9 @@ pub struct ServiceRef {
 }
 
 impl ServiceRef {
-    /// The deployment's names need no AWS call (only its bucket name needs the account).
-    pub fn new(deployment: &str) -> ServiceRef {
+    /// The deployment's names need no AWS call (only its bucket name needs the
+    /// account). `secret` is the credentials secret's name (`secret_name`).
+    pub fn new(deployment: &str, secret: &str) -> ServiceRef {
         use agentctl_core::names;
         ServiceRef {
             deployment: deployment.to_owned(),
@@ -33,13 +34,14 @@ impl ServiceRef {
             service: names::service(deployment),
             family: names::task_family(deployment),
             log_group: names::log_group(deployment),
-            secret: names::secret(deployment),
+            secret: secret.to_owned(),
             execution_role: names::execution_role(deployment),
         }
     }
 
     pub fn of(stack: &Stack) -> ServiceRef {
-        Self::new(&stack.deployment)
+        let secret = stack.get(agentctl_core::model::addr::SECRET).map_or("", |r| r.name.as_str());
+        Self::new(&stack.deployment, secret)
     }
 }
 

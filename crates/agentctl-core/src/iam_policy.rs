@@ -92,6 +92,7 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
         name: stack.deployment.clone(),
     };
     let name = stack.deployment.as_str();
+    let secret_name = stack.get(addr::SECRET).map_or_else(|| names::secret(name), |r| r.name.clone());
     let mut st: Vec<Value> = Vec::new();
 
     // --- EC2 ---------------------------------------------------------------------
@@ -293,6 +294,17 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
         roles.iter().chain([&flow_role]).cloned().collect(),
         None,
     ));
+    // The managed policies the config lists, on the task role only: the
+    // condition names each, so no other policy can be attached with this grant.
+    let managed = &stack.access.managed_policy_arns;
+    if !managed.is_empty() {
+        st.push(statement(
+            "IamAttachTaskRolePolicies",
+            &["iam:AttachRolePolicy"],
+            vec![a.role(&names::task_role(name))],
+            Some(json!({ "ArnEquals": { "iam:PolicyARN": managed } })),
+        ));
+    }
     // Registering a task definition passes both roles, to ECS tasks only.
     st.push(statement(
         "IamPassRolesToEcsTasks",
@@ -334,8 +346,16 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             "secretsmanager:TagResource",
             "secretsmanager:UntagResource",
         ],
-        vec![format!("arn:{}:secretsmanager:{}:{}:secret:{}-??????", a.part, a.region, a.account, names::secret(name))],
+        vec![format!("arn:{}:secretsmanager:{}:{}:secret:{}-??????", a.part, a.region, a.account, secret_name)],
         None,
+    ));
+    // A secret left under an earlier `secret_name`: found by the ownership tag,
+    // deleted only when it carries it.
+    st.push(statement(
+        "SecretsRenamedCleanup",
+        &["secretsmanager:DescribeSecret", "secretsmanager:DeleteSecret"],
+        vec![format!("arn:{}:secretsmanager:{}:{}:secret:*", a.part, a.region, a.account)],
+        Some(resource_tag(name)),
     ));
     // A secret under a customer managed key: Secrets Manager encrypts and decrypts
     // its value with the caller's rights on the key.
@@ -459,6 +479,40 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             None,
         ));
     }
+    // What the agent may reach: the named secrets, staging buckets and managed
+    // policies exist, and IAM's simulator says the task role allows the agent's needs.
+    let exact_secrets: Vec<String> = stack
+        .access
+        .secret_names
+        .iter()
+        .filter(|n| !n.ends_with('*'))
+        .map(|n| format!("arn:{}:secretsmanager:{}:{}:secret:{n}-??????", a.part, a.region, a.account))
+        .collect();
+    if !exact_secrets.is_empty() {
+        st.push(statement("DoctorAgentSecrets", &["secretsmanager:DescribeSecret"], exact_secrets, None));
+    }
+    if !stack.access.staging_buckets.is_empty() {
+        st.push(statement(
+            "DoctorStagingBuckets",
+            &["s3:GetBucketLocation"],
+            stack.access.staging_buckets.iter().map(|b| format!("arn:{}:s3:::{b}", a.part)).collect(),
+            None,
+        ));
+    }
+    if !stack.access.managed_policy_arns.is_empty() {
+        st.push(statement(
+            "DoctorTaskRolePolicies",
+            &["iam:GetPolicy"],
+            stack.access.managed_policy_arns.clone(),
+            None,
+        ));
+    }
+    st.push(statement(
+        "DoctorSimulateTaskRole",
+        &["iam:SimulatePrincipalPolicy"],
+        vec![a.role(&names::task_role(name))],
+        None,
+    ));
     // Finding a stack built by the reference Terraform module (migration check):
     // list calls, names only, which these services do not scope by resource.
     st.push(statement(
@@ -526,14 +580,7 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
     json!({ "Version": "2012-10-17", "Statement": st })
 }
 
-/// What IAM counts against its size limits: the policy without white space.
-pub fn size(policy: &Value) -> usize {
-    serde_json::to_string(policy).map_or(0, |s| s.len())
-}
-
-/// IAM's limits on policy size (characters, white space not counted).
-pub const ROLE_INLINE_LIMIT: usize = 10_240;
-pub const MANAGED_POLICY_LIMIT: usize = 6_144;
+pub use crate::policy::{policy_size as size, MANAGED_POLICY_LIMIT, ROLE_INLINE_LIMIT};
 
 /// Every action the policy grants, sorted and without duplicates.
 pub fn actions(policy: &Value) -> Vec<String> {

@@ -13,6 +13,7 @@ pub mod image;
 pub mod model;
 pub mod names;
 pub mod plan;
+pub mod policy;
 pub mod regions;
 pub mod rollout;
 pub mod schedule;

@@ -180,7 +180,8 @@ fn public_subnets_with_an_internet_gateway_and_public_ip_pass_everything() {
             ids::EGRESS,
             ids::IMAGE,
             ids::MATILLION,
-            ids::VCPU_QUOTA
+            ids::VCPU_QUOTA,
+            ids::EFFECTIVE_ACCESS
         ]
     );
 }
@@ -607,11 +608,11 @@ fn text_and_json_show_every_check_and_the_outcome() {
     );
     assert!(text.contains("       fix: add a default route to a NAT gateway in rtb-0isolated"), "{text}");
     assert!(text.contains("[PASS] AWS credentials work  (credentials)"), "{text}");
-    assert!(text.trim_end().ends_with("10 checks: 9 passed, 0 warnings, 1 failed"), "{text}");
+    assert!(text.trim_end().ends_with("11 checks: 10 passed, 0 warnings, 1 failed"), "{text}");
 
     let json = list.to_json();
     assert_eq!(json["ok"], false);
-    assert_eq!(json["summary"], serde_json::json!({"passed": 9, "warnings": 0, "failed": 1}));
+    assert_eq!(json["summary"], serde_json::json!({"passed": 10, "warnings": 0, "failed": 1}));
     let path = json["checks"].as_array().unwrap().iter().find(|c| c["id"] == "network.path_out").unwrap();
     assert_eq!(path["status"], "fail");
     assert!(path["fix"].as_str().unwrap().contains("rtb-0isolated"));
@@ -620,4 +621,104 @@ fn text_and_json_show_every_check_and_the_outcome() {
     let f = facts(&config, network(isolated_table()));
     let back: DoctorFacts = serde_json::from_value(serde_json::to_value(&f).unwrap()).unwrap();
     assert_eq!(back, f);
+}
+
+// --- what the agent may reach ---------------------------------------------------
+
+fn access_config(extra: &[(&str, &str)]) -> Config {
+    load_ok(&tfvars(extra)).config
+}
+
+fn with_access(config: &Config, access: AccessFacts) -> DoctorFacts {
+    let mut f = DoctorFacts::from_config(config);
+    f.credentials =
+        Credentials::Valid { account: "123456789012".into(), arn: "arn:aws:iam::123456789012:user/ops".into() };
+    f.access = access;
+    f
+}
+
+#[test]
+fn named_secrets_buckets_and_policies_are_looked_up_with_evidence_and_fix() {
+    let config = access_config(&[
+        ("secrets_access", "\"read\""),
+        ("secret_names", "[\"warehouse-password\", \"typo-pasword\", \"matillion/*\"]"),
+        ("staging_buckets", "[\"acme-landing\", \"acme-gone\", \"acme-us\"]"),
+        (
+            "task_role_policy_arns",
+            "[\"arn:aws:iam::123456789012:policy/glue\", \"arn:aws:iam::123456789012:policy/nope\"]",
+        ),
+    ]);
+    // Prefixes are not looked up: they name no one secret.
+    assert_eq!(agentctl_core::doctor::exact_secret_names(&config), ["typo-pasword", "warehouse-password"]);
+    let access = AccessFacts {
+        secrets: vec![("typo-pasword".into(), Lookup::Missing), ("warehouse-password".into(), Lookup::Found)],
+        buckets: vec![
+            ("acme-gone".into(), Lookup::Missing),
+            ("acme-landing".into(), Lookup::Found),
+            ("acme-us".into(), Lookup::OtherRegion("us-east-1".into())),
+        ],
+        managed_policies: vec![
+            ("arn:aws:iam::123456789012:policy/glue".into(), Lookup::Found),
+            ("arn:aws:iam::123456789012:policy/nope".into(), Lookup::Missing),
+        ],
+        simulation: Simulation::NotRun("no such role yet".into()),
+    };
+    let list = evaluate(&config, &with_access(&config, access));
+    let secrets = check(&list, ids::SECRET_NAMES);
+    assert_eq!(secrets.status, Status::Warn);
+    assert!(evidence(secrets).contains("typo-pasword does not exist in eu-west-1"), "{secrets:#?}");
+    assert!(fix(secrets).contains("create typo-pasword in Secrets Manager in eu-west-1"), "{secrets:#?}");
+    let buckets = check(&list, ids::STAGING_BUCKETS);
+    assert_eq!(buckets.status, Status::Fail);
+    assert!(evidence(buckets).contains("acme-gone does not exist"), "{buckets:#?}");
+    assert!(evidence(buckets).contains("acme-us is in us-east-1, not eu-west-1"), "{buckets:#?}");
+    let policies = check(&list, ids::MANAGED_POLICIES);
+    assert_eq!(policies.status, Status::Fail);
+    assert!(fix(policies).contains("remove it from `task_role_policy_arns`"), "{policies:#?}");
+    // Without the simulator, the policies apply writes grant every need.
+    let effective = check(&list, ids::EFFECTIVE_ACCESS);
+    assert_eq!(effective.status, Status::Pass, "{effective:#?}");
+    assert!(evidence(effective).contains("IAM's policy simulator not used: no such role yet"), "{effective:#?}");
+    assert!(
+        evidence(effective).contains("secretsmanager:ListSecrets, secretsmanager:GetSecretValue, s3:ListBucket"),
+        "{effective:#?}"
+    );
+    assert!(list.failed());
+}
+
+#[test]
+fn a_deny_in_the_users_policy_that_blocks_the_baseline_fails_the_effective_check() {
+    let deny = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "NoSecrets", "Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}"#;
+    let config = access_config(&[("task_role_policy", &format!("<<EOT\n{deny}\nEOT"))]);
+    let list = evaluate(&config, &with_access(&config, AccessFacts::not_gathered(&config)));
+    let effective = check(&list, ids::EFFECTIVE_ACCESS);
+    assert_eq!(effective.status, Status::Fail);
+    assert!(evidence(effective).contains("secretsmanager:GetSecretValue on arn:aws:secretsmanager:eu-west-1:123456789012:secret:doctor-probe-AbC123: explicitDeny (NoSecrets)"), "{effective:#?}");
+    assert!(fix(effective).contains("a Deny in `task_role_policy`"), "{effective:#?}");
+}
+
+#[test]
+fn the_simulators_verdicts_win_over_the_rendered_policies() {
+    let config = access_config(&[("secrets_access", "\"read\"")]);
+    let needs = agentctl_core::doctor::agent_needs(&config, "123456789012");
+    let results = needs
+        .iter()
+        .map(|(action, resource)| Simulated {
+            action: action.clone(),
+            resource: resource.clone(),
+            // A permission boundary the rendered policies cannot see.
+            decision: if action.starts_with("s3:Put") { "implicitDeny" } else { "allowed" }.into(),
+        })
+        .collect();
+    let access = AccessFacts { simulation: Simulation::Results(results), ..AccessFacts::not_gathered(&config) };
+    let list = evaluate(&config, &with_access(&config, access));
+    let effective = check(&list, ids::EFFECTIVE_ACCESS);
+    assert_eq!(effective.status, Status::Fail);
+    assert!(evidence(effective).contains("IAM's policy simulator, on the deployed task role"), "{effective:#?}");
+    assert!(
+        evidence(effective).contains(
+            "s3:PutObject on arn:aws:s3:::data-insights-staging-123456789012-eu-west-1/doctor-probe: implicitDeny"
+        ),
+        "{effective:#?}"
+    );
 }

@@ -285,7 +285,13 @@ fn references_instead_of_literal_ids_and_arns() {
                 }
             }
             // ARNs of the stack's own resources never appear literally.
-            for literal in [":role/", ":log-group:", "arn:aws:s3:::", ":secret:", ":task-definition/"] {
+            // (The task role may also reach the user's buckets and secrets by ARN.)
+            use agentctl_core::model::addr;
+            let own_secret = format!(":secret:{}", stack.get(addr::SECRET).unwrap().name);
+            let own_bucket = stack
+                .get(addr::BUCKET)
+                .map_or("arn:aws:s3:::(none)".to_owned(), |b| format!("arn:aws:s3:::{}", b.name));
+            for literal in [":role/", ":log-group:", own_bucket.as_str(), own_secret.as_str(), ":task-definition/"] {
                 assert!(!text.contains(literal), "{f}/{label}: literal ARN part {literal:?} in the export");
             }
             let td = &main["resource"]["aws_ecs_task_definition"]["agent"];
@@ -908,4 +914,33 @@ fn export_needs_no_path_of_its_own() {
     assert!(written.iter().all(|p| p.starts_with(&dir)));
     assert_eq!(written.len(), 3);
     std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap()).ok();
+}
+
+#[test]
+fn the_task_roles_reach_and_the_agents_container_are_exported_as_built() {
+    let text = format!(
+        "{}task_role_policy_arns = [\"arn:aws:iam::aws:policy/AmazonRedshiftDataFullAccess\"]\n\
+         task_role_policy = <<EOT\n{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Effect\": \"Allow\", \"Action\": \"glue:GetTable\", \"Resource\": \"*\"}}]}}\nEOT\n",
+        fixture("existing-all.tfvars")
+    );
+    let stack = stack_with(&text, &env_with_creds(), &Context::default());
+    let main = main_doc(&stack);
+    let r = &main["resource"];
+    let attachment = &r["aws_iam_role_policy_attachment"]["task_aws_AmazonRedshiftDataFullAccess"];
+    assert_eq!(attachment["role"], "${aws_iam_role.task.name}");
+    assert_eq!(attachment["policy_arn"], "arn:aws:iam::aws:policy/AmazonRedshiftDataFullAccess");
+    assert_eq!(r["aws_iam_role_policy"]["task_agent_custom"]["name"], "agent-custom");
+    // The task policy names the user's bucket and protects the agent's own secret by reference.
+    let task_doc = &main["data"]["aws_iam_policy_document"]["task_agent_task"]["statement"];
+    let text = task_doc.to_string();
+    assert!(text.contains("arn:aws:s3:::dpc-landing-eu-central-1/*"), "{text}");
+    let deny = task_doc.as_array().unwrap().iter().find(|s| s["sid"] == "ProtectAgentCredentials").unwrap();
+    assert_eq!(deny["effect"], "Deny");
+    assert_eq!(deny["resources"], json!(["${aws_secretsmanager_secret.credentials.arn}"]));
+    // The agent runs as root with the reference's writable volumes.
+    let td = &r["aws_ecs_task_definition"]["agent"];
+    let containers: Value = serde_json::from_str(td["container_definitions"].as_str().unwrap()).unwrap();
+    assert_eq!(containers[0]["user"], "0");
+    assert_eq!(containers[0]["mountPoints"].as_array().unwrap().len(), 8);
+    assert_eq!(td["volume"].as_array().unwrap().len(), 8);
 }

@@ -184,8 +184,13 @@ fn report_source_masks_credentials_under_a_misspelt_name() {
 /// A credential written as a heredoc spans several lines; all of them are masked.
 #[test]
 fn report_source_masks_multi_line_credentials() {
-    let text = format!("{}client_secret = <<EOT\n{CLIENT_SECRET}\nEOT\nclient_id = \"{CLIENT_ID}\"\n", tfvars(&[]));
+    // A heredoc that interpolates cannot be evaluated: an error that quotes the file.
+    let text = format!(
+        "{}client_secret = <<EOT\n{CLIENT_SECRET}${{var.pepper}}\nEOT\nclient_id = \"{CLIENT_ID}\"\n",
+        tfvars(&[])
+    );
     let report = load_err_env(&text, &Env::default());
+    assert!(report.diagnostics.iter().any(|d| d.message.contains("`client_secret` is a string template")));
     assert_eq!(report.source.text.len(), text.len());
     assert_no_secret("report source", &report.source.text);
     // A list over several lines (a type error whose span covers every line).

@@ -11,8 +11,9 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn shared_examples() -> PathBuf {
-    repo().join("../shared/examples")
+/// Config files users already have, kept with agentctl-core's test fixtures.
+fn user_examples() -> PathBuf {
+    repo().join("crates/agentctl-core/tests/fixtures/examples")
 }
 
 struct Out {
@@ -63,7 +64,7 @@ fn good_config(dir: &std::path::Path, extra: &str) {
 
 #[test]
 fn seed_quickstart_fails_naming_each_trap_with_its_line() {
-    let o = agentctl(&shared_examples(), &["validate", "--no-color", "-c", "seed-quickstart.tfvars"], &[]);
+    let o = agentctl(&user_examples(), &["validate", "--no-color", "-c", "seed-quickstart.tfvars"], &[]);
     assert_eq!(o.code, 3, "{}", o.stderr);
     for expected in [
         "[seed-quickstart.tfvars:8:21]", // matillion_region = "us-east-1"
@@ -85,7 +86,7 @@ fn seed_quickstart_fails_naming_each_trap_with_its_line() {
 #[test]
 fn reference_example_fails_naming_each_real_problem() {
     let o =
-        agentctl(&shared_examples(), &["validate", "--no-color", "-c", "reference-example.tfvars", "-o", "json"], &[]);
+        agentctl(&user_examples(), &["validate", "--no-color", "-c", "reference-example.tfvars", "-o", "json"], &[]);
     assert_eq!(o.code, 3);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(v["valid"], false);
@@ -191,6 +192,32 @@ fn invalid_config_is_exit_3_before_any_aws_call() {
 }
 
 #[test]
+fn bad_agent_access_settings_are_exit_3_located_before_any_aws_call() {
+    let dir = tempfile::tempdir().unwrap();
+    good_config(
+        dir.path(),
+        "secrets_access = \"write\"\nsecret_names = [\"prod/*/db\"]\nstaging_buckets = [\"s3://landing\"]\n\
+         task_role_policy_arns = [\"ReadOnlyAccess\"]\ntask_role_policy = \"{\\\"Version\\\": 1}\"\nagent_cpu = 2048\nrunner_cpu = 2048",
+    );
+    for cmd in [&["validate"][..], &["plan"], &["apply", "--yes"]] {
+        let o = agentctl(dir.path(), cmd, CREDS);
+        assert_eq!(o.code, 3, "{cmd:?}: {}", o.stderr);
+        for expected in [
+            "`secrets_access` = \"write\" is not one of",
+            "`secret_names`: \"prod/*/db\" has `*` before its end",
+            "`staging_buckets`: \"s3://landing\" is not an S3 bucket name",
+            "`task_role_policy_arns`: \"ReadOnlyAccess\" is not the ARN of a managed policy",
+            "`task_role_policy` is not a valid IAM policy",
+            "`runner_cpu` and `agent_cpu` are two names of one setting",
+        ] {
+            assert!(o.stderr.contains(expected), "{cmd:?} lacks {expected:?}:\n{}", o.stderr);
+        }
+        // Each points at its line in the file.
+        assert!(o.stderr.contains("terraform.tfvars:"), "{}", o.stderr);
+    }
+}
+
+#[test]
 fn usage_errors_are_exit_3_and_help_is_exit_0() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(agentctl(dir.path(), &["frobnicate"], &[]).code, 3);
@@ -224,7 +251,7 @@ fn readme_documents_every_variable_and_exit_code() {
 
 #[test]
 fn validate_output_of_the_seed_quickstart_is_stable() {
-    let o = agentctl(&shared_examples(), &["validate", "--no-color", "-c", "seed-quickstart.tfvars"], &[]);
+    let o = agentctl(&user_examples(), &["validate", "--no-color", "-c", "seed-quickstart.tfvars"], &[]);
     insta::assert_snapshot!(o.stderr);
 }
 

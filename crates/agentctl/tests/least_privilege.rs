@@ -336,25 +336,20 @@ fn every_command_runs_with_only_the_printed_policy_and_fails_naming_a_missing_ac
     assert_eq!(owned_resources(&w), Vec::<String>::new());
 }
 
-/// IAM's ARN wildcard match: `*` any run of characters, `?` exactly one.
-fn arn_matches(pattern: &str, arn: &str) -> bool {
-    fn go(p: &[u8], s: &[u8]) -> bool {
-        match (p.first(), s.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], s) || (!s.is_empty() && go(p, &s[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &s[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &s[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), arn.as_bytes())
-}
-
-/// The statement granting `action` covers `arn`.
-fn covers(policy: &Value, action: &str, arn: &str) -> bool {
-    policy["Statement"].as_array().unwrap().iter().any(|s| {
-        list(&s["Action"]).iter().any(|a| a == action) && list(&s["Resource"]).iter().any(|r| arn_matches(r, arn))
-    })
+/// IAM would allow `action` on `arn` for a resource carrying `deployment`'s
+/// ownership tag, asked by agentctl in the deployment's region.
+fn covers(policy: &Value, action: &str, arn: &str, deployment: &str) -> bool {
+    use agentctl_core::policy::{evaluate, Decision, Request};
+    let context: std::collections::BTreeMap<String, String> = [
+        ("aws:RequestedRegion", REGION),
+        ("iam:PassedToService", "ecs-tasks.amazonaws.com"),
+        ("aws:ResourceTag/agentctl:deployment", deployment),
+        ("aws:RequestTag/agentctl:deployment", deployment),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    evaluate([policy], &Request { action, resource: arn, context: &context }) == Decision::Allowed
 }
 
 #[test]
@@ -393,19 +388,19 @@ fn printed_arns_match_what_apply_creates() {
         ),
     ];
     for (action, resource) in &checks {
-        assert!(covers(&policy, action, resource), "the printed policy does not grant {action} on {resource}");
+        assert!(covers(&policy, action, resource, "lparn"), "the printed policy does not grant {action} on {resource}");
     }
     // And nothing of a neighbour: another deployment's names are not covered.
     for (action, resource) in &checks {
         let other = resource.replace("lparn", "lparn2");
         if other != *resource {
-            assert!(!covers(&policy, action, &other), "{action} also covers {other}");
+            assert!(!covers(&policy, action, &other, "lparn2"), "{action} also covers {other}");
         }
     }
     // The secret pattern matches Secrets Manager's suffix only, not a longer name.
     let secret = s("secret_arn");
     let longer = format!("{}-old{}", &secret[..secret.len() - 7], &secret[secret.len() - 7..]);
-    assert!(!covers(&policy, "secretsmanager:GetSecretValue", &longer), "{longer}");
+    assert!(!covers(&policy, "secretsmanager:GetSecretValue", &longer, "lparn"), "{longer}");
 }
 
 #[test]
@@ -455,6 +450,54 @@ fn the_hardening_switches_run_with_only_the_printed_policy() {
         let r = run(args);
         assert_eq!(r.code, 0, "agentctl {} as the operator\n{}", args.join(" "), r.all());
     }
+    set_auth(&w, "inf");
+    assert_eq!(owned_resources(&w), Vec::<String>::new(), "destroy as the operator left resources");
+}
+
+#[test]
+fn the_agents_reach_is_applied_and_checked_with_only_the_printed_policy() {
+    // Managed policies on the task role, the user's secrets and bucket: apply
+    // attaches, doctor looks them up, destroy detaches, all as the operator.
+    let (w, _shim) = world("lpa");
+    rt().block_on(async {
+        let cfg = w.sdk().await;
+        aws_sdk_s3::Client::new(&cfg).create_bucket().bucket("landing-of-lpa").send().await.unwrap();
+        aws_sdk_secretsmanager::Client::new(&cfg)
+            .create_secret()
+            .name("warehouse-of-lpa")
+            .secret_string("x")
+            .send()
+            .await
+            .unwrap();
+    });
+    w.config(
+        "secret_names = [\"warehouse-of-lpa\"]\nstaging_buckets = [\"landing-of-lpa\"]\n\
+         task_role_policy_arns = [\"arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess\"]",
+    );
+    let policy = printed_policy(&w);
+    let text = policy.to_string();
+    for action in ["iam:AttachRolePolicy", "iam:GetPolicy", "s3:GetBucketLocation", "iam:SimulatePrincipalPolicy"] {
+        assert!(text.contains(action), "the printed policy lacks {action}");
+    }
+    let moto_policy = for_moto(&policy);
+    let admin = user(&w, "admin", true);
+    let op = user(&w, "operator", false);
+    put_policy(&w, None, "operator", &without(&moto_policy, "iam:AttachRolePolicy"));
+    set_auth(&w, "0");
+    let run = |args: &[&str]| w.run_env(args, &op.env());
+    let refused = run(&["apply", "--yes"]);
+    assert_ne!(refused.code, 0, "{}", refused.all());
+    assert!(refused.stderr.contains("iam:AttachRolePolicy"), "{}", refused.stderr);
+    put_policy(&w, Some(&admin), "operator", &moto_policy);
+    for args in [&["apply", "--yes"][..], &["plan", "--detailed-exitcode"], &["doctor"]] {
+        let r = run(args);
+        assert_eq!(r.code, 0, "agentctl {} as the operator\n{}", args.join(" "), r.all());
+    }
+    let doctor = run(&["doctor", "-o", "json"]);
+    for found in ["warehouse-of-lpa exists", "landing-of-lpa exists", "AmazonSQSReadOnlyAccess exists"] {
+        assert!(doctor.stdout.contains(found), "doctor as the operator: {}", doctor.stdout);
+    }
+    run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
     set_auth(&w, "inf");
     assert_eq!(owned_resources(&w), Vec::<String>::new(), "destroy as the operator left resources");
 }

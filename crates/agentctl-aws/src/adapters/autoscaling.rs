@@ -36,10 +36,9 @@ fn live(id: &str, spec: Spec) -> LiveResource {
     }
 }
 
-/// The user-visible key of a policy or action named `DEPLOYMENT-key`. Keys of
-/// addresses are `'static`: a handful per run, leaked once.
-fn key_of(deployment: &str, name: &str) -> &'static str {
-    Box::leak(name.strip_prefix(&format!("{deployment}-")).unwrap_or(name).to_owned().into_boxed_str())
+/// The user-visible key of a policy or action named `DEPLOYMENT-key`.
+fn key_of<'a>(deployment: &str, name: &'a str) -> &'a str {
+    name.strip_prefix(deployment).and_then(|n| n.strip_prefix('-')).unwrap_or(name)
 }
 
 pub(crate) async fn read(
@@ -98,7 +97,7 @@ pub(crate) async fn read(
             scale_out_cooldown: cfg.scale_out_cooldown().unwrap_or(0) as u32,
         };
         out.insert(
-            Address::new(Kind::ScalingPolicy, key_of(deployment, p.policy_name())),
+            Address::named(Kind::ScalingPolicy, key_of(deployment, p.policy_name())),
             live(p.policy_name(), Spec::ScalingPolicy(spec)),
         );
     }
@@ -113,7 +112,7 @@ pub(crate) async fn read(
             max: target.and_then(|t| t.max_capacity()).map(|n| n as u32),
         };
         out.insert(
-            Address::new(Kind::ScheduledAction, key_of(deployment, a.scheduled_action_name())),
+            Address::named(Kind::ScheduledAction, key_of(deployment, a.scheduled_action_name())),
             live(a.scheduled_action_name(), Spec::ScheduledAction(spec)),
         );
     }

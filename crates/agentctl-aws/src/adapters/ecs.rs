@@ -160,6 +160,7 @@ fn container_spec(c: &ContainerDefinition) -> ContainerSpec {
         essential: c.essential().unwrap_or(true),
         environment,
         secrets,
+        user: c.user().filter(|u| !u.is_empty()).map(str::to_owned),
         readonly_root_filesystem: c.readonly_root_filesystem().unwrap_or(false),
         mount_points,
         log_driver: log.map(|l| l.log_driver().as_str().to_owned()).unwrap_or_default(),
@@ -333,6 +334,7 @@ async fn register(aws: &Aws, r: &Resource, s: &TaskDefinitionSpec, known: &Known
                 .essential(c.essential)
                 .set_environment(Some(env))
                 .set_secrets(Some(secrets))
+                .set_user(c.user.clone())
                 .readonly_root_filesystem(c.readonly_root_filesystem)
                 .set_mount_points(Some(mounts))
                 .log_configuration(log)

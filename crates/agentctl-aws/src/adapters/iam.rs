@@ -1,4 +1,4 @@
-//! IAM roles with inline policies only (no managed policy is attached).
+//! IAM roles: their trust, inline policies and the managed policies the config lists.
 
 use std::collections::BTreeMap;
 
@@ -10,38 +10,11 @@ use super::{is_not_found, outputs, tag_delta, Outputs};
 use crate::error::{sdk, Error};
 use crate::Aws;
 
-/// IAM returns policy documents URL-encoded.
-fn decode(doc: &str) -> serde_json::Value {
-    let bytes = doc.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    let text = String::from_utf8_lossy(&out);
-    serde_json::from_str(&text)
+/// IAM returns policy documents URL-encoded (RFC 3986); a document that is
+/// not (some emulators) is taken as it is.
+pub fn decode_policy(doc: &str) -> serde_json::Value {
+    let decoded = percent_encoding::percent_decode_str(doc).decode_utf8_lossy();
+    serde_json::from_str(&decoded)
         .or_else(|_| serde_json::from_str(doc))
         .unwrap_or(serde_json::Value::String(doc.to_owned()))
 }
@@ -72,19 +45,19 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
             .send()
             .await
             .map_err(sdk(format!("reading policy {p} of role {name}")))?;
-        Ok::<_, Error>((p.clone(), decode(out.policy_document())))
+        Ok::<_, Error>((p.clone(), decode_policy(out.policy_document())))
     }))
     .await?;
-    let mut policies: BTreeMap<String, serde_json::Value> = docs.into_iter().collect();
-    // Attached managed policies show up as drift, keyed by ARN.
-    for p in attached.attached_policies() {
-        policies.insert(format!("(managed) {}", p.policy_arn().unwrap_or_default()), serde_json::Value::Null);
-    }
+    let policies: BTreeMap<String, serde_json::Value> = docs.into_iter().collect();
+    let mut managed_policy_arns: Vec<String> =
+        attached.attached_policies().iter().filter_map(|p| p.policy_arn().map(str::to_owned)).collect();
+    managed_policy_arns.sort();
     let tags = role.tags().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect();
     let spec = RoleSpec {
         description: role.description().unwrap_or_default().to_owned(),
-        assume_role_policy: role.assume_role_policy_document().map(decode).unwrap_or_default(),
+        assume_role_policy: role.assume_role_policy_document().map(decode_policy).unwrap_or_default(),
         policies,
+        managed_policy_arns,
     };
     Ok(Some(LiveResource {
         id: role.arn().to_owned(),
@@ -135,7 +108,34 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
     for (policy, doc) in &s.policies {
         put_policy(aws, &r.name, policy, doc).await?;
     }
+    for arn in &s.managed_policy_arns {
+        attach_policy(aws, &r.name, arn).await?;
+    }
     Ok(outputs(&[("arn", &arn), ("name", &r.name)]))
+}
+
+async fn attach_policy(aws: &Aws, role: &str, policy_arn: &str) -> Result<(), Error> {
+    aws.iam
+        .attach_role_policy()
+        .role_name(role)
+        .policy_arn(policy_arn)
+        .send()
+        .await
+        .map_err(sdk(format!("attaching {policy_arn} to IAM role {role}")))?;
+    Ok(())
+}
+
+async fn detach_policy(aws: &Aws, role: &str, policy_arn: &str) -> Result<(), Error> {
+    let detached = aws
+        .iam
+        .detach_role_policy()
+        .role_name(role)
+        .policy_arn(policy_arn)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(sdk(format!("detaching {policy_arn} from IAM role {role}")));
+    super::gone_ok(detached)
 }
 
 async fn put_policy(aws: &Aws, role: &str, policy: &str, doc: &serde_json::Value) -> Result<(), Error> {
@@ -178,27 +178,20 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<
         }
     }
     for policy in have.policies.keys().filter(|p| !want.policies.contains_key(*p)) {
-        let what = format!("removing policy {policy} from IAM role {name}");
-        match policy.strip_prefix("(managed) ") {
-            Some(arn) => aws
-                .iam
-                .detach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(sdk(what))?,
-            None => aws
-                .iam
-                .delete_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(sdk(what))?,
-        }
+        aws.iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map_err(sdk(format!("removing policy {policy} from IAM role {name}")))?;
+    }
+    // agentctl owns the exact set: attach what the config lists, detach the rest.
+    for arn in want.managed_policy_arns.iter().filter(|a| !have.managed_policy_arns.contains(a)) {
+        attach_policy(aws, name, arn).await?;
+    }
+    for arn in have.managed_policy_arns.iter().filter(|a| !want.managed_policy_arns.contains(a)) {
+        detach_policy(aws, name, arn).await?;
     }
     let (set, unset) = tag_delta(&l.tags, &r.tags);
     if !set.is_empty() {
@@ -250,14 +243,7 @@ pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), Error> {
         .await
         .map_err(sdk(format!("listing policies of IAM role {name}")))?;
     for p in attached.attached_policies() {
-        let arn = p.policy_arn().unwrap_or_default();
-        aws.iam
-            .detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-            .map_err(sdk(format!("detaching {arn} from IAM role {name}")))?;
+        detach_policy(aws, name, p.policy_arn().unwrap_or_default()).await?;
     }
     aws.iam.delete_role().role_name(name).send().await.map_err(sdk(format!("deleting IAM role {name}")))?;
     Ok(())
@@ -267,8 +253,9 @@ pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), Error> {
 mod tests {
     #[test]
     fn decodes_url_encoded_policy() {
-        let v = super::decode("%7B%22Version%22%3A%222012-10-17%22%7D");
-        assert_eq!(v, serde_json::json!({"Version": "2012-10-17"}));
-        assert_eq!(super::decode("{\"a\":1}"), serde_json::json!({"a": 1}));
+        let v = super::decode_policy("%7B%22Version%22%3A%222012-10-17%22%2C%22Sid%22%3A%22a+b%20c%22%7D");
+        // RFC 3986: `+` is itself, a space is %20.
+        assert_eq!(v, serde_json::json!({"Version": "2012-10-17", "Sid": "a+b c"}));
+        assert_eq!(super::decode_policy("{\"a\":1}"), serde_json::json!({"a": 1}));
     }
 }

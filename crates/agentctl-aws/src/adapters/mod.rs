@@ -5,7 +5,7 @@ pub mod autoscaling;
 pub mod cloudwatch;
 mod ec2;
 pub(crate) mod ecs;
-mod iam;
+pub(crate) mod iam;
 mod logs;
 mod s3;
 mod secrets;
@@ -52,7 +52,8 @@ pub(crate) struct Names {
 }
 
 impl Names {
-    pub fn new(deployment: &str, account: &str, region: &str) -> Names {
+    /// `secret` is the credentials secret's name, which the config may choose.
+    pub fn new(deployment: &str, account: &str, region: &str, secret: &str) -> Names {
         Names {
             deployment: deployment.to_owned(),
             vpc: names::network(deployment, "vpc"),
@@ -61,7 +62,7 @@ impl Names {
             subnet_b: names::network(deployment, "subnet-b"),
             route_table: names::network(deployment, "public"),
             security_group: names::security_group(deployment),
-            secret: names::secret(deployment),
+            secret: secret.to_owned(),
             execution_role: names::execution_role(deployment),
             task_role: names::task_role(deployment),
             bucket: names::bucket(deployment, account, region),
@@ -85,6 +86,8 @@ impl Names {
     /// (policies, schedules, alarms), whose live id is their name.
     pub fn get(&self, addr: Address) -> Option<&str> {
         match addr.kind {
+            // A secret under an earlier `secret_name` is keyed by its own name.
+            Kind::Secret if addr != agentctl_core::model::addr::SECRET => None,
             Kind::ScalingPolicy | Kind::ScheduledAction | Kind::Alarm => None,
             Kind::ScalableTarget => None,
             Kind::Dashboard => Some(&self.dashboard),
@@ -127,7 +130,12 @@ pub(crate) async fn read_all(
     let scaling_id = names.scaling_resource_id();
     let (network, secret, roles, bucket, log_groups, (cluster, task_def, service), scaling, alarms) = tokio::try_join!(
         ec2::read(aws, names, vpc_hint),
-        secrets::read(aws, &names.secret),
+        async {
+            tokio::try_join!(
+                secrets::read(aws, &names.secret),
+                secrets::read_renamed(aws, &names.deployment, &names.secret)
+            )
+        },
         async {
             tokio::try_join!(
                 iam::read(aws, &names.execution_role),
@@ -141,7 +149,11 @@ pub(crate) async fn read_all(
         autoscaling::read(aws, &names.deployment, &scaling_id),
         cloudwatch::read(aws, &names.deployment, &names.dashboard),
     )?;
+    let (secret, renamed_secrets) = secret;
     let mut out = network;
+    for l in renamed_secrets {
+        out.insert(Address::named(Kind::Secret, &l.outputs["name"]), l);
+    }
     out.extend(scaling);
     out.extend(alarms);
     let (exec_role, task_role, flow_log_role) = roles;

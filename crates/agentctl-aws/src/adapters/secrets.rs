@@ -38,11 +38,58 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
     };
     Ok(Some(LiveResource {
         id: arn.clone(),
-        outputs: outputs(&[("arn", &arn)]),
+        outputs: outputs(&[("arn", &arn), ("name", name)]),
         tags,
         spec: Spec::Secret(spec),
         unreported: vec![],
     }))
+}
+
+/// Secrets carrying this deployment's ownership tag under a name other than
+/// `name` (a `secret_name` changed since they were created), so plan and destroy
+/// remove them instead of leaving them behind. Pending deletion ones are gone.
+pub(crate) async fn read_renamed(aws: &Aws, deployment: &str, name: &str) -> Result<Vec<LiveResource>, Error> {
+    use agentctl_core::model::OWNERSHIP_TAG;
+    use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
+    let filter = |key, value: &str| Filter::builder().key(key).values(value).build();
+    let pages: Vec<_> = aws
+        .secrets
+        .list_secrets()
+        .filters(filter(FilterNameStringType::TagKey, OWNERSHIP_TAG))
+        .filters(filter(FilterNameStringType::TagValue, deployment))
+        .into_paginator()
+        .send()
+        .collect::<Vec<_>>()
+        .await;
+    let mut out = Vec::new();
+    for page in pages {
+        let page = page.map_err(sdk("listing the deployment's secrets"))?;
+        for entry in page.secret_list() {
+            let tags: std::collections::BTreeMap<String, String> = entry
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+                .collect();
+            let (Some(arn), Some(found)) = (entry.arn(), entry.name()) else { continue };
+            // Both filters match independently: check the pair itself.
+            if found == name || tags.get(OWNERSHIP_TAG).map(String::as_str) != Some(deployment) {
+                continue;
+            }
+            let spec = SecretSpec {
+                description: entry.description().unwrap_or_default().to_owned(),
+                kms_key_id: entry.kms_key_id().filter(|k| !k.ends_with(AWS_MANAGED_KEY)).map(str::to_owned),
+                value: SecretString::default(),
+            };
+            out.push(LiveResource {
+                id: arn.to_owned(),
+                outputs: outputs(&[("arn", arn), ("name", found)]),
+                tags,
+                spec: Spec::Secret(spec),
+                unreported: vec![],
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The key Secrets Manager uses when none is given; also how to return to it.

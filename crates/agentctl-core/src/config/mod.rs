@@ -6,6 +6,7 @@
 //! `TF_VAR_client_secret` beat the file, so a shared file can keep a placeholder while
 //! the real value comes from the environment.
 
+mod access;
 mod objects;
 pub mod schema;
 mod validate;
@@ -80,6 +81,50 @@ pub struct Config {
     pub alarms: Option<Alarms>,
     /// Run the CloudWatch agent sidecar publishing the agent's Prometheus metrics.
     pub metrics: bool,
+    /// `EXPORT_LOGS` of the agent.
+    pub export_logs: bool,
+    /// Name of the secret holding the agent's OAuth credentials.
+    pub secret_name: String,
+    /// What the running agent may reach through its task role.
+    pub access: AgentAccess,
+}
+
+/// What the agent may do with Secrets Manager secrets of its account and region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretsAccess {
+    /// List, read, create, update and tag: OAuth and cloud credentials defined in
+    /// Matillion are stored as new secrets by the agent.
+    Manage,
+    /// List and read: secret definitions only.
+    Read,
+    None,
+}
+
+impl SecretsAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretsAccess::Manage => "manage",
+            SecretsAccess::Read => "read",
+            SecretsAccess::None => "none",
+        }
+    }
+}
+
+/// The task role's reach beyond the agent's own log group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentAccess {
+    pub secrets: SecretsAccess,
+    /// Secret names, or prefixes ending in `*`; empty: every secret of the
+    /// account and region.
+    pub secret_names: Vec<String>,
+    /// Keys encrypting those secrets, usable through Secrets Manager only.
+    pub secret_kms_key_arns: Vec<String>,
+    /// Existing buckets besides the one agentctl creates.
+    pub staging_buckets: Vec<String>,
+    /// Managed policies attached to the task role; agentctl owns exactly this set.
+    pub managed_policy_arns: Vec<String>,
+    /// The user's own inline policy.
+    pub extra_policy: Option<serde_json::Value>,
 }
 
 /// Target tracking on the service's task count.
@@ -205,10 +250,13 @@ pub fn load(source: SourceFile, env: &Env) -> Result<Loaded, Report> {
 /// A key that holds a credential, or looks like it was meant to (a misspelt
 /// `client_secret` is reported as unknown, with its line quoted).
 fn is_sensitive_key(key: &str) -> bool {
+    // A variable agentctl knows says so itself (`secret_names` holds no secret).
+    if let Some(var) = schema::lookup(key).or_else(|| schema::not_yet(key)) {
+        return var.sensitive;
+    }
     let lower = key.to_ascii_lowercase();
-    schema::lookup(key).is_some_and(|v| v.sensitive)
-        || schema::suggest(key).and_then(schema::lookup).is_some_and(|v| v.sensitive)
-        || ["secret", "password", "token", "credential"].iter().any(|w| lower.contains(w))
+    schema::suggest(key).and_then(schema::lookup).is_some_and(|v| v.sensitive)
+        || ["secret", "password", "token", "credential", "authorized_key"].iter().any(|w| lower.contains(w))
 }
 
 /// The file's text with the value of every sensitive assignment replaced by `*`
@@ -301,6 +349,20 @@ fn parse(source: &SourceFile, env: &Env, diags: &mut Vec<Diagnostic>) -> Option<
         use hcl_edit::Span;
         let key = attr.key.as_str();
         let value = value::from_expr(&attr.value);
+        if let Some(var) = schema::not_yet(key) {
+            // Off is what agentctl does anyway.
+            if !(var.name == "enable_script_runner" && value.value == Value::Bool(false)) {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "`{key}` is not supported yet: agentctl does not deploy the Maia script runner"
+                    ))
+                    .at(attr.key.span())
+                    .label("script runner setting")
+                    .help("remove the script runner lines (or set `enable_script_runner = false`); until agentctl supports it, deploy the script runner with Matillion's Terraform module"),
+                );
+            }
+            continue;
+        }
         let Some(var) = schema::lookup(key) else {
             let mut d = Diagnostic::error(format!("unknown variable `{key}`"))
                 .at(attr.key.span())

@@ -65,9 +65,11 @@ pub const VARIABLES: &[Variable] = &[
     var("security_group_ids", Ty::ListOfString, Some("[]"), "Existing security group ids; requires use_existing_security_group = true."),
     var("create_bucket", Ty::Bool, Some("true"), "Create the agent's S3 staging bucket."),
     var("desired_count", Ty::Number, Some("2"), "Number of agent tasks."),
-    var("agent_cpu", Ty::Number, Some("1024"), "Task CPU units (1024 = 1 vCPU)."),
-    var("agent_memory", Ty::Number, Some("4096"), "Task memory in MiB."),
-    var("runner_size", Ty::String, Some("null"), "small (1024/4096), medium (2048/8192), large (4096/16384) or xlarge (8192/32768); sets agent_cpu and agent_memory."),
+    var("agent_cpu", Ty::Number, Some("null"), "Task CPU units (1024 = 1 vCPU); overrides runner_size."),
+    var("agent_memory", Ty::Number, Some("null"), "Task memory in MiB; overrides runner_size."),
+    var("runner_cpu", Ty::Number, Some("null"), "The reference module's newer name of agent_cpu."),
+    var("runner_memory", Ty::Number, Some("null"), "The reference module's newer name of agent_memory."),
+    var("runner_size", Ty::String, Some("\"small\""), "small (1024/4096), medium (2048/8192), large (4096/16384) or xlarge (8192/32768): the task's CPU and memory."),
     var("ephemeral_storage_size", Ty::Number, Some("null"), "Task ephemeral storage in GiB (21-200); Fargate's 20 GiB when null."),
     var("assign_public_ip", Ty::Bool, Some("true"), "Give tasks a public IP (needed in public subnets without NAT)."),
     var("tags", Ty::MapOfString, Some("{}"), "Tags applied to every resource."),
@@ -87,8 +89,44 @@ pub const VARIABLES: &[Variable] = &[
     var("schedules", Ty::ListOfObject, Some("[]"), "[{ name, schedule, timezone, min, max }]: scheduled changes of the autoscaling bounds (needs autoscaling)."),
     var("capacity", Ty::Object, Some("null"), "{ fargate_base, fargate_weight, spot_weight }: FARGATE / FARGATE_SPOT mix; FARGATE only when null."),
     var("alarms", Ty::Object, Some("null"), "{ sns_topic_arns, cpu_high, memory_high, tasks_below_desired, agent_saturation, agent_not_running, dashboard }: CloudWatch alarms (and a dashboard)."),
+    var("export_logs", Ty::Bool, Some("true"), "EXPORT_LOGS of the agent: send its logs to Matillion too (a bool, or the reference's strings \"true\"/\"false\")."),
+    var("secret_name", Ty::String, Some("null"), "Name of the Secrets Manager secret holding the agent's OAuth credentials; NAME-agent-credentials when null."),
+    var("secrets_access", Ty::String, Some("\"manage\""), "What the agent may do with Secrets Manager secrets of its account and region: \"manage\" (read, create, update), \"read\" or \"none\"."),
+    var("secret_names", Ty::ListOfString, Some("[]"), "Secret names, or name prefixes ending in *, that secrets_access applies to; every secret of the account and region when empty."),
+    var("secret_kms_key_arns", Ty::ListOfString, Some("[]"), "Customer managed KMS keys (ARNs) that encrypt the secrets the agent reads or writes; it may use them through Secrets Manager only."),
+    var("staging_buckets", Ty::ListOfString, Some("[]"), "Existing S3 buckets the agent may list, read and write, besides the one agentctl creates."),
+    var("task_role_policy_arns", Ty::ListOfString, Some("[]"), "Managed policies (ARNs) attached to the agent's task role, for integrations beyond the baseline."),
+    var("task_role_policy", Ty::String, Some("\"\""), "An extra IAM policy document (JSON; a heredoc is fine) put on the task role as its own inline policy."),
     var("metrics", Ty::Bool, Some("false"), "Run a CloudWatch agent sidecar that publishes the agent's Prometheus metrics (active tasks, requests, sessions, status)."),
 ];
+
+/// Variables of the reference module agentctl does not support yet: named as
+/// such rather than as unknown. `enable_script_runner = false` is accepted.
+pub const NOT_YET: &[Variable] = &[
+    var("enable_script_runner", Ty::Bool, Some("false"), "The Maia script runner."),
+    var("script_runner_image_url", Ty::String, Some("\"\""), "The Maia script runner's image."),
+    var("script_runner_size", Ty::String, Some("\"small\""), "The Maia script runner's task size."),
+    var("script_runner_desired_count", Ty::Number, Some("1"), "The Maia script runner's task count."),
+    var("script_runner_log_retention_days", Ty::Number, Some("30"), "The Maia script runner's log retention."),
+    var(
+        "script_runner_extension_library_bucket_arn",
+        Ty::String,
+        Some("\"\""),
+        "The Maia script runner's extension library bucket.",
+    ),
+    var("runner_keypair_secret_name", Ty::String, Some("\"\""), "The Maia script runner's keypair secret."),
+    Variable {
+        name: "runner_authorized_keys",
+        ty: Ty::String,
+        default: Some("\"\""),
+        sensitive: true,
+        description: "The Maia script runner's SSH public key.",
+    },
+];
+
+pub fn not_yet(name: &str) -> Option<&'static Variable> {
+    NOT_YET.iter().find(|v| v.name == name)
+}
 
 pub fn lookup(name: &str) -> Option<&'static Variable> {
     VARIABLES.iter().find(|v| v.name == name)

@@ -13,26 +13,26 @@ use crate::secret::SecretString;
 
 /// Reads typed values out of the raw variables, converting as Terraform does
 /// ("2" is a number, 2 is a string) and recording type errors.
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     raw: &'a RawVars,
-    diags: &'a mut Vec<Diagnostic>,
+    pub(super) diags: &'a mut Vec<Diagnostic>,
 }
 
 impl Reader<'_> {
-    fn entry(&self, name: &str) -> Option<&(Spanned, Origin)> {
+    pub(super) fn entry(&self, name: &str) -> Option<&(Spanned, Origin)> {
         self.raw.values.get(name)
     }
 
     /// The value's span, or the whole assignment for environment values (none).
-    fn span(&self, name: &str) -> ByteSpan {
+    pub(super) fn span(&self, name: &str) -> ByteSpan {
         self.entry(name).and_then(|(v, _)| v.span.clone())
     }
 
-    fn is_set(&self, name: &str) -> bool {
+    pub(super) fn is_set(&self, name: &str) -> bool {
         self.entry(name).is_some_and(|(v, _)| v.value != Value::Null)
     }
 
-    fn where_(&self, name: &str) -> String {
+    pub(super) fn where_(&self, name: &str) -> String {
         match self.entry(name).map(|(_, o)| o) {
             Some(Origin::Env(var)) if var.starts_with("--") => format!(" (from {var})"),
             Some(Origin::Env(var)) => format!(" (from environment variable {var})"),
@@ -60,7 +60,7 @@ impl Reader<'_> {
     }
 
     /// A string; `None` when null or unset.
-    fn opt_string(&mut self, name: &str) -> Option<String> {
+    pub(super) fn opt_string(&mut self, name: &str) -> Option<String> {
         let (v, _) = self.entry(name)?.clone();
         match &v.value {
             Value::Null => None,
@@ -74,7 +74,7 @@ impl Reader<'_> {
         }
     }
 
-    fn string(&mut self, name: &str, default: &str) -> String {
+    pub(super) fn string(&mut self, name: &str, default: &str) -> String {
         self.opt_string(name).unwrap_or_else(|| default.to_owned())
     }
 
@@ -133,7 +133,7 @@ impl Reader<'_> {
         Some(n as u32)
     }
 
-    fn bool(&mut self, name: &str, default: bool) -> bool {
+    pub(super) fn bool(&mut self, name: &str, default: bool) -> bool {
         let Some((v, _)) = self.entry(name).cloned() else {
             return default;
         };
@@ -149,7 +149,7 @@ impl Reader<'_> {
     }
 
     /// A list of strings, each with its own span.
-    fn string_list(&mut self, name: &str) -> Vec<(String, ByteSpan)> {
+    pub(super) fn string_list(&mut self, name: &str) -> Vec<(String, ByteSpan)> {
         let Some((v, _)) = self.entry(name).cloned() else {
             return Vec::new();
         };
@@ -197,7 +197,7 @@ impl Reader<'_> {
         }
     }
 
-    fn error(&mut self, name: &str, message: String, label: &str, help: String) {
+    pub(super) fn error(&mut self, name: &str, message: String, label: &str, help: String) {
         let span = self.span(name);
         self.diags.push(Diagnostic::error(message).at(span).label(label).help(help));
     }
@@ -246,9 +246,6 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     let sg_ids = r.string_list("security_group_ids");
     let create_bucket = r.bool("create_bucket", true);
     let desired_count = r.opt_number("desired_count", 0..=5000, "the task count").unwrap_or(2);
-    let cpu = r.opt_number("agent_cpu", 0..=u32::MAX, "CPU units");
-    let memory = r.opt_number("agent_memory", 0..=u32::MAX, "memory in MiB");
-    let runner_size = r.opt_string("runner_size");
     let ephemeral = r.opt_number(
         "ephemeral_storage_size",
         fargate::EPHEMERAL_MIN_GIB..=fargate::EPHEMERAL_MAX_GIB,
@@ -263,6 +260,9 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     let external_driver_location = r.string("external_driver_location", "");
     let log_retention_days = r.opt_number("log_retention_days", 0..=3653, "retention in days").unwrap_or(30);
     let metrics = r.bool("metrics", false);
+    let export_logs = r.bool("export_logs", true);
+    let secret_name = check_secret_name(&mut r, &name);
+    let access = super::access::read(&mut r, region.as_deref(), create_bucket);
     let availability_zones = r.string_list("availability_zones");
     let kms_key_arn = r.opt_string("kms_key_arn").filter(|s| !s.is_empty());
     let vpc_flow_logs = r.bool("vpc_flow_logs", false);
@@ -294,7 +294,7 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     check_matillion_region(&mut r, &matillion_region);
     check_placeholders(&mut r, &[("account_id", &account_id), ("agent_id", &agent_id)]);
     check_credentials(&mut r, client_id.as_deref(), client_secret.as_deref());
-    let (agent_cpu, agent_memory) = check_task_size(&mut r, cpu, memory, runner_size.as_deref());
+    let (agent_cpu, agent_memory) = check_task_size(&mut r);
     check_image(&mut r, &image_url);
     check_retention(&mut r, log_retention_days);
     if let (Some(key), Some(region)) = (&kms_key_arn, &region) {
@@ -368,7 +368,7 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
         );
     }
 
-    Some(Config {
+    let config = Config {
         name,
         region: region?,
         image_url,
@@ -405,12 +405,85 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
         capacity,
         alarms,
         metrics,
-    })
+        export_logs,
+        secret_name,
+        access,
+    };
+    check_task_role_size(&mut r, &config);
+    Some(config)
+}
+
+/// `secret_name`, or the name agentctl derives; AWS's naming rules apply.
+fn check_secret_name(r: &mut Reader, name: &str) -> String {
+    let Some(given) = r.opt_string("secret_name").filter(|s| !s.is_empty()) else {
+        return names::secret(name);
+    };
+    let derived = DerivedName { resource: "Secrets Manager secret", value: given.clone(), rule: names::Rule::Secret };
+    if let Err(why) = derived.check() {
+        r.error(
+            "secret_name",
+            format!("`secret_name` is not a valid secret name: {why}"),
+            "secret name",
+            "use letters, digits and - _ . / @ + = (at most 512 characters)".to_owned(),
+        );
+    } else if given
+        .rsplit_once('-')
+        .is_some_and(|(_, tail)| tail.len() == 6 && tail.chars().all(|c| c.is_ascii_alphanumeric()))
+    {
+        let span = r.span("secret_name");
+        r.diags.push(
+            Diagnostic::warning(format!("`secret_name` = \"{given}\" ends with a hyphen and six characters, like the suffix Secrets Manager adds to every ARN"))
+                .at(span)
+                .help("AWS advises against it: a partial ARN of this secret is ambiguous. Choose a name without such an ending"),
+        );
+    }
+    given
+}
+
+/// IAM holds at most 10,240 characters (without whitespace) of inline policy per
+/// role: agentctl's task policy and `task_role_policy` share them.
+fn check_task_role_size(r: &mut Reader, config: &Config) {
+    if config.access.extra_policy.is_none() {
+        return;
+    }
+    // The account placeholder is longer than an account id: this errs on the safe side.
+    let ctx = crate::model::Context::default();
+    let total: usize =
+        crate::model::iam::task_role_policies(config, &ctx).values().map(crate::policy::policy_size).sum();
+    if total > crate::policy::ROLE_INLINE_LIMIT {
+        r.error(
+            "task_role_policy",
+            format!(
+                "the task role's inline policies would be {total} characters; IAM allows {} per role (agentctl's own task policy takes part of it)",
+                crate::policy::ROLE_INLINE_LIMIT
+            ),
+            "policy too large",
+            "make `task_role_policy` shorter, or put it in a managed policy and list its ARN in `task_role_policy_arns`".to_owned(),
+        );
+    }
 }
 
 /// A key ARN in the deployment's region: CloudWatch Logs takes no alias and no
 /// key of another region.
 fn check_kms_key(r: &mut Reader, key: &str, region: &str) {
+    if let Some(p) = kms_key_problem(key, region, "CloudWatch Logs takes only a key ARN") {
+        // The region is the problem, not the ARN's shape: no need to quote it.
+        let subject = if p.other_region { "`kms_key_arn`".to_owned() } else { format!("`kms_key_arn` = \"{key}\"") };
+        r.error("kms_key_arn", format!("{subject} {}", p.why), p.label, p.help);
+    }
+}
+
+pub(super) struct KeyProblem {
+    pub why: String,
+    pub label: &'static str,
+    pub help: String,
+    /// A well-formed key ARN, of another region.
+    pub other_region: bool,
+}
+
+/// What is wrong with `key` as a KMS key ARN of `region`. `alias_why` says why
+/// an alias will not do.
+pub(super) fn kms_key_problem(key: &str, region: &str, alias_why: &str) -> Option<KeyProblem> {
     let parts: Vec<&str> = key.splitn(6, ':').collect();
     let key_id = parts.get(5).and_then(|p| p.strip_prefix("key/"));
     let well_formed = parts.len() == 6
@@ -422,26 +495,26 @@ fn check_kms_key(r: &mut Reader, key: &str, region: &str) {
         && key_id.is_some_and(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
     if !well_formed {
         let why = if parts.get(5).is_some_and(|p| p.starts_with("alias/")) || key.starts_with("alias/") {
-            "is an alias; CloudWatch Logs takes only a key ARN"
+            format!("is an alias; {alias_why}")
         } else {
-            "is not a KMS key ARN"
+            "is not a KMS key ARN".to_owned()
         };
-        r.error(
-            "kms_key_arn",
-            format!("`kms_key_arn` = \"{key}\" {why}"),
-            "key ARN",
-            "use the key's ARN, e.g. `arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab` (aws kms describe-key --key-id alias/NAME shows it)".to_owned(),
-        );
-        return;
+        return Some(KeyProblem {
+            why,
+            label: "key ARN",
+            help: "use the key's ARN, e.g. `arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab` (aws kms describe-key --key-id alias/NAME shows it)".to_owned(),
+            other_region: false,
+        });
     }
-    if parts[3] != region {
-        r.error(
-            "kms_key_arn",
-            format!("`kms_key_arn` is a key in {}, but the deployment is in {region}; AWS encrypts only with a key of the same region", parts[3]),
-            "other region",
-            format!("use a key in {region} (a multi-Region key's replica there has its own ARN)"),
-        );
-    }
+    (parts[3] != region).then(|| KeyProblem {
+        why: format!(
+            "is a key in {}, but the deployment is in {region}; AWS encrypts only with a key of the same region",
+            parts[3]
+        ),
+        label: "other region",
+        help: format!("use a key in {region} (a multi-Region key's replica there has its own ARN)"),
+        other_region: true,
+    })
 }
 
 /// Two distinct zone names of the region, for subnets agentctl creates. Whether
@@ -486,17 +559,26 @@ fn check_zones(r: &mut Reader, zones: &[(String, ByteSpan)], region: &str, exist
 
 /// S3's bucket naming rules, which the target of access logs must follow.
 fn check_access_logs_bucket(r: &mut Reader, bucket: &str) {
-    let ok_chars = bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-    let ok_ends = bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if !(3..=63).contains(&bucket.len()) || !ok_chars || !ok_ends {
+    if let Some(help) = bucket_name_problem(bucket) {
         r.error(
             "bucket_access_logs_bucket",
             format!("`bucket_access_logs_bucket` = \"{bucket}\" is not an S3 bucket name"),
             "bucket name",
-            "give the name of an existing bucket (3-63 lowercase letters, digits, hyphens and dots), not its ARN or URL".to_owned(),
+            help,
         );
     }
+}
+
+/// The fix when `bucket` breaks S3's bucket naming rules.
+pub(super) fn bucket_name_problem(bucket: &str) -> Option<String> {
+    let ok_chars = bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let ok_ends = bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+    let ok = (3..=63).contains(&bucket.len()) && ok_chars && ok_ends;
+    (!ok).then(|| {
+        "give the name of an existing bucket (3-63 lowercase letters, digits, hyphens and dots), not its ARN or URL"
+            .to_owned()
+    })
 }
 
 fn check_region(r: &mut Reader, region: Option<&str>) {
@@ -617,57 +699,91 @@ fn check_credentials(r: &mut Reader, client_id: Option<&str>, client_secret: Opt
     }
 }
 
-fn check_task_size(r: &mut Reader, cpu: Option<u32>, memory: Option<u32>, runner_size: Option<&str>) -> (u32, u32) {
-    let (mut cpu_v, mut mem_v) = (cpu.unwrap_or(1024), memory.unwrap_or(4096));
-    if let Some(size) = runner_size {
-        match fargate::RUNNER_SIZES.iter().find(|(n, _, _)| *n == size) {
-            Some((_, c, m)) => {
-                let conflicts =
-                    (r.is_set("agent_cpu") && cpu != Some(*c)) || (r.is_set("agent_memory") && memory != Some(*m));
-                if conflicts {
-                    r.error(
-                        "runner_size",
-                        format!("`runner_size` = \"{size}\" means {c} CPU / {m} MiB, but agent_cpu/agent_memory say otherwise"),
-                        "conflicts with agent_cpu/agent_memory",
-                        "set either runner_size or agent_cpu and agent_memory, not both".to_owned(),
-                    );
-                }
-                (cpu_v, mem_v) = (*c, *m);
-            }
-            None => {
-                let names: Vec<_> = fargate::RUNNER_SIZES.iter().map(|(n, c, m)| format!("{n} ({c}/{m})")).collect();
-                r.error(
-                    "runner_size",
-                    format!("`runner_size` = \"{size}\" is not a runner size"),
-                    "unknown size",
-                    format!("use one of {}", names.join(", ")),
-                );
-            }
+/// The task size: `runner_size` (default small) gives CPU and memory; explicit
+/// numbers override it. `runner_cpu`/`runner_memory` are the reference module's
+/// overrides of the size, so they win silently; `agent_cpu`/`agent_memory` come
+/// from the module's older versions, which had no size, so a disagreement with a
+/// size the user wrote is reported.
+fn check_task_size(r: &mut Reader) -> (u32, u32) {
+    fn explicit(r: &mut Reader, old: &'static str, new: &'static str, what: &str) -> Option<(u32, &'static str)> {
+        let (a, b) = (r.opt_number(old, 0..=u32::MAX, what), r.opt_number(new, 0..=u32::MAX, what));
+        if r.is_set(old) && r.is_set(new) {
+            r.error(
+                new,
+                format!("`{new}` and `{old}` are two names of one setting; both are set"),
+                "set twice",
+                format!("keep one of them (`{new}` is the reference module's newer name)"),
+            );
         }
-        return (cpu_v, mem_v);
+        match (a, b) {
+            (Some(v), _) => Some((v, old)),
+            (None, Some(v)) => Some((v, new)),
+            // Unset, or already reported as a type or range error.
+            (None, None) => None,
+        }
     }
-    if cpu.is_none() && r.is_set("agent_cpu") || memory.is_none() && r.is_set("agent_memory") {
+    let cpu = explicit(r, "agent_cpu", "runner_cpu", "CPU units");
+    let memory = explicit(r, "agent_memory", "runner_memory", "memory in MiB");
+    let size = r.string("runner_size", "small");
+    let Some(&(_, size_cpu, size_memory)) = fargate::RUNNER_SIZES.iter().find(|(n, _, _)| *n == size) else {
+        let names: Vec<_> = fargate::RUNNER_SIZES.iter().map(|(n, c, m)| format!("{n} ({c}/{m})")).collect();
+        r.error(
+            "runner_size",
+            format!("`runner_size` = \"{size}\" is not a runner size"),
+            "unknown size",
+            format!("use one of {}", names.join(", ")),
+        );
+        return (value_or(cpu, 1024), value_or(memory, 4096));
+    };
+    let disagrees =
+        |v: Option<(u32, &str)>, want: u32| v.is_some_and(|(v, var)| var.starts_with("agent_") && v != want);
+    if r.is_set("runner_size") && (disagrees(cpu, size_cpu) || disagrees(memory, size_memory)) {
+        r.error(
+            "runner_size",
+            format!("`runner_size` = \"{size}\" means {size_cpu} CPU / {size_memory} MiB, but agent_cpu/agent_memory say otherwise"),
+            "conflicts with agent_cpu/agent_memory",
+            "set either runner_size or agent_cpu and agent_memory, not both".to_owned(),
+        );
+        return (size_cpu, size_memory);
+    }
+    let (cpu_v, mem_v) = (value_or(cpu, size_cpu), value_or(memory, size_memory));
+    let typed_badly =
+        |r: &Reader, names: [&str; 2], v: Option<(u32, &str)>| v.is_none() && names.iter().any(|n| r.is_set(n));
+    if typed_badly(r, ["agent_cpu", "runner_cpu"], cpu) || typed_badly(r, ["agent_memory", "runner_memory"], memory) {
         return (cpu_v, mem_v); // already reported as a type/range error
     }
+    let cpu_var = cpu.map_or("agent_cpu", |(_, var)| var);
+    let memory_var =
+        memory.map_or(if cpu_var == "runner_cpu" { "runner_memory" } else { "agent_memory" }, |(_, var)| var);
     match fargate::valid_memory_for_cpu(cpu_v) {
         None => r.error(
-            "agent_cpu",
-            format!("`agent_cpu` = {cpu_v} is not a Fargate CPU size"),
+            cpu_var,
+            format!("`{cpu_var}` = {cpu_v} is not a Fargate CPU size"),
             "not a Fargate CPU value",
             format!("use one of {}", fargate::VALID_CPU.map(|c| c.to_string()).join(", ")),
         ),
         Some(valid) if !valid.contains(&mem_v) => {
-            let at = if r.is_set("agent_memory") { "agent_memory" } else { "agent_cpu" };
+            let at = if memory.is_some() {
+                memory_var
+            } else if cpu.is_some() {
+                cpu_var
+            } else {
+                "runner_size"
+            };
             r.error(
                 at,
                 format!("Fargate does not offer {cpu_v} CPU with {mem_v} MiB memory"),
                 "invalid cpu/memory combination",
-                format!("with agent_cpu = {cpu_v}, agent_memory must be one of: {}", fargate::describe_memory(&valid)),
+                format!("with {cpu_var} = {cpu_v}, {memory_var} must be one of: {}", fargate::describe_memory(&valid)),
             );
         }
         Some(_) => {}
     }
     (cpu_v, mem_v)
+}
+
+fn value_or(v: Option<(u32, &str)>, default: u32) -> u32 {
+    v.map_or(default, |(v, _)| v)
 }
 
 fn check_image(r: &mut Reader, image: &str) {

@@ -43,6 +43,11 @@ impl Value {
     }
 }
 
+/// The text of a template made of literals only; `None` when it interpolates.
+fn literal(template: &hcl_edit::template::Template) -> Option<String> {
+    template.iter().map(|e| e.as_literal().map(|l| l.as_str())).collect()
+}
+
 pub fn from_expr(expr: &Expression) -> Spanned {
     let value = match expr {
         Expression::Null(_) => Value::Null,
@@ -63,7 +68,11 @@ pub fn from_expr(expr: &Expression) -> Spanned {
                 .collect(),
         ),
         Expression::Parenthesis(inner) => return from_expr(inner.inner()),
-        Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => Value::Unsupported("string template"),
+        // A heredoc (or quoted template) without interpolations is a plain string.
+        Expression::HeredocTemplate(h) => {
+            literal(&h.template).map_or(Value::Unsupported("string template"), Value::String)
+        }
+        Expression::StringTemplate(t) => literal(t).map_or(Value::Unsupported("string template"), Value::String),
         Expression::Variable(_) | Expression::Traversal(_) => Value::Unsupported("reference"),
         Expression::FuncCall(_) => Value::Unsupported("function call"),
         Expression::UnaryOp(op) => match (op.operator.value(), from_expr(&op.expr).value) {

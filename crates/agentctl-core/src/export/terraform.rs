@@ -588,7 +588,7 @@ fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
                 }),
             );
         }
-        Spec::IamRole(RoleSpec { description, assume_role_policy, policies }) => {
+        Spec::IamRole(RoleSpec { description, assume_role_policy, policies, managed_policy_arns }) => {
             let trust = policy(out, owner, &format!("{key}_assume_role"), assume_role_policy, refs);
             out.resource(
                 owner,
@@ -612,6 +612,20 @@ fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
                         "name": refs.string(policy_name),
                         "role": format!("${{{}.id}}", terraform_address(r.addr)),
                         "policy": document
+                    }),
+                );
+            }
+            for arn in managed_policy_arns {
+                // Account and name: an AWS managed and a customer policy may share a name.
+                let owner_account = arn.split(':').nth(4).unwrap_or_default();
+                let policy_name = arn.rsplit('/').next().unwrap_or(arn);
+                out.resource(
+                    owner,
+                    "aws_iam_role_policy_attachment",
+                    &format!("{key}_{}", identifier(&format!("{owner_account}_{policy_name}"))),
+                    json!({
+                        "role": format!("${{{}.name}}", terraform_address(r.addr)),
+                        "policy_arn": refs.string(arn)
                     }),
                 );
             }
@@ -900,6 +914,9 @@ fn container_definition(c: &ContainerSpec, log_group: Option<&Resource>) -> Valu
         "logConfiguration": {"logDriver": c.log_driver, "options": log_options},
         "stopTimeout": c.stop_timeout
     });
+    if let Some(user) = &c.user {
+        container["user"] = json!(user);
+    }
     // Only where there is one: ECS leaves an empty list out of the definition it
     // returns, and the provider would show the difference.
     if !c.depends_on.is_empty() {

@@ -13,9 +13,24 @@ use crate::regions::partition;
 /// Name of the agent's container in the task definition.
 pub const AGENT_CONTAINER: &str = "agent";
 
-/// Paths the agent writes to; everything else is read-only.
-pub const WRITABLE_PATHS: [(&str, &str); 3] =
-    [("tmp", "/tmp"), ("var-tmp", "/var/tmp"), ("api-profiles", "/home/agentuser/api_profiles")];
+/// Paths the agent writes to, one task-scoped volume each; everything else is
+/// read-only. Matillion's reference task definition lists these (its
+/// "documented required writeable volumes"): Python extension libraries, JDBC
+/// drivers, custom certificates, caches and the agent's home. /var/tmp is ours.
+pub const WRITABLE_PATHS: [(&str, &str); 8] = [
+    ("tmp", "/tmp"),
+    ("var-tmp", "/var/tmp"),
+    ("home", "/home"),
+    ("api-profiles", "/home/agentuser/api_profiles"),
+    ("cache", "/root/.cache"),
+    ("python-libs", "/usr/lib/pythonLibs"),
+    ("jdbc-drivers", "/usr/local/drivers"),
+    ("custom-certs", "/usr/local/custom-certs"),
+];
+
+/// The agent runs as root, like Matillion's reference: Fargate creates empty
+/// bind-mount volumes owned by root, so another user could not write them.
+pub const AGENT_USER: &str = "0";
 
 pub fn build(config: &Config, ctx: &Context) -> Stack {
     let name = config.name.as_str();
@@ -125,7 +140,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
     };
 
     // --- credentials, roles, storage, logs -----------------------------------
-    let secret_name = names::secret(name);
+    let secret_name = config.secret_name.clone();
     let secret_value = serde_json::json!({
         "client_id": config.client_id.expose(),
         "client_secret": config.client_secret.expose(),
@@ -143,9 +158,8 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         vec![],
     );
     let log_group = names::log_group(name);
-    let log_group_arn = format!("arn:{part}:logs:{region}:{account}:log-group:{log_group}");
-    // Secrets Manager appends "-" and six random characters to the ARN.
-    let secret_arn_pattern = format!("arn:{part}:secretsmanager:{region}:{account}:secret:{secret_name}-??????");
+    let log_group_arn = iam::log_group_arn(part, region, account, &log_group);
+    let secret_arn_pattern = iam::secret_arn_pattern(part, region, account, &secret_name);
     let image = ImageRef::parse(&config.image_url).expect("validated image");
     let ecr_repo =
         image.private_ecr().map(|(acct, reg, repo)| format!("arn:{part}:ecr:{reg}:{acct}:repository/{repo}"));
@@ -168,6 +182,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                     region,
                 }),
             )]),
+            managed_policy_arns: vec![],
         }),
         vec![],
     );
@@ -181,10 +196,8 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         Spec::IamRole(RoleSpec {
             description: format!("The Matillion agent {name} runs with this role"),
             assume_role_policy: trust,
-            policies: BTreeMap::from([(
-                "agent-task".to_owned(),
-                iam::task_policy(bucket_arn.as_deref(), &log_group_arn, config.kms_key_arn.as_deref(), region),
-            )]),
+            policies: iam::task_role_policies(config, ctx),
+            managed_policy_arns: config.access.managed_policy_arns.clone(),
         }),
         vec![],
     );
@@ -239,6 +252,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
             SecretRef { name: "OAUTH_CLIENT_ID".into(), value_from: format!("{secret_arn}:client_id::") },
             SecretRef { name: "OAUTH_CLIENT_SECRET".into(), value_from: format!("{secret_arn}:client_secret::") },
         ],
+        user: Some(AGENT_USER.into()),
         readonly_root_filesystem: true,
         mount_points: WRITABLE_PATHS
             .iter()
@@ -326,7 +340,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         }
     }
 
-    Stack { deployment: name.to_owned(), region: region.to_owned(), resources, existing }
+    Stack { deployment: name.to_owned(), region: region.to_owned(), resources, existing, access: config.access.clone() }
 }
 
 /// Multipart uploads the agent never finished cost storage until aborted.
@@ -359,6 +373,7 @@ fn push_flow_logs(push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address
             description: format!("VPC Flow Logs of the Matillion agent {name} write with this role"),
             assume_role_policy: iam::flow_logs_trust(part, account, region),
             policies: BTreeMap::from([("flow-logs-delivery".to_owned(), iam::flow_logs_policy(&group_arn))]),
+            managed_policy_arns: vec![],
         }),
         vec![],
     );
@@ -411,7 +426,7 @@ fn agent_environment(c: &Config) -> Vec<KeyValue> {
         ("AGENT_ID", c.agent_id.as_str()),
         ("MATILLION_REGION", c.matillion_region.as_str()),
         ("CLOUD_PROVIDER", "AWS"),
-        ("EXPORT_LOGS", "true"),
+        ("EXPORT_LOGS", if c.export_logs { "true" } else { "false" }),
         ("MATILLION_ENV", c.matillion_environment.as_str()),
         ("EXTENSION_LIBRARY_LOCATION", c.extension_library_location.as_str()),
         ("EXTENSION_LIBRARY_PROTOCOL", c.extension_library_protocol.as_str()),
@@ -471,6 +486,7 @@ fn metrics_sidecar(cluster: &str, service: &str, log_group: &str, region: &str) 
             KeyValue { name: "PROMETHEUS_CONFIG_CONTENT".into(), value: prometheus },
         ],
         secrets: vec![],
+        user: None,
         // The CloudWatch agent writes its own state under /opt/aws.
         readonly_root_filesystem: false,
         mount_points: vec![],
@@ -483,12 +499,6 @@ fn metrics_sidecar(cluster: &str, service: &str, log_group: &str, region: &str) 
         stop_timeout: 10,
         depends_on: vec![ContainerDependency { container_name: AGENT_CONTAINER.into(), condition: "START".into() }],
     }
-}
-
-/// Names are user-given for schedules; addresses need `'static` keys. A CLI
-/// process builds a handful of these once, so leaking them is fine.
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
 }
 
 fn scaling_and_alarms(
@@ -531,7 +541,7 @@ fn scaling_and_alarms(
         }
         for s in &config.schedules {
             push(
-                Address::new(Kind::ScheduledAction, leak(s.name.clone())),
+                Address::named(Kind::ScheduledAction, &s.name),
                 format!("{name}-{}", s.name),
                 false,
                 Spec::ScheduledAction(ScheduledActionSpec {

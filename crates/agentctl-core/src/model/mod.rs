@@ -112,6 +112,11 @@ impl Address {
     pub const fn new(kind: Kind, key: &'static str) -> Self {
         Self { kind, key }
     }
+    /// An address keyed by a name known only at run time (a schedule, a resource
+    /// found in AWS). A run makes a handful of these, so leaking them is fine.
+    pub fn named(kind: Kind, key: &str) -> Self {
+        Self { kind, key: Box::leak(key.to_owned().into_boxed_str()) }
+    }
     /// `${addr.attr}`: a value known once this resource exists.
     pub fn reference(&self, attr: &str) -> String {
         format!("${{{self}.{attr}}}")
@@ -206,6 +211,9 @@ pub struct Stack {
     pub region: String,
     pub resources: Vec<Resource>,
     pub existing: ExistingNetwork,
+    /// What the agent may reach that the stack does not own (secrets, buckets,
+    /// managed policies): doctor checks them, iam-policy lets it.
+    pub access: crate::config::AgentAccess,
 }
 
 impl Stack {

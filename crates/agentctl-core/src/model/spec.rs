@@ -73,8 +73,10 @@ pub struct SecretSpec {
 pub struct RoleSpec {
     pub description: String,
     pub assume_role_policy: Value,
-    /// Inline policies by name. No managed policy is attached.
+    /// Inline policies by name.
     pub policies: std::collections::BTreeMap<String, Value>,
+    /// Attached managed policies, sorted; agentctl owns exactly this set.
+    pub managed_policy_arns: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -230,6 +232,8 @@ pub struct ContainerSpec {
     /// Sorted by name: ECS does not keep order and order means nothing.
     pub environment: Vec<KeyValue>,
     pub secrets: Vec<SecretRef>,
+    /// `None`: the image's own user.
+    pub user: Option<String>,
     pub readonly_root_filesystem: bool,
     pub mount_points: Vec<MountPoint>,
     pub log_driver: String,

@@ -132,9 +132,9 @@ pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A config file users already have, from the shared examples.
+/// A config file users already have (tests/fixtures/examples).
 pub fn example(file: &str) -> String {
-    let path = manifest_dir().join("../../../shared/examples").join(file);
+    let path = manifest_dir().join("tests/fixtures/examples").join(file);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read example {}: {e}", path.display()))
 }
 

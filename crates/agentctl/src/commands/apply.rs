@@ -39,7 +39,7 @@ async fn apply_locked(
 ) -> Result<Code, Failure> {
     let stack = stack(loaded, aws);
     let (plan, live) = agentctl_aws::live::plan(aws, &stack, lock.adoptable()).await?;
-    show(&plan, settings, printer);
+    show(&plan, Some(&loaded.config), settings, printer);
     if !plan.has_changes() {
         return Ok(Code::Ok);
     }

@@ -18,7 +18,7 @@ pub async fn run(settings: &Settings, printer: &Printer, args: &DestroyArgs) -> 
         for f in &foreign {
             printer.warn(&format!("{} {} ({}) has this deployment's name but not its ownership tag: left untouched", f.kind, f.name, f.id));
         }
-        show(&plan, settings, printer);
+        show(&plan, None, settings, printer);
         if plan.changes.is_empty() {
             return Ok(Code::Ok);
         }

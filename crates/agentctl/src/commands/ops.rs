@@ -107,17 +107,19 @@ pub async fn status(settings: &Settings, printer: &Printer) -> Result<Code, Fail
     for e in svc.events.iter().take(8) {
         let _ = writeln!(out, "  {}  {}", format_utc(e.at.max(0) as u64), e.message);
     }
+    let access = agentctl_core::model::iam::access_summary(&loaded.config);
+    let _ = writeln!(out, "\n{access}");
     let _ = writeln!(out, "\n{}", outputs.text());
     printer.result(
         &out,
-        &json!({"service": svc, "running_tasks": status.running_tasks, "autoscaling": status.autoscaling, "alarms": status.alarms, "outputs": outputs}),
+        &json!({"service": svc, "running_tasks": status.running_tasks, "autoscaling": status.autoscaling, "alarms": status.alarms, "agent_access": access, "outputs": outputs}),
     );
     Ok(Code::Ok)
 }
 
 pub async fn tasks(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
     let (loaded, aws) = connect_clients(settings, printer).await?;
-    let s = ServiceRef::new(&loaded.config.name);
+    let s = ServiceRef::new(&loaded.config.name, &loaded.config.secret_name);
     let (running, stopped) = tokio::try_join!(ops::tasks(&aws, &s, false), ops::tasks(&aws, &s, true))?;
     let account = stopped.iter().find_map(|t| ops::account_of(&t.task_definition)).unwrap_or_default();
     let ctx = context(&aws.region, account, &s, &loaded.config);
@@ -163,7 +165,7 @@ pub async fn logs(settings: &Settings, printer: &Printer, args: &LogsArgs) -> Re
     let start_ms = agentctl_aws::logs::parse_since(&args.since, now_ms)
         .map_err(|e| Failure::new(Code::InvalidInput, format!("--since: {e}")))?;
     let (loaded, aws) = connect_clients(settings, printer).await?;
-    let s = ServiceRef::new(&loaded.config.name);
+    let s = ServiceRef::new(&loaded.config.name, &loaded.config.secret_name);
     let q = agentctl_aws::logs::Query { group: &s.log_group, task: args.task.as_deref(), start_ms, end_ms: None };
     let json = printer.is_json();
     let print = |l: &agentctl_aws::logs::LogLine| {
@@ -194,7 +196,7 @@ pub async fn logs(settings: &Settings, printer: &Printer, args: &LogsArgs) -> Re
 
 pub async fn scale(settings: &Settings, printer: &Printer, args: &ScaleArgs) -> Result<Code, Failure> {
     let (loaded, aws) = connect_clients(settings, printer).await?;
-    let s = ServiceRef::new(&loaded.config.name);
+    let s = ServiceRef::new(&loaded.config.name, &loaded.config.secret_name);
     let scaled = ops::scale(&aws, &s, args.count, loaded.config.autoscaling.is_some()).await?;
     if let Some((min, max)) = scaled.outside_bounds {
         printer.warn(&format!(
@@ -235,7 +237,7 @@ pub async fn redeploy(settings: &Settings, printer: &Printer, args: &RedeployArg
             .map_err(|e| Failure::new(Code::InvalidInput, format!("--image {image}: {e}")))?;
     }
     let (loaded, aws) = connect_clients(settings, printer).await?;
-    let s = ServiceRef::new(&loaded.config.name);
+    let s = ServiceRef::new(&loaded.config.name, &loaded.config.secret_name);
     let started = ops::redeploy(&aws, &s, args.image.as_deref()).await?;
     printer.note(&format!("Redeploying {} with {}", s.service, started.task_definition));
     if let Some(image) = args.image.as_deref().filter(|i| *i != loaded.config.image_url) {
@@ -256,7 +258,7 @@ pub async fn redeploy(settings: &Settings, printer: &Printer, args: &RedeployArg
 
 pub async fn rollback(settings: &Settings, printer: &Printer, args: &RollbackArgs) -> Result<Code, Failure> {
     let (loaded, aws) = connect_clients(settings, printer).await?;
-    let s = ServiceRef::new(&loaded.config.name);
+    let s = ServiceRef::new(&loaded.config.name, &loaded.config.secret_name);
     let started = ops::rollback(&aws, &s, args.to).await?;
     printer.note(&format!(
         "Rolling {} back from {} to {}",

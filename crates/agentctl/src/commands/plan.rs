@@ -1,5 +1,6 @@
 //! `agentctl plan`: what apply would change, offline or against AWS.
 
+use agentctl_core::config::Config;
 use agentctl_core::model::{self, Context};
 use agentctl_core::plan::{self, render, Plan};
 
@@ -9,15 +10,22 @@ use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 use crate::settings::Settings;
 
-pub fn show(plan: &Plan, settings: &Settings, printer: &Printer) {
-    let text = render::text(plan, &render::TextOptions { verbose: settings.verbose > 0 });
-    printer.result(&text, &render::json(plan));
+/// The plan; with `config`, also what the deployed agent may reach.
+pub fn show(plan: &Plan, config: Option<&Config>, settings: &Settings, printer: &Printer) {
+    let mut text = render::text(plan, &render::TextOptions { verbose: settings.verbose > 0 });
+    let mut json = render::json(plan);
+    if let Some(config) = config {
+        let access = model::iam::access_summary(config);
+        text.push_str(&format!("\n{access}\n"));
+        json["agent_access"] = access.into();
+    }
+    printer.result(&text, &json);
 }
 
 pub fn offline(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
     let loaded = load_config(settings, printer)?;
     let stack = model::build(&loaded.config, &Context::default());
-    show(&plan::plan_offline(&stack), settings, printer);
+    show(&plan::plan_offline(&stack), Some(&loaded.config), settings, printer);
     Ok(Code::Ok)
 }
 
@@ -26,6 +34,6 @@ pub async fn live(settings: &Settings, printer: &Printer, args: &PlanArgs) -> Re
     check_pinned_zones(&loaded.config, &aws)?;
     let stack = stack(&loaded, &aws);
     let (plan, _) = agentctl_aws::live::plan(&aws, &stack, &[]).await?;
-    show(&plan, settings, printer);
+    show(&plan, Some(&loaded.config), settings, printer);
     Ok(if args.detailed_exitcode && plan.has_changes() { Code::Changes } else { Code::Ok })
 }

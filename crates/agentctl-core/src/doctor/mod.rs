@@ -3,7 +3,7 @@
 //! checks, each passed, warned or failed, with the evidence that decided it and,
 //! when not passed, a fix that names the resources to change.
 //!
-//! What the agent task needs from the network (DESIGN §8): outbound HTTPS to the
+//! What the agent task needs from the network: outbound HTTPS to the
 //! image registry, to AWS APIs (CloudWatch Logs for the awslogs driver, Secrets
 //! Manager for the credentials injected at start, S3 for the staging bucket and,
 //! for a private ECR image, the ECR APIs and ECR's layer storage in S3) and to
@@ -11,6 +11,8 @@
 //! plus DNS. Not needed: `ecs` endpoints (Fargate's own agent needs none), `sts`
 //! (task role credentials come from the ECS credentials endpoint), `kms` (Secrets
 //! Manager decrypts server-side).
+
+mod access;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -22,6 +24,8 @@ use crate::config::{Config, NetworkConfig, SecurityGroupConfig};
 use crate::image::ImageRef;
 use crate::model::{self, Spec};
 use crate::regions::MATILLION_REGIONS;
+
+pub use access::{agent_needs, exact_secret_names, AccessFacts, Lookup, Simulated, Simulation};
 
 /// Stable ids of the checks, for JSON consumers and tests.
 pub mod ids {
@@ -35,6 +39,10 @@ pub mod ids {
     pub const IMAGE: &str = "image";
     pub const MATILLION: &str = "matillion.endpoints";
     pub const VCPU_QUOTA: &str = "quota.fargate_vcpu";
+    pub const SECRET_NAMES: &str = "access.secret_names";
+    pub const STAGING_BUCKETS: &str = "access.staging_buckets";
+    pub const MANAGED_POLICIES: &str = "access.task_role_policy_arns";
+    pub const EFFECTIVE_ACCESS: &str = "access.effective";
 }
 
 /// Service Quotas code of "Fargate On-Demand vCPU resource count".
@@ -193,6 +201,8 @@ pub struct DoctorFacts {
     pub fargate_vcpu_quota: Option<f64>,
     /// On-demand Fargate vCPU in use in the region by tasks other than this service's.
     pub fargate_vcpu_in_use: Option<f64>,
+    /// The secrets, buckets and policies the task role names, and IAM's simulator.
+    pub access: AccessFacts,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -351,6 +361,7 @@ impl DoctorFacts {
             network: None,
             image: config.image_url.clone(),
             image_lookup: ImageLookup::NotRead("the registry was not asked".into()),
+            access: AccessFacts::not_gathered(config),
             cpu_architecture: planned_service(config).0,
             desired_count: config.desired_count,
             max_count: config.autoscaling.as_ref().map_or(config.desired_count, |a| {
@@ -393,6 +404,12 @@ pub fn evaluate(config: &Config, facts: &DoctorFacts) -> Checklist {
     checks.push(check_image(facts));
     checks.push(check_matillion_region(&config.matillion_region));
     checks.push(check_vcpu_quota(facts, max_percent));
+    let account = match &facts.credentials {
+        Credentials::Valid { account, .. } => Some(account.clone()),
+        _ => None,
+    };
+    let ctx = model::Context { aws_account_id: account, availability_zones: None };
+    checks.extend(access::checks(config, &ctx, &facts.access));
     Checklist { checks }
 }
 
