@@ -248,8 +248,8 @@ fn probe_retries() -> aws_config::retry::RetryConfig {
 }
 
 async fn fargate_quota(aws: &Aws) -> Option<f64> {
-    let sq = aws_sdk_servicequotas::Client::new(&aws.sdk_config);
-    let out = sq
+    let out = aws
+        .quotas
         .get_service_quota()
         .service_code("fargate")
         .quota_code(FARGATE_ON_DEMAND_VCPU_QUOTA_CODE)
@@ -296,7 +296,7 @@ pub async fn facts(aws: &Aws, config: &Config) -> Result<DoctorFacts, Error> {
 fn lookup<T>(result: Result<T, Error>) -> Lookup {
     match result {
         Ok(_) => Lookup::Found,
-        Err(e) if super::adapters::is_not_found(&e) => Lookup::Missing,
+        Err(e) if e.is(crate::Meaning::NotFound) => Lookup::Missing,
         Err(e) => Lookup::NotRead(e.to_string()),
     }
 }
@@ -402,7 +402,7 @@ async fn simulate_task_role(aws: &Aws, config: &Config) -> Simulation {
                 })
                 .collect(),
         ),
-        Err(e) if super::adapters::is_not_found(&e) => Simulation::NotRun("the task role does not exist yet".into()),
+        Err(e) if e.is(crate::Meaning::NotFound) => Simulation::NotRun("the task role does not exist yet".into()),
         Err(e) => Simulation::NotRun(e.to_string()),
     }
 }

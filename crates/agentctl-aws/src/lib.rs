@@ -18,5 +18,5 @@ pub mod rollout;
 mod sdk;
 
 pub use adapters::iam::decode_policy;
-pub use error::Error;
+pub use error::{ApiError, Error, Meaning};
 pub use sdk::{Aws, AwsSettings};

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_sdk_ssm::types::{ParameterType, Tag};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{sdk, Error};
+use crate::error::{sdk, Error, Meaning};
 use crate::Aws;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -107,7 +107,7 @@ pub async fn acquire(aws: &Aws, deployment: &str, operation: &str) -> Result<Loc
             .await;
         match put.map_err(sdk(format!("taking the lock {parameter}"))) {
             Ok(_) => return Ok(Lock { parameter, info, took_over }),
-            Err(Error::Aws { message, .. }) if message.starts_with("ParameterAlreadyExists") => {
+            Err(e) if e.is(Meaning::AlreadyExists) => {
                 let holder = read(aws, &parameter).await?;
                 match holder {
                     None => continue, // released meanwhile
@@ -143,7 +143,7 @@ pub async fn acquire(aws: &Aws, deployment: &str, operation: &str) -> Result<Loc
 async fn read(aws: &Aws, parameter: &str) -> Result<Option<LockInfo>, Error> {
     match aws.ssm.get_parameter().name(parameter).send().await.map_err(sdk(format!("reading the lock {parameter}"))) {
         Ok(out) => Ok(out.parameter().and_then(|p| p.value()).and_then(|v| serde_json::from_str(v).ok())),
-        Err(Error::Aws { message, .. }) if message.starts_with("ParameterNotFound") => Ok(None),
+        Err(e) if e.is(Meaning::NotFound) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -181,7 +181,7 @@ impl Lock {
                 .map_err(sdk(format!("releasing the lock {}", self.parameter)))
                 .or_else(|e| match e {
                     // A retried delete whose first attempt took effect.
-                    Error::Aws { message, .. } if message.starts_with("ParameterNotFound") => Ok(()),
+                    e if e.is(Meaning::NotFound) => Ok(()),
                     e => Err(e),
                 })?;
         }

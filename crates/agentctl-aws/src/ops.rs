@@ -8,7 +8,7 @@ use agentctl_core::rollout::{ServiceSnapshot, StoppedTask};
 use aws_sdk_ecs::types::{DesiredStatus, TaskDefinition};
 use serde::Serialize;
 
-use crate::error::{sdk, Error};
+use crate::error::{sdk, Error, Meaning};
 use crate::rollout::{self, task_id};
 use crate::Aws;
 
@@ -78,12 +78,7 @@ pub async fn tasks(aws: &Aws, s: &ServiceRef, stopped: bool) -> Result<Vec<TaskI
     let arns = match listed.map_err(sdk(format!("listing tasks of {}", s.service))) {
         Ok(out) => out.task_arns().to_vec(),
         // No cluster or service yet: no tasks (status says what is missing).
-        Err(e)
-            if crate::adapters::is_not_found(&e)
-                || matches!(&e, Error::Aws { message, .. } if message.starts_with("ServiceNotFoundException")) =>
-        {
-            vec![]
-        }
+        Err(e) if e.is(Meaning::NotFound) => vec![],
         Err(e) => return Err(e),
     };
     if arns.is_empty() {
@@ -393,12 +388,7 @@ pub async fn redeploy(aws: &Aws, s: &ServiceRef, image: Option<&str>) -> Result<
             .await
             .map_err(sdk(format!("updating ECS service {}", s.service)))
             .map_err(|e| match e {
-                Error::Aws { message, .. }
-                    if message.starts_with("ServiceNotFoundException")
-                        || message.starts_with("ClusterNotFoundException") =>
-                {
-                    not_deployed(s)
-                }
+                e if e.is(Meaning::NotFound) => not_deployed(s),
                 e => e,
             })?;
         let current = out.service().and_then(|svc| svc.task_definition()).unwrap_or_default().to_owned();

@@ -49,7 +49,7 @@ fn is_loopback(host: &str) -> bool {
 
 async fn read(aws: &Aws, image: &str, reference: &Reference, host: &str, loopback: bool) -> ImageLookup {
     let auth = match ImageRef::parse(image).ok().and_then(|i| i.private_ecr()) {
-        Some((_, region, _)) => match ecr_auth(&ecr_client(aws, &region)).await {
+        Some((_, region, _)) => match ecr_auth(&aws.ecr_in(&region)).await {
             Ok(auth) => auth,
             Err(e) => return ImageLookup::Unreachable(e),
         },
@@ -129,14 +129,6 @@ fn failed(host: &str, e: &OciDistributionError) -> ImageLookup {
         }
         _ => ImageLookup::Unreachable(format!("{host}: {e}")),
     }
-}
-
-/// ECR in the image's region (a repository lives in one region).
-fn ecr_client(aws: &Aws, region: &str) -> aws_sdk_ecr::Client {
-    let config = aws_sdk_ecr::config::Builder::from(&aws.sdk_config)
-        .region(aws_sdk_ecr::config::Region::new(region.to_owned()))
-        .build();
-    aws_sdk_ecr::Client::from_conf(config)
 }
 
 /// ECR's registry login: user `AWS`, the token's password, for the caller.

@@ -75,7 +75,7 @@ pub async fn describe(
     let sent = ecs.describe_services().cluster(cluster).services(service).send().await;
     let out = match sent.map_err(sdk(format!("reading ECS service {service}"))) {
         Ok(out) => out,
-        Err(e) if crate::adapters::is_not_found(&e) => return Ok(None),
+        Err(e) if e.is(crate::Meaning::NotFound) => return Ok(None),
         Err(e) => return Err(e),
     };
     let Some(s) = out.services().iter().find(|s| s.status() != Some("INACTIVE")) else { return Ok(None) };

@@ -13,7 +13,6 @@ use aws_sdk_applicationautoscaling::types::{
     PredefinedMetricSpecification, ScalableDimension, ScalableTargetAction, ServiceNamespace,
     TargetTrackingScalingPolicyConfiguration,
 };
-use aws_sdk_applicationautoscaling::Client;
 
 use super::{outputs, Outputs};
 use crate::error::{sdk, Error};
@@ -21,10 +20,6 @@ use crate::Aws;
 
 const NS: ServiceNamespace = ServiceNamespace::Ecs;
 const DIM: ScalableDimension = ScalableDimension::EcsServiceDesiredCount;
-
-fn client(aws: &Aws) -> Client {
-    Client::new(&aws.sdk_config)
-}
 
 fn live(id: &str, spec: Spec) -> LiveResource {
     LiveResource {
@@ -46,7 +41,7 @@ pub(crate) async fn read(
     deployment: &str,
     resource_id: &str,
 ) -> Result<BTreeMap<Address, LiveResource>, Error> {
-    let c = client(aws);
+    let c = &aws.autoscaling;
     let (targets, policies, actions) = tokio::try_join!(
         async {
             c.describe_scalable_targets()
@@ -121,7 +116,7 @@ pub(crate) async fn read(
 
 /// Create and update are the same call for all three: Put/Register overwrite.
 pub(crate) async fn put(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
-    let c = client(aws);
+    let c = &aws.autoscaling;
     match &r.spec {
         Spec::ScalableTarget(s) => {
             c.register_scalable_target()
@@ -212,7 +207,7 @@ fn split_resource_id(id: &str) -> (&str, &str) {
 }
 
 pub(crate) async fn delete(aws: &Aws, l: &LiveResource) -> Result<(), Error> {
-    let c = client(aws);
+    let c = &aws.autoscaling;
     let what = format!("deleting {}", l.id);
     // An action already removed with its target counts as deleted: the
     // caller's `gone_ok` takes ObjectNotFoundException.
@@ -252,7 +247,8 @@ pub(crate) async fn delete(aws: &Aws, l: &LiveResource) -> Result<(), Error> {
 
 /// (min, max) when autoscaling is on for the service.
 pub async fn bounds(aws: &Aws, resource_id: &str) -> Result<Option<(u32, u32)>, Error> {
-    let out = client(aws)
+    let out = aws
+        .autoscaling
         .describe_scalable_targets()
         .service_namespace(NS)
         .resource_ids(resource_id)

@@ -6,26 +6,21 @@ use std::collections::BTreeMap;
 use agentctl_core::model::{addr, Address, AlarmSpec, DashboardSpec, Kind, Resource, Spec};
 use agentctl_core::plan::LiveResource;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StandardUnit, Statistic, Tag};
-use aws_sdk_cloudwatch::Client;
 
 use super::{outputs, tag_delta, Outputs};
-use crate::error::{sdk, Error};
+use crate::error::{sdk, Error, Meaning};
 use crate::Aws;
 
 /// The alarm keys agentctl may create (`DEPLOYMENT-key`).
 pub(crate) const ALARM_KEYS: [&str; 5] =
     ["cpu-high", "memory-high", "tasks-below-desired", "agent-saturated", "agent-not-running"];
 
-fn client(aws: &Aws) -> Client {
-    Client::new(&aws.sdk_config)
-}
-
 pub(crate) async fn read(
     aws: &Aws,
     deployment: &str,
     dashboard_name: &str,
 ) -> Result<BTreeMap<Address, LiveResource>, Error> {
-    let c = client(aws);
+    let c = &aws.cloudwatch;
     let names: Vec<String> = ALARM_KEYS.iter().map(|k| format!("{deployment}-{k}")).collect();
     let (alarms, dashboard) = tokio::join!(
         c.describe_alarms().set_alarm_names(Some(names)).send(),
@@ -100,15 +95,14 @@ pub(crate) async fn read(
                 },
             );
         }
-        Err(Error::Aws { message, .. })
-            if message.starts_with("ResourceNotFound") || message.contains("does not exist") => {}
+        Err(e) if e.is(Meaning::NotFound) => {}
         Err(e) => return Err(e),
     }
     Ok(out)
 }
 
 pub(crate) async fn put(aws: &Aws, r: &Resource, live: Option<&LiveResource>) -> Result<Outputs, Error> {
-    let c = client(aws);
+    let c = &aws.cloudwatch;
     match &r.spec {
         Spec::Alarm(s) => {
             let mut req = c
@@ -172,7 +166,7 @@ pub(crate) async fn put(aws: &Aws, r: &Resource, live: Option<&LiveResource>) ->
 }
 
 pub(crate) async fn delete(aws: &Aws, l: &LiveResource) -> Result<(), Error> {
-    let c = client(aws);
+    let c = &aws.cloudwatch;
     match &l.spec {
         Spec::Alarm(_) => c
             .delete_alarms()
@@ -195,7 +189,8 @@ pub(crate) async fn delete(aws: &Aws, l: &LiveResource) -> Result<(), Error> {
 /// `(alarm name, state)` of the deployment's alarms, for `status`.
 pub async fn alarm_states(aws: &Aws, deployment: &str) -> Result<Vec<(String, String)>, Error> {
     let names: Vec<String> = ALARM_KEYS.iter().map(|k| format!("{deployment}-{k}")).collect();
-    let out = client(aws).describe_alarms().set_alarm_names(Some(names)).send().await.map_err(sdk("reading alarms"))?;
+    let out =
+        aws.cloudwatch.describe_alarms().set_alarm_names(Some(names)).send().await.map_err(sdk("reading alarms"))?;
     Ok(out
         .metric_alarms()
         .iter()

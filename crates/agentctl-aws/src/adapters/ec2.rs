@@ -14,7 +14,7 @@ use aws_sdk_ec2::types::{
 };
 
 use super::{outputs, Names, Outputs};
-use crate::error::{sdk, Error};
+use crate::error::{sdk, ApiError, Error, Meaning};
 use crate::retry::{self, Poll};
 use crate::Aws;
 
@@ -289,16 +289,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
                 find,
             )
             .await?;
-            let attached = aws
-                .ec2
-                .attach_internet_gateway()
-                .internet_gateway_id(&id)
-                .vpc_id(known.resolve_str(&s.vpc_id))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(sdk(format!("attaching internet gateway {id}")));
-            attached_to(attached, &known.resolve_str(&s.vpc_id))?;
+            attach_gateway(aws, &id, &known.resolve_str(&s.vpc_id)).await?;
             id
         }
         Spec::Subnet(s) => {
@@ -400,7 +391,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Out
             if let Some(failed) = out.unsuccessful().first() {
                 let why = failed.error().and_then(|e| e.message()).unwrap_or("no reason given");
                 let code = failed.error().and_then(|e| e.code()).unwrap_or("Unsuccessful");
-                return Err(Error::Aws { action: what, message: format!("{code}: {why}") });
+                return Err(Error::Aws(ApiError::new(what, code, why)));
             }
             out.flow_log_ids().first().cloned().unwrap_or_default()
         }
@@ -518,21 +509,41 @@ where
 
 /// A change that finds itself already made succeeded (its first attempt's
 /// answer was lost and the SDK retried).
-fn already(r: Result<(), Error>, code: &str) -> Result<(), Error> {
+fn already(r: Result<(), Error>, meaning: Meaning) -> Result<(), Error> {
     match r {
-        Err(Error::Aws { message, .. }) if message.starts_with(&format!("{code}:")) => Ok(()),
+        Err(e) if e.is(meaning) => Ok(()),
         other => other,
     }
 }
 
-/// An attach answered "already attached" succeeded only if to this VPC (AWS
-/// names the VPC: "... is already attached to network vpc-...").
-fn attached_to(r: Result<(), Error>, vpc: &str) -> Result<(), Error> {
-    match r {
-        Err(Error::Aws { message, .. })
-            if message.starts_with("Resource.AlreadyAssociated:") && message.contains(vpc) =>
-        {
-            Ok(())
+/// Attaches the gateway to `vpc`. "Already attached" is success only when to
+/// this VPC (a retried call), which the gateway's own attachments tell.
+async fn attach_gateway(aws: &Aws, id: &str, vpc: &str) -> Result<(), Error> {
+    let attached = aws
+        .ec2
+        .attach_internet_gateway()
+        .internet_gateway_id(id)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(sdk(format!("attaching internet gateway {id}")));
+    match attached {
+        Err(e) if e.is(Meaning::AlreadyExists) => {
+            let found = aws
+                .ec2
+                .describe_internet_gateways()
+                .internet_gateway_ids(id)
+                .send()
+                .await
+                .map_err(sdk(format!("reading internet gateway {id}")))?;
+            let to_this_vpc =
+                found.internet_gateways().iter().flat_map(|g| g.attachments()).any(|a| a.vpc_id() == Some(vpc));
+            if to_this_vpc {
+                Ok(())
+            } else {
+                Err(e)
+            }
         }
         other => other,
     }
@@ -649,7 +660,7 @@ async fn reconcile_rules(
         match added {
             // Some are there already (a retried call whose first attempt took
             // effect): the call added none, so add them one at a time.
-            Err(Error::Aws { message, .. }) if message.starts_with("InvalidPermission.Duplicate:") => {
+            Err(e) if e.is(Meaning::AlreadyExists) => {
                 for rule in want.iter().filter(|r| !have.contains(r)) {
                     let one = if egress {
                         let sent = aws
@@ -668,7 +679,7 @@ async fn reconcile_rules(
                             .send();
                         sent.await.map(|_| ()).map_err(sdk(format!("adding {dir} rule to security group {id}")))
                     };
-                    already(one, "InvalidPermission.Duplicate")?;
+                    already(one, Meaning::AlreadyExists)?;
                 }
             }
             other => other?,
@@ -683,7 +694,7 @@ async fn reconcile_rules(
             let sent = aws.ec2.revoke_security_group_ingress().group_id(id).set_ip_permissions(Some(remove)).send();
             sent.await.map(|_| ()).map_err(sdk(what))
         };
-        already(removed, "InvalidPermission.NotFound")?;
+        already(removed, Meaning::NotFound)?;
     }
     Ok(())
 }
@@ -728,7 +739,7 @@ async fn reconcile_route_table(
                     .map_err(sdk(format!("adding route {} to {id}", route.destination)));
                 match added {
                     // There already (a retried call, or another target): make it ours.
-                    Err(Error::Aws { message, .. }) if message.starts_with("RouteAlreadyExists:") => aws
+                    Err(e) if e.is(Meaning::AlreadyExists) => aws
                         .ec2
                         .replace_route()
                         .route_table_id(id)
@@ -756,7 +767,7 @@ async fn reconcile_route_table(
                 .map_err(sdk(format!("associating {subnet} with route table {id}")));
             match associated {
                 // Fine if with this table (a retried call); not if with another.
-                Err(e @ Error::Aws { .. }) if e.to_string().contains("Resource.AlreadyAssociated:") => {
+                Err(e) if e.is(Meaning::AlreadyExists) => {
                     let ours = route_table_associations(aws, id).await?.iter().any(|(s, _)| s == subnet);
                     if ours {
                         Ok(())
@@ -820,16 +831,7 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource, known: &Kn
         (Spec::Vpc(want), Spec::Vpc(have)) if want != have => set_dns(aws, id, want).await?,
         // Created, then the run was killed before attaching it.
         (Spec::InternetGateway(want), Spec::InternetGateway(have)) if have.vpc_id.is_empty() => {
-            let attached = aws
-                .ec2
-                .attach_internet_gateway()
-                .internet_gateway_id(id)
-                .vpc_id(known.resolve_str(&want.vpc_id))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(sdk(format!("attaching internet gateway {id}")));
-            attached_to(attached, &known.resolve_str(&want.vpc_id))?;
+            attach_gateway(aws, id, &known.resolve_str(&want.vpc_id)).await?;
         }
         (Spec::RouteTable(want), Spec::RouteTable(have)) => {
             let associations = route_table_associations(aws, id).await?;
@@ -885,9 +887,7 @@ where
         async move {
             match fut.await {
                 Ok(()) => Ok(Poll::Ready(())),
-                Err(Error::Aws { message, .. }) if message.starts_with("DependencyViolation") => {
-                    Ok(Poll::Pending(message))
-                }
+                Err(e) if e.is(Meaning::InUse) => Ok(Poll::Pending(e.to_string())),
                 Err(e) => Err(e),
             }
         }
@@ -951,15 +951,18 @@ pub(crate) async fn delete(aws: &Aws, address: agentctl_core::model::Address, l:
             let out = aws.ec2.delete_flow_logs().flow_log_ids(&id).send().await.map_err(sdk(&what))?;
             match out.unsuccessful().first().and_then(|f| f.error()) {
                 // Already gone: the first attempt took effect.
-                Some(e) if e.code() == Some("InvalidFlowLogId.NotFound") => Ok(()),
-                Some(e) => Err(Error::Aws {
-                    action: what,
-                    message: format!(
-                        "{}: {}",
+                Some(e) => {
+                    let err = ApiError::new(
+                        what,
                         e.code().unwrap_or("Unsuccessful"),
-                        e.message().unwrap_or("no reason given")
-                    ),
-                }),
+                        e.message().unwrap_or("no reason given"),
+                    );
+                    if err.meaning == Meaning::NotFound {
+                        Ok(())
+                    } else {
+                        Err(Error::Aws(err))
+                    }
+                }
                 None => Ok(()),
             }
         }

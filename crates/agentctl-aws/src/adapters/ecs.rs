@@ -17,8 +17,8 @@ use aws_sdk_ecs::types::{
     TaskDefinitionField, Volume,
 };
 
-use super::{is_not_found, outputs, tag_delta, Names, Outputs};
-use crate::error::{sdk, Error};
+use super::{outputs, tag_delta, Names, Outputs};
+use crate::error::{sdk, Error, Meaning};
 use crate::retry::{self, Poll};
 use crate::Aws;
 
@@ -85,7 +85,7 @@ async fn read_task_definition(aws: &Aws, family: &str) -> Result<Option<LiveReso
     let out = match out.map_err(sdk(format!("reading task definition {family}"))) {
         Ok(o) => o,
         // ECS answers ClientException when the family has no active revision.
-        Err(Error::Aws { message, .. }) if message.starts_with("ClientException") => return Ok(None),
+        Err(e) if e.is(Meaning::NotFound) => return Ok(None),
         Err(e) => return Err(e),
     };
     // Only an ACTIVE revision counts (AWS never returns another here; moto may).
@@ -184,7 +184,7 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
     let out = aws.ecs.describe_services().cluster(cluster).services(name).include(ServiceField::Tags).send().await;
     let out = match out.map_err(sdk(format!("reading ECS service {name}"))) {
         Ok(o) => o,
-        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) if e.is(Meaning::NotFound) => return Ok(None),
         Err(e) => return Err(e),
     };
     // DRAINING and INACTIVE services are on their way out: absent for planning.
@@ -440,10 +440,10 @@ async fn create_service(aws: &Aws, r: &Resource, s: &ServiceSpec, known: &Known)
             .map_err(sdk(&what));
         match sent {
             Ok(out) => Ok(Poll::Ready(out)),
-            Err(Error::Aws { message, .. }) if is_not_yet_assumable(&message) => Ok(Poll::Pending(message)),
-            Err(Error::Aws { message, .. }) if is_draining(&message) => {
+            Err(e) if e.is(Meaning::RoleNotYetUsable) => Ok(Poll::Pending(e.to_string())),
+            Err(e) if e.is(Meaning::Draining) => {
                 wait_until_gone(aws, &s.cluster, &r.name).await?;
-                Ok(Poll::Pending(message))
+                Ok(Poll::Pending(e.to_string()))
             }
             Err(e) => Err(e),
         }
@@ -453,17 +453,6 @@ async fn create_service(aws: &Aws, r: &Resource, s: &ServiceSpec, known: &Known)
     let arn = svc.and_then(|s| s.service_arn()).unwrap_or_default();
     let deployment = svc.and_then(|s| s.deployments().first()).and_then(|d| d.id()).unwrap_or_default();
     Ok(outputs(&[("arn", arn), ("name", &r.name), ("deployment_id", deployment)]))
-}
-
-/// ECS's words for "the role exists but I cannot use it yet".
-fn is_not_yet_assumable(message: &str) -> bool {
-    message.starts_with("InvalidParameterException")
-        && (message.contains("assume") || message.contains("service linked role"))
-}
-
-/// ECS's words for "a service of this name is still draining".
-fn is_draining(message: &str) -> bool {
-    message.starts_with("InvalidParameterException") && message.to_ascii_lowercase().contains("draining")
 }
 
 /// A service of the same name still draining blocks a new one.
@@ -479,7 +468,7 @@ async fn wait_until_gone(aws: &Aws, cluster: &str, name: &str) -> Result<(), Err
             .map_err(sdk(format!("reading ECS service {name}")));
         let out = match out {
             Ok(o) => o,
-            Err(e) if is_not_found(&e) => return Ok(Poll::Ready(())),
+            Err(e) if e.is(Meaning::NotFound) => return Ok(Poll::Ready(())),
             Err(e) => return Err(e),
         };
         match out.services().iter().find_map(|s| s.status()) {
@@ -664,13 +653,8 @@ pub(crate) async fn delete(aws: &Aws, address: agentctl_core::model::Address, l:
                     .map_err(sdk(format!("deleting ECS cluster {name}")))
                 {
                     Ok(_) => Ok(Poll::Ready(())),
-                    Err(Error::Aws { message, .. })
-                        if message.starts_with("ClusterContainsServicesException")
-                            || message.starts_with("ClusterContainsTasksException") =>
-                    {
-                        Ok(Poll::Pending(message))
-                    }
-                    Err(e) if is_not_found(&e) => Ok(Poll::Ready(())),
+                    Err(e) if e.is(Meaning::InUse) => Ok(Poll::Pending(e.to_string())),
+                    Err(e) if e.is(Meaning::NotFound) => Ok(Poll::Ready(())),
                     Err(e) => Err(e),
                 }
             })

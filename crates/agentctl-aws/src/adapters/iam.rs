@@ -6,8 +6,8 @@ use agentctl_core::model::{Resource, RoleSpec, Spec};
 use agentctl_core::plan::LiveResource;
 use aws_sdk_iam::types::Tag;
 
-use super::{is_not_found, outputs, tag_delta, Outputs};
-use crate::error::{sdk, Error};
+use super::{outputs, tag_delta, Outputs};
+use crate::error::{sdk, Error, Meaning};
 use crate::Aws;
 
 /// IAM returns policy documents URL-encoded (RFC 3986); a document that is
@@ -28,7 +28,7 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
     );
     let role = match role.map_err(sdk(&what)) {
         Ok(r) => r,
-        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) if e.is(Meaning::NotFound) => return Ok(None),
         Err(e) => return Err(e),
     };
     let Some(role) = role.role() else {
@@ -94,12 +94,10 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
     let arn = match out {
         Ok(out) => out.role().map(|r| r.arn().to_owned()).unwrap_or_default(),
         // A retried create whose first attempt took effect: ours if it carries our tag.
-        Err(Error::Aws { message, .. }) if message.starts_with("EntityAlreadyExists") => {
-            let existing = read(aws, &r.name)
-                .await?
-                .ok_or_else(|| Error::aws(format!("creating IAM role {}", r.name), message.clone()))?;
+        Err(e) if e.is(Meaning::AlreadyExists) => {
+            let Some(existing) = read(aws, &r.name).await? else { return Err(e) };
             if existing.owner() != r.tags.get(agentctl_core::model::OWNERSHIP_TAG).map(String::as_str) {
-                return Err(Error::aws(format!("creating IAM role {}", r.name), message));
+                return Err(e);
             }
             existing.id
         }

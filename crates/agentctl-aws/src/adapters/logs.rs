@@ -3,8 +3,8 @@
 use agentctl_core::model::{LogGroupSpec, Resource, Spec};
 use agentctl_core::plan::LiveResource;
 
-use super::{is_not_found, outputs, tag_delta, Outputs};
-use crate::error::{sdk, Error};
+use super::{outputs, tag_delta, Outputs};
+use crate::error::{sdk, Error, Meaning};
 use crate::Aws;
 
 fn arn(aws: &Aws, name: &str) -> String {
@@ -28,7 +28,7 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
     };
     let tags = match tags.map_err(sdk(format!("reading tags of log group {name}"))) {
         Ok(t) => t.tags().cloned().unwrap_or_default().into_iter().collect(),
-        Err(e) if is_not_found(&e) => Default::default(),
+        Err(e) if e.is(Meaning::NotFound) => Default::default(),
         Err(e) => return Err(e),
     };
     let spec = LogGroupSpec {
@@ -80,7 +80,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
         .or_else(|e| match e {
             // Plan found none: this is the one our first attempt made before its
             // answer was lost and the SDK retried.
-            Error::Aws { message, .. } if message.starts_with("ResourceAlreadyExistsException") => Ok(()),
+            e if e.is(Meaning::AlreadyExists) => Ok(()),
             e => Err(e),
         })?;
     if let Some(days) = spec(r).retention_in_days {
@@ -145,7 +145,7 @@ pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), Error> {
         .await
         .map_err(sdk(format!("deleting log group {name}")))
     {
-        Err(e) if !is_not_found(&e) => Err(e),
+        Err(e) if !e.is(Meaning::NotFound) => Err(e),
         _ => Ok(()),
     }
 }

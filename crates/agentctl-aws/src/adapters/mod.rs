@@ -16,7 +16,7 @@ use agentctl_core::model::{Address, Kind, Resource};
 use agentctl_core::names;
 use agentctl_core::plan::{Known, LiveResource};
 
-use crate::error::Error;
+use crate::error::{Error, Meaning};
 use crate::Aws;
 
 pub(crate) type Outputs = BTreeMap<String, String>;
@@ -250,28 +250,7 @@ pub(crate) fn tag_delta(
 /// first attempt took effect and the answer was lost, so the SDK retried.
 pub(crate) fn gone_ok<T: Default>(r: Result<T, Error>) -> Result<T, Error> {
     match r {
-        Err(Error::Aws { message, .. })
-            if message.split(':').next().is_some_and(|code| {
-                code.ends_with(".NotFound")
-                    || code == "Gateway.NotAttached"
-                    || [
-                        "NoSuchEntity",
-                        "NoSuchBucket",
-                        "ResourceNotFoundException",
-                        "ParameterNotFound",
-                        "ServiceNotFoundException",
-                        "ObjectNotFoundException",
-                    ]
-                    .contains(&code)
-            }) =>
-        {
-            Ok(T::default())
-        }
+        Err(e) if e.is(Meaning::NotFound) => Ok(T::default()),
         other => other,
     }
-}
-
-/// Is this SDK error AWS's "not found" for the thing we asked about?
-pub(crate) fn is_not_found(e: &Error) -> bool {
-    matches!(e, Error::Aws { message, .. } if ["NoSuchEntity", "ResourceNotFoundException", "NoSuchBucket", "NotFound", "ClusterNotFoundException"].iter().any(|c| message.starts_with(c)))
 }

@@ -14,7 +14,7 @@ use aws_sdk_s3::types::{
 };
 
 use super::{outputs, Outputs};
-use crate::error::{sdk, Error};
+use crate::error::{sdk, Error, Meaning};
 use crate::Aws;
 
 fn arn(name: &str, region: &str) -> String {
@@ -22,10 +22,10 @@ fn arn(name: &str, region: &str) -> String {
 }
 
 /// `Ok(None)` when AWS says the configuration is simply not set.
-fn absent_ok<T>(r: Result<T, Error>, absent: &[&str]) -> Result<Option<T>, Error> {
+fn absent_ok<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
     match r {
         Ok(v) => Ok(Some(v)),
-        Err(Error::Aws { message, .. }) if absent.iter().any(|c| message.starts_with(c)) => Ok(None),
+        Err(e) if e.is(Meaning::NotSet) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -44,10 +44,10 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
     );
     let tags = match tagging.map_err(sdk(&what)) {
         Ok(t) => t.tag_set().iter().map(|t| (t.key().to_owned(), t.value().to_owned())).collect(),
-        Err(Error::Aws { message, .. }) if message.starts_with("NoSuchBucket") => return Ok(None),
-        Err(Error::Aws { message, .. }) if message.starts_with("NoSuchTagSet") => Default::default(),
+        Err(e) if e.is(Meaning::NotSet) => Default::default(),
+        Err(e) if e.is(Meaning::NotFound) => return Ok(None),
         // Someone else's bucket (another account): it is not ours to touch.
-        Err(Error::Aws { message, .. }) if message.starts_with("AccessDenied") || message.starts_with("Forbidden") => {
+        Err(e) if matches!(e.meaning(), Some(Meaning::AccessDenied { .. })) => {
             return Ok(Some(LiveResource {
                 id: name.to_owned(),
                 outputs: Default::default(),
@@ -58,10 +58,10 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         }
         Err(e) => return Err(e),
     };
-    let pab = absent_ok(pab.map_err(sdk(&what)), &["NoSuchPublicAccessBlockConfiguration"])?;
-    let enc = absent_ok(enc.map_err(sdk(&what)), &["ServerSideEncryptionConfigurationNotFoundError"])?;
-    let own = absent_ok(own.map_err(sdk(&what)), &["OwnershipControlsNotFoundError"])?;
-    let policy = absent_ok(policy.map_err(sdk(&what)), &["NoSuchBucketPolicy"])?;
+    let pab = absent_ok(pab.map_err(sdk(&what)))?;
+    let enc = absent_ok(enc.map_err(sdk(&what)))?;
+    let own = absent_ok(own.map_err(sdk(&what)))?;
+    let policy = absent_ok(policy.map_err(sdk(&what)))?;
     let block_public_access = pab.and_then(|p| p.public_access_block_configuration().cloned()).is_some_and(|c| {
         c.block_public_acls() == Some(true)
             && c.ignore_public_acls() == Some(true)
@@ -81,7 +81,7 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         Err(e) if e.raw_response().is_some_and(|r| r.status().is_success()) => None,
         Err(e) => return Err(sdk(&what)(e)),
     };
-    let lifecycle = absent_ok(lifecycle.map_err(sdk(&what)), &["NoSuchLifecycleConfiguration"])?
+    let lifecycle = absent_ok(lifecycle.map_err(sdk(&what)))?
         .and_then(|l| l.rules().iter().find(|r| r.id() == Some(LIFECYCLE_RULE_ID)).cloned())
         .map(|r| BucketLifecycle {
             abort_incomplete_upload_days: r
@@ -158,7 +158,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
     // BucketAlreadyOwnedByYou: a retried create whose first attempt took effect
     // (the lock recorded the name before the call).
     req.send().await.map(|_| ()).map_err(sdk(format!("creating S3 bucket {}", r.name))).or_else(|e| match e {
-        Error::Aws { message, .. } if message.starts_with("BucketAlreadyOwnedByYou") => Ok(()),
+        e if e.is(Meaning::AlreadyExists) => Ok(()),
         e => Err(e),
     })?;
     put_tags(aws, r).await?;

@@ -6,8 +6,8 @@ use agentctl_core::plan::LiveResource;
 use agentctl_core::secret::SecretString;
 use aws_sdk_secretsmanager::types::Tag;
 
-use super::{is_not_found, outputs, tag_delta, Outputs};
-use crate::error::{sdk, Error};
+use super::{outputs, tag_delta, Outputs};
+use crate::error::{sdk, Error, Meaning};
 use crate::Aws;
 
 pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
@@ -17,7 +17,7 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
     );
     let d = match described.map_err(sdk(format!("reading secret {name}"))) {
         Ok(d) => d,
-        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) if e.is(Meaning::NotFound) => return Ok(None),
         Err(e) => return Err(e),
     };
     // Pending deletion counts as absent: apply restores it.
@@ -122,10 +122,9 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
         Ok(out) => Ok(outputs(&[("arn", out.arn().unwrap_or_default())])),
         Err(e) => {
             let err = sdk(format!("creating secret {}", r.name))(e);
-            // AWS answers InvalidRequestException for a name pending deletion
-            // (moto answers ResourceExistsException): restore it and set it.
-            let pending = matches!(&err, Error::Aws { message, .. } if message.starts_with("InvalidRequestException") || message.starts_with("ResourceExistsException"));
-            if !pending {
+            // Pending deletion (moto says "already exists"), or our own create whose
+            // answer was lost: restore it if it is ours and set it.
+            if !err.is(Meaning::PendingDeletion) && !err.is(Meaning::AlreadyExists) {
                 return Err(err);
             }
             restore(aws, r, s).await
