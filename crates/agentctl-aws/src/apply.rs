@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use agentctl_core::model::{Address, Kind, Stack};
+use agentctl_core::model::{Address, Stack};
 use agentctl_core::plan::{Action, Known, Live, LiveResource, Plan};
 use futures::stream::{FuturesUnordered, StreamExt};
 
@@ -134,17 +134,22 @@ pub async fn apply(
             if let Some(first) = first {
                 first.run.await?;
             }
+            let facts = resource.addr.kind.facts();
             match (op, l) {
                 (Op::Create, _) => adapters::create(aws, &resource, &known).await,
                 (Op::Update, Some(l)) => adapters::update(aws, &resource, &l, &known).await,
-                (Op::Replace, Some(_)) if resource.addr.kind == Kind::TaskDefinition => adapters::create(aws, &resource, &known).await,
+                // A new revision replaces it; the old ones go with destroy.
+                (Op::Replace, Some(_)) if facts.revisions => adapters::create(aws, &resource, &known).await,
                 (Op::Replace, Some(l)) => Err(Error::Unsupported(format!(
                     "changing {} {} ({}) needs a new one; agentctl does not replace network resources in place. Revert the change, or run `agentctl destroy` then `agentctl apply`",
-                    resource.addr.kind.noun(),
+                    facts.noun,
                     resource.name,
                     l.id
                 ))),
-                (Op::Delete, _) | (_, None) => unreachable!("apply's graph holds creates and updates of read resources"),
+                // The plan holds the live resource of every update and replace.
+                (Op::Update | Op::Replace, None) | (Op::Delete, _) => {
+                    Err(Error::aws(format!("applying {}", resource.addr), format!("{op:?} without its live resource")))
+                }
             }
         }
     };
@@ -190,11 +195,11 @@ async fn delete_in_order(
     cancel: &Cancel,
     report: &mut Report,
 ) -> Result<(), Error> {
-    // A delete waits for every delete of a higher rank (its possible dependents).
+    // A delete waits for every delete of a deeper kind (its possible dependents).
     let addrs: Vec<Address> = nodes.iter().map(|n| n.addr).collect();
     for n in &mut nodes {
-        let rank = agentctl_core::plan::delete_rank(n.addr.kind);
-        n.deps = addrs.iter().copied().filter(|a| agentctl_core::plan::delete_rank(a.kind) > rank).collect();
+        let depth = agentctl_core::model::depth(n.addr.kind);
+        n.deps = addrs.iter().copied().filter(|a| agentctl_core::model::depth(a.kind) > depth).collect();
     }
     let find = |addr: Address| {
         live.orphans.iter().find(|(a, _, _)| *a == addr).map(|(_, _, l)| l).or_else(|| live.resources.get(&addr))

@@ -171,7 +171,10 @@ pub fn meaning(code: &str, message: &str) -> Meaning {
         | "ResourceExistsException"
         | "RouteAlreadyExists"
         | "InvalidPermission.Duplicate"
-        | "Resource.AlreadyAssociated" => AlreadyExists,
+        | "Resource.AlreadyAssociated"
+        | "InvalidGroup.Duplicate" => AlreadyExists,
+        // A subnet's CIDR taken in its VPC.
+        "InvalidSubnet.Conflict" => AlreadyExists,
         "DependencyViolation"
         | "ClusterContainsServicesException"
         | "ClusterContainsTasksException"

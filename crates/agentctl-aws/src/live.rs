@@ -4,7 +4,9 @@
 use agentctl_core::model::{Context, Stack};
 use agentctl_core::plan::{self, Action, Foreign, Live, Plan, ResourceChange};
 
-use crate::adapters::{self, Names};
+use agentctl_core::names::Names;
+
+use crate::adapters::{self, ReadContext};
 use crate::error::Error;
 use crate::Aws;
 
@@ -24,10 +26,10 @@ impl Aws {
 /// `adopt` names untagged resources a killed run of ours created (from its lock).
 pub async fn read(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<Live, Error> {
     let names = names_of(aws, stack);
-    let found = adapters::read_all(aws, &names, stack.existing.vpc_id.as_deref()).await?;
+    let found = adapters::read_all(aws, &names, ReadContext { vpc_hint: stack.existing.vpc_id.as_deref() }).await?;
     let mut live = Live::default();
     for (addr, l) in found {
-        let name = names.get(addr).or(l.outputs.get("name").map(String::as_str)).unwrap_or(&l.id).to_owned();
+        let name = names.of(addr).or(l.outputs.get("name").map(String::as_str)).unwrap_or(&l.id).to_owned();
         let adopted = l.owner().is_none() && adopt.contains(&name);
         if adopted {
             live.adopted.insert(addr);
@@ -56,11 +58,11 @@ pub async fn plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<(Plan, L
 /// never touched.
 pub async fn destroy_plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<(Plan, Live, Vec<Foreign>), Error> {
     let names = names_of(aws, stack);
-    let found = adapters::read_all(aws, &names, stack.existing.vpc_id.as_deref()).await?;
+    let found = adapters::read_all(aws, &names, ReadContext { vpc_hint: stack.existing.vpc_id.as_deref() }).await?;
     let mut live = Live::default();
     let mut foreign = Vec::new();
     for (addr, l) in found {
-        let name = names.get(addr).or(l.outputs.get("name").map(String::as_str)).unwrap_or(&l.id).to_owned();
+        let name = names.of(addr).or(l.outputs.get("name").map(String::as_str)).unwrap_or(&l.id).to_owned();
         let adopted = l.owner().is_none() && adopt.contains(&name);
         // Untaggable resources are found through our service's id or our name.
         if adopted || !addr.kind.taggable() || l.owner() == Some(stack.deployment.as_str()) {
@@ -70,7 +72,7 @@ pub async fn destroy_plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<
             foreign.push(Foreign { address: addr.to_string(), kind: addr.kind.noun(), name, id: l.id.clone(), owner });
         }
     }
-    live.orphans.sort_by_key(|(addr, _, _)| (std::cmp::Reverse(plan::delete_rank(addr.kind)), *addr));
+    live.orphans.sort_by_key(|(addr, _, _)| (std::cmp::Reverse(agentctl_core::model::depth(addr.kind)), *addr));
     let changes = live
         .orphans
         .iter()
@@ -94,6 +96,6 @@ pub async fn destroy_plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<
 }
 
 fn names_of(aws: &Aws, stack: &Stack) -> Names {
-    let secret = stack.get(agentctl_core::model::addr::SECRET).map_or("", |r| r.name.as_str());
+    let secret = stack.get(agentctl_core::model::addr::SECRET).map(|r| r.name.as_str());
     Names::new(&stack.deployment, &aws.account_id, &aws.region, secret)
 }

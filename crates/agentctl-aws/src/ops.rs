@@ -174,11 +174,16 @@ pub struct AlarmState {
 }
 
 pub async fn status(aws: &Aws, s: &ServiceRef) -> Result<Status, Error> {
-    let scaling_id = format!("service/{}/{}", s.cluster, s.service);
+    let names = agentctl_core::names::Names::new(
+        &s.deployment,
+        agentctl_core::names::ACCOUNT_PLACEHOLDER,
+        &aws.region,
+        Some(&s.secret),
+    );
     let (snap, running, scaling, alarms) = tokio::try_join!(
         rollout::describe(&aws.ecs, &s.cluster, &s.service),
         tasks(aws, s, false),
-        crate::adapters::autoscaling::read(aws, &s.deployment, &scaling_id),
+        crate::adapters::autoscaling::read(aws, &names),
         crate::adapters::cloudwatch::alarm_states(aws, &s.deployment),
     )?;
     let service = snap.ok_or_else(|| not_deployed(s))?;

@@ -52,6 +52,109 @@ pub fn lock_parameter(name: &str) -> String {
     format!("/agentctl/{name}/lock")
 }
 
+/// Every name of one deployment, made once: what `build` names its resources,
+/// what the AWS side looks for (also of resources the config does not use now,
+/// so leftovers of an earlier config are found), what day-2 commands address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    /// `name`: the value of the ownership tag.
+    pub deployment: String,
+    pub vpc: String,
+    pub igw: String,
+    pub subnet_a: String,
+    pub subnet_b: String,
+    pub route_table: String,
+    pub security_group: String,
+    /// `secret_name`, or `NAME-agent-credentials`.
+    pub secret: String,
+    pub execution_role: String,
+    pub task_role: String,
+    pub bucket: String,
+    pub log_group: String,
+    pub flow_log_group: String,
+    pub flow_log_role: String,
+    /// `Name` tag of the VPC's flow log.
+    pub flow_log: String,
+    pub cluster: String,
+    pub service: String,
+    pub family: String,
+    pub dashboard: String,
+    pub lock_parameter: String,
+}
+
+impl Names {
+    /// `account` completes the bucket's name (the placeholder offline);
+    /// `secret` is `secret_name` when the config gives one.
+    pub fn new(deployment: &str, account: &str, region: &str, secret: Option<&str>) -> Names {
+        Names {
+            deployment: deployment.to_owned(),
+            vpc: network(deployment, "vpc"),
+            igw: network(deployment, "igw"),
+            subnet_a: network(deployment, "subnet-a"),
+            subnet_b: network(deployment, "subnet-b"),
+            route_table: network(deployment, "public"),
+            security_group: security_group(deployment),
+            secret: secret.map_or_else(|| self::secret(deployment), str::to_owned),
+            execution_role: execution_role(deployment),
+            task_role: task_role(deployment),
+            bucket: bucket(deployment, account, region),
+            log_group: log_group(deployment),
+            flow_log_group: flow_log_group(deployment),
+            flow_log_role: flow_log_role(deployment),
+            flow_log: network(deployment, "flow-logs"),
+            cluster: cluster(deployment),
+            service: service(deployment),
+            family: task_family(deployment),
+            dashboard: format!("{deployment}-agent"),
+            lock_parameter: lock_parameter(deployment),
+        }
+    }
+
+    /// The names of `config`'s deployment in `account`.
+    pub fn of_config(config: &crate::config::Config, account: &str) -> Names {
+        Names::new(&config.name, account, &config.region, Some(&config.secret_name))
+    }
+
+    /// `service/CLUSTER/SERVICE`: how Application Auto Scaling names the service.
+    pub fn scaling_resource_id(&self) -> String {
+        format!("service/{}/{}", self.cluster, self.service)
+    }
+
+    /// A resource of the deployment named after a user-given key: scaling
+    /// policies, scheduled actions, alarms (`NAME-key`).
+    pub fn keyed(&self, key: &str) -> String {
+        format!("{}-{key}", self.deployment)
+    }
+
+    /// The name of the resource at `addr`; `None` for addresses whose name is
+    /// their own (policies, schedules, alarms found in AWS, a secret under an
+    /// earlier `secret_name`): their live id names them.
+    pub fn of(&self, addr: crate::model::Address) -> Option<&str> {
+        use crate::model::addr as a;
+        Some(match addr {
+            a::VPC => &self.vpc,
+            a::IGW => &self.igw,
+            a::SUBNET_A => &self.subnet_a,
+            a::SUBNET_B => &self.subnet_b,
+            a::ROUTE_TABLE => &self.route_table,
+            a::SECURITY_GROUP => &self.security_group,
+            a::SECRET => &self.secret,
+            a::EXECUTION_ROLE => &self.execution_role,
+            a::TASK_ROLE => &self.task_role,
+            a::BUCKET => &self.bucket,
+            a::LOG_GROUP => &self.log_group,
+            a::FLOW_LOG_GROUP => &self.flow_log_group,
+            a::FLOW_LOG_ROLE => &self.flow_log_role,
+            a::FLOW_LOG => &self.flow_log,
+            a::CLUSTER => &self.cluster,
+            a::TASK_DEFINITION => &self.family,
+            a::SERVICE => &self.service,
+            a::DASHBOARD => &self.dashboard,
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
     Ecs,

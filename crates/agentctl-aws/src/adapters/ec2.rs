@@ -4,16 +4,17 @@
 use std::collections::BTreeMap;
 
 use agentctl_core::model::{
-    addr, EgressRule, FlowLogSpec, InternetGatewaySpec, Resource, Route, RouteTableSpec, SecurityGroupSpec, Spec,
-    SubnetSpec, VpcSpec,
+    addr, Address, EgressRule, FlowLogSpec, InternetGatewaySpec, Resource, Route, RouteTableSpec, SecurityGroupSpec,
+    Spec, SubnetSpec, VpcSpec,
 };
+use agentctl_core::names::Names;
 use agentctl_core::plan::{Known, LiveResource};
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, FlowLogsResourceType, IpPermission, IpRange, LogDestinationType, ResourceType, Tag,
     TagSpecification, TrafficType, VpcAttributeName,
 };
 
-use super::{outputs, Names, Outputs};
+use super::{outputs, Adapter, DeleteOptions, Outputs, ReadContext};
 use crate::error::{sdk, ApiError, Error, Meaning};
 use crate::retry::{self, Poll};
 use crate::Aws;
@@ -87,317 +88,586 @@ fn permission(rule: &EgressRule) -> IpPermission {
     b.build()
 }
 
-/// Reads the network in two waves: every Describe* at once, then the VPC's DNS
-/// attributes (which need its id).
-pub(crate) async fn read(
-    aws: &Aws,
-    names: &Names,
-    vpc_hint: Option<&str>,
-) -> Result<BTreeMap<agentctl_core::model::Address, LiveResource>, Error> {
-    let d = names.deployment.as_str();
-    let vpc_name = names.vpc.as_str();
-    let (vpcs, igws, subnets, rts, sgs, flow_logs) = tokio::try_join!(
-        async {
-            aws.ec2.describe_vpcs().filters(filter("tag:Name", &[vpc_name])).send().await.map_err(sdk("reading VPCs"))
-        },
-        async {
-            aws.ec2
-                .describe_internet_gateways()
-                .filters(filter("tag:Name", &[&names.igw]))
-                .send()
-                .await
-                .map_err(sdk("reading internet gateways"))
-        },
-        async {
-            aws.ec2
-                .describe_subnets()
-                .filters(filter("tag:Name", &[&names.subnet_a, &names.subnet_b]))
-                .send()
-                .await
-                .map_err(sdk("reading subnets"))
-        },
-        async {
-            aws.ec2
-                .describe_route_tables()
-                .filters(filter("tag:Name", &[&names.route_table]))
-                .send()
-                .await
-                .map_err(sdk("reading route tables"))
-        },
-        async {
-            aws.ec2
-                .describe_security_groups()
-                .filters(filter("group-name", &[&names.security_group]))
-                .send()
-                .await
-                .map_err(sdk("reading security groups"))
-        },
-        async {
-            aws.ec2
-                .describe_flow_logs()
-                .filter(filter("tag:Name", &[&names.flow_log]))
-                .send()
-                .await
-                .map_err(sdk("reading VPC flow logs"))
-        },
-    )?;
-    let mut out = BTreeMap::new();
-    let vpc = pick(vpcs.vpcs().iter().map(|v| (v.clone(), tags_of(v.tags()))).collect(), d);
-    let our_vpc_id = vpc.as_ref().map(|(v, _)| v.vpc_id().unwrap_or_default().to_owned());
-    if let Some((v, tags)) = vpc {
-        let id = v.vpc_id().unwrap_or_default().to_owned();
-        let (dns_support, dns_hostnames) = tokio::try_join!(
-            async {
-                aws.ec2
-                    .describe_vpc_attribute()
-                    .vpc_id(&id)
-                    .attribute(VpcAttributeName::EnableDnsSupport)
-                    .send()
-                    .await
-                    .map_err(sdk("reading VPC attributes"))
-            },
-            async {
-                aws.ec2
-                    .describe_vpc_attribute()
-                    .vpc_id(&id)
-                    .attribute(VpcAttributeName::EnableDnsHostnames)
-                    .send()
-                    .await
-                    .map_err(sdk("reading VPC attributes"))
-            },
-        )?;
-        let spec = VpcSpec {
-            cidr_block: v.cidr_block().unwrap_or_default().to_owned(),
-            enable_dns_support: dns_support.enable_dns_support().and_then(|a| a.value()).unwrap_or(false),
-            enable_dns_hostnames: dns_hostnames.enable_dns_hostnames().and_then(|a| a.value()).unwrap_or(false),
-        };
-        out.insert(addr::VPC, live(id, tags, Spec::Vpc(spec)));
-    }
-    if let Some((g, tags)) = pick(igws.internet_gateways().iter().map(|g| (g.clone(), tags_of(g.tags()))).collect(), d)
-    {
-        let vpc_id = g.attachments().iter().find_map(|a| a.vpc_id()).unwrap_or_default().to_owned();
-        out.insert(
-            addr::IGW,
-            live(
-                g.internet_gateway_id().unwrap_or_default().to_owned(),
-                tags,
-                Spec::InternetGateway(InternetGatewaySpec { vpc_id }),
-            ),
-        );
-    }
-    for (address, name) in [(addr::SUBNET_A, &names.subnet_a), (addr::SUBNET_B, &names.subnet_b)] {
-        let matching = subnets
-            .subnets()
-            .iter()
-            .map(|s| (s.clone(), tags_of(s.tags())))
-            .filter(|(_, t)| t.get("Name") == Some(name))
-            .collect();
-        if let Some((s, tags)) = pick(matching, d) {
-            let spec = SubnetSpec {
-                vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
-                cidr_block: s.cidr_block().unwrap_or_default().to_owned(),
-                availability_zone: s.availability_zone().unwrap_or_default().to_owned(),
-            };
-            out.insert(address, live(s.subnet_id().unwrap_or_default().to_owned(), tags, Spec::Subnet(spec)));
-        }
-    }
-    if let Some((rt, tags)) = pick(rts.route_tables().iter().map(|r| (r.clone(), tags_of(r.tags()))).collect(), d) {
-        let spec = route_table_spec(&rt);
-        out.insert(
-            addr::ROUTE_TABLE,
-            live(rt.route_table_id().unwrap_or_default().to_owned(), tags, Spec::RouteTable(spec)),
-        );
-    }
-    // Group names are unique per VPC: only ours matters.
-    let sg_vpc = vpc_hint.map(str::to_owned).or(our_vpc_id);
-    let matching = sgs
-        .security_groups()
+/// The one of `items` carrying `name`'s Name tag, preferring ours.
+fn named<T: Clone>(
+    items: &[T],
+    tags: impl Fn(&T) -> &[Tag],
+    name: &str,
+    deployment: &str,
+) -> Option<(T, BTreeMap<String, String>)> {
+    let matching = items
         .iter()
-        .filter(|g| sg_vpc.is_none() || g.vpc_id() == sg_vpc.as_deref())
-        .map(|g| (g.clone(), tags_of(g.tags())))
+        .map(|i| (i.clone(), tags_of(tags(i))))
+        .filter(|(_, t)| t.get("Name").map(String::as_str) == Some(name))
         .collect();
-    if let Some((g, tags)) = pick(matching, d) {
-        let spec = SecurityGroupSpec {
-            vpc_id: g.vpc_id().unwrap_or_default().to_owned(),
-            description: g.description().unwrap_or_default().to_owned(),
-            ingress: rules(g.ip_permissions()),
-            egress: rules(g.ip_permissions_egress()),
-        };
-        out.insert(
-            addr::SECURITY_GROUP,
-            live(g.group_id().unwrap_or_default().to_owned(), tags, Spec::SecurityGroup(spec)),
-        );
-    }
-    if let Some((f, tags)) = pick(flow_logs.flow_logs().iter().map(|f| (f.clone(), tags_of(f.tags()))).collect(), d) {
-        let spec = FlowLogSpec {
-            vpc_id: f.resource_id().unwrap_or_default().to_owned(),
-            traffic_type: f.traffic_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
-            log_group_name: f.log_group_name().unwrap_or_default().to_owned(),
-            deliver_logs_role_arn: f.deliver_logs_permission_arn().unwrap_or_default().to_owned(),
-            max_aggregation_interval: f.max_aggregation_interval().unwrap_or(600) as u32,
-        };
-        out.insert(addr::FLOW_LOG, live(f.flow_log_id().unwrap_or_default().to_owned(), tags, Spec::FlowLog(spec)));
-    }
-    Ok(out)
+    pick(matching, deployment)
 }
 
-pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
-    let what = format!("creating {} {}", r.addr.kind.noun(), r.name);
-    let vpc = match &r.spec {
-        Spec::Subnet(SubnetSpec { vpc_id, .. })
-        | Spec::RouteTable(RouteTableSpec { vpc_id, .. })
-        | Spec::SecurityGroup(SecurityGroupSpec { vpc_id, .. }) => Some(known.resolve_str(vpc_id)),
-        _ => None,
-    };
-    let find = || find_own(aws, r, vpc.as_deref());
-    let id = match &r.spec {
-        Spec::Vpc(s) => {
-            let (id, _) = create_once(
-                &what,
-                || async {
-                    let sent = aws
-                        .ec2
-                        .create_vpc()
-                        .cidr_block(&s.cidr_block)
-                        .tag_specifications(tag_spec(ResourceType::Vpc, &r.tags))
-                        .customize()
-                        .config_override(no_sdk_retry())
-                        .send()
-                        .await;
-                    attempt(&what, sent, |o| o.vpc().and_then(|v| v.vpc_id()), &[])
-                },
-                find,
-            )
-            .await?;
-            set_dns(aws, &id, s).await?;
-            id
+/// `what` an EC2 create of `r` is doing, for its errors.
+fn creating(r: &Resource) -> String {
+    format!("creating {} {}", r.addr.kind.noun(), r.name)
+}
+
+/// Filters that find `r` made by this deployment (in `vpc`, for what lives in
+/// one) after a create whose answer was lost. Group names are unique per VPC;
+/// the others carry our Name tag.
+fn own_filters(r: &Resource, by_group_name: bool, vpc: Option<&str>) -> Option<Vec<Filter>> {
+    use agentctl_core::model::OWNERSHIP_TAG;
+    let owner = r.tags.get(OWNERSHIP_TAG).map(String::as_str).unwrap_or_default();
+    let mut filters = vec![filter(&format!("tag:{OWNERSHIP_TAG}"), &[owner])];
+    filters.push(if by_group_name { filter("group-name", &[&r.name]) } else { filter("tag:Name", &[&r.name]) });
+    if let Some(vpc) = vpc {
+        filters.push(filter("vpc-id", &[vpc]));
+    }
+    Some(filters)
+}
+
+fn looking_for(r: &Resource) -> String {
+    format!("looking for {} {}", r.addr.kind.noun(), r.name)
+}
+
+impl Adapter for VpcSpec {
+    /// In two waves: the VPC, then its DNS attributes (which need its id).
+    async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        let vpcs = aws
+            .ec2
+            .describe_vpcs()
+            .filters(filter("tag:Name", &[&names.vpc]))
+            .send()
+            .await
+            .map_err(sdk("reading VPCs"))?;
+        let Some((v, tags)) =
+            pick(vpcs.vpcs().iter().map(|v| (v.clone(), tags_of(v.tags()))).collect(), &names.deployment)
+        else {
+            return Ok(vec![]);
+        };
+        let id = v.vpc_id().unwrap_or_default().to_owned();
+        let attribute = |attribute| aws.ec2.describe_vpc_attribute().vpc_id(&id).attribute(attribute).send();
+        let (support, hostnames) = tokio::join!(
+            attribute(VpcAttributeName::EnableDnsSupport),
+            attribute(VpcAttributeName::EnableDnsHostnames)
+        );
+        let (support, hostnames) =
+            (support.map_err(sdk("reading VPC attributes"))?, hostnames.map_err(sdk("reading VPC attributes"))?);
+        let spec = VpcSpec {
+            cidr_block: v.cidr_block().unwrap_or_default().to_owned(),
+            enable_dns_support: support.enable_dns_support().and_then(|a| a.value()).unwrap_or(false),
+            enable_dns_hostnames: hostnames.enable_dns_hostnames().and_then(|a| a.value()).unwrap_or(false),
+        };
+        Ok(vec![(addr::VPC, live(id, tags, Spec::Vpc(spec)))])
+    }
+
+    async fn create(&self, aws: &Aws, r: &Resource, _: &Known) -> Result<Outputs, Error> {
+        let what = creating(r);
+        let (id, _) = create_once(
+            &what,
+            || async {
+                let sent = aws
+                    .ec2
+                    .create_vpc()
+                    .cidr_block(&self.cidr_block)
+                    .tag_specifications(tag_spec(ResourceType::Vpc, &r.tags))
+                    .customize()
+                    .config_override(no_sdk_retry())
+                    .send()
+                    .await;
+                attempt(&what, sent, |o| o.vpc().and_then(|v| v.vpc_id()), false)
+            },
+            || async {
+                let out = aws
+                    .ec2
+                    .describe_vpcs()
+                    .set_filters(own_filters(r, false, None))
+                    .send()
+                    .await
+                    .map_err(sdk(looking_for(r)))?;
+                Ok(out.vpcs().iter().find_map(|v| v.vpc_id()).map(str::to_owned))
+            },
+        )
+        .await?;
+        set_dns(aws, &id, self).await?;
+        Ok(outputs(&[("id", &id)]))
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        r: &Resource,
+        have: &Self,
+        live: &LiveResource,
+        _: &Known,
+    ) -> Result<Outputs, Error> {
+        if self != have {
+            set_dns(aws, &live.id, self).await?;
         }
-        Spec::InternetGateway(s) => {
-            let (id, _) = create_once(
-                &what,
-                || async {
-                    let sent = aws
-                        .ec2
-                        .create_internet_gateway()
-                        .tag_specifications(tag_spec(ResourceType::InternetGateway, &r.tags))
-                        .customize()
-                        .config_override(no_sdk_retry())
-                        .send()
-                        .await;
-                    attempt(&what, sent, |o| o.internet_gateway().and_then(|g| g.internet_gateway_id()), &[])
-                },
-                find,
-            )
-            .await?;
-            attach_gateway(aws, &id, &known.resolve_str(&s.vpc_id)).await?;
-            id
+        update_tags(aws, &live.id, &live.tags, &r.tags).await?;
+        Ok(live.outputs.clone())
+    }
+
+    async fn delete(aws: &Aws, _: &str, live: &LiveResource, _: &Self, _: DeleteOptions) -> Result<(), Error> {
+        let (id, what) = (&live.id, deleting(live));
+        while_in_use(&what, || async { aws.ec2.delete_vpc().vpc_id(id).send().await.map(|_| ()).map_err(sdk(&what)) })
+            .await
+    }
+}
+
+fn deleting(live: &LiveResource) -> String {
+    format!("deleting {} {}", live.spec.kind().noun(), live.id)
+}
+
+impl Adapter for InternetGatewaySpec {
+    async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        let out = aws
+            .ec2
+            .describe_internet_gateways()
+            .filters(filter("tag:Name", &[&names.igw]))
+            .send()
+            .await
+            .map_err(sdk("reading internet gateways"))?;
+        let found =
+            pick(out.internet_gateways().iter().map(|g| (g.clone(), tags_of(g.tags()))).collect(), &names.deployment);
+        Ok(found
+            .map(|(g, tags)| {
+                let vpc_id = g.attachments().iter().find_map(|a| a.vpc_id()).unwrap_or_default().to_owned();
+                let id = g.internet_gateway_id().unwrap_or_default().to_owned();
+                (addr::IGW, live(id, tags, Spec::InternetGateway(InternetGatewaySpec { vpc_id })))
+            })
+            .into_iter()
+            .collect())
+    }
+
+    async fn create(&self, aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
+        let what = creating(r);
+        let (id, _) = create_once(
+            &what,
+            || async {
+                let sent = aws
+                    .ec2
+                    .create_internet_gateway()
+                    .tag_specifications(tag_spec(ResourceType::InternetGateway, &r.tags))
+                    .customize()
+                    .config_override(no_sdk_retry())
+                    .send()
+                    .await;
+                attempt(&what, sent, |o| o.internet_gateway().and_then(|g| g.internet_gateway_id()), false)
+            },
+            || async {
+                let out = aws
+                    .ec2
+                    .describe_internet_gateways()
+                    .set_filters(own_filters(r, false, None))
+                    .send()
+                    .await
+                    .map_err(sdk(looking_for(r)))?;
+                Ok(out.internet_gateways().iter().find_map(|g| g.internet_gateway_id()).map(str::to_owned))
+            },
+        )
+        .await?;
+        attach_gateway(aws, &id, &known.resolve_str(&self.vpc_id)).await?;
+        Ok(outputs(&[("id", &id)]))
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        r: &Resource,
+        have: &Self,
+        live: &LiveResource,
+        known: &Known,
+    ) -> Result<Outputs, Error> {
+        // Created, then the run was killed before attaching it.
+        if have.vpc_id.is_empty() {
+            attach_gateway(aws, &live.id, &known.resolve_str(&self.vpc_id)).await?;
         }
-        Spec::Subnet(s) => {
-            create_once(
-                &what,
-                || async {
-                    let sent = aws
-                        .ec2
-                        .create_subnet()
-                        .vpc_id(known.resolve_str(&s.vpc_id))
-                        .cidr_block(&s.cidr_block)
-                        .availability_zone(&s.availability_zone)
-                        .tag_specifications(tag_spec(ResourceType::Subnet, &r.tags))
-                        .customize()
-                        .config_override(no_sdk_retry())
-                        .send()
-                        .await;
-                    // A conflict with its own CIDR: an earlier attempt made it.
-                    attempt(&what, sent, |o| o.subnet().and_then(|s| s.subnet_id()), &["InvalidSubnet.Conflict"])
-                },
-                find,
-            )
-            .await?
-            .0
+        update_tags(aws, &live.id, &live.tags, &r.tags).await?;
+        Ok(live.outputs.clone())
+    }
+
+    async fn delete(aws: &Aws, _: &str, live: &LiveResource, have: &Self, _: DeleteOptions) -> Result<(), Error> {
+        let (id, what) = (&live.id, deleting(live));
+        if !have.vpc_id.is_empty() {
+            while_in_use(&what, || async {
+                aws.ec2
+                    .detach_internet_gateway()
+                    .internet_gateway_id(id)
+                    .vpc_id(&have.vpc_id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(sdk(format!("detaching internet gateway {id}")))
+            })
+            .await
+            .or_else(|e| super::gone_ok(Err(e)))?;
         }
-        Spec::RouteTable(s) => {
-            // The one create here that takes a token: the same for every attempt.
-            let token = unique_token();
-            let (id, adopted) = create_once(
-                &what,
-                || async {
-                    let sent = aws
-                        .ec2
-                        .create_route_table()
-                        .client_token(&token)
-                        .vpc_id(known.resolve_str(&s.vpc_id))
-                        .tag_specifications(tag_spec(ResourceType::RouteTable, &r.tags))
-                        .customize()
-                        .config_override(no_sdk_retry())
-                        .send()
-                        .await;
-                    attempt(&what, sent, |o| o.route_table().and_then(|t| t.route_table_id()), &[])
-                },
-                find,
-            )
-            .await?;
-            let empty = RouteTableSpec { vpc_id: String::new(), routes: vec![], subnet_ids: vec![] };
-            // Adopted after a lost answer, it may hold some of these already.
-            let have = if adopted { find_route_table(aws, &id).await?.unwrap_or(empty) } else { empty };
-            reconcile_route_table(aws, &id, &have, s, known, &[]).await?;
-            id
+        aws.ec2.delete_internet_gateway().internet_gateway_id(id).send().await.map(|_| ()).map_err(sdk(&what))
+    }
+}
+
+impl Adapter for SubnetSpec {
+    async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        let out = aws
+            .ec2
+            .describe_subnets()
+            .filters(filter("tag:Name", &[&names.subnet_a, &names.subnet_b]))
+            .send()
+            .await
+            .map_err(sdk("reading subnets"))?;
+        let mut found = Vec::new();
+        for (address, name) in [(addr::SUBNET_A, &names.subnet_a), (addr::SUBNET_B, &names.subnet_b)] {
+            if let Some((s, tags)) = named(out.subnets(), |s| s.tags(), name, &names.deployment) {
+                let spec = SubnetSpec {
+                    vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
+                    cidr_block: s.cidr_block().unwrap_or_default().to_owned(),
+                    availability_zone: s.availability_zone().unwrap_or_default().to_owned(),
+                };
+                found.push((address, live(s.subnet_id().unwrap_or_default().to_owned(), tags, Spec::Subnet(spec))));
+            }
         }
-        Spec::SecurityGroup(s) => {
-            let (id, _) = create_once(
-                &what,
-                || async {
-                    let sent = aws
-                        .ec2
-                        .create_security_group()
-                        .group_name(&r.name)
-                        .description(&s.description)
-                        .vpc_id(known.resolve_str(&s.vpc_id))
-                        .tag_specifications(tag_spec(ResourceType::SecurityGroup, &r.tags))
-                        .customize()
-                        .config_override(no_sdk_retry())
-                        .send()
-                        .await;
-                    // Its name taken in this VPC: an earlier attempt made it.
-                    attempt(&what, sent, |o| o.group_id(), &["InvalidGroup.Duplicate"])
-                },
-                find,
-            )
-            .await?;
-            // AWS gives a new group "all egress to 0.0.0.0/0"; make it exactly ours.
-            let default = vec![EgressRule { protocol: "-1".into(), ports: "all".into(), cidr: "0.0.0.0/0".into() }];
-            reconcile_rules(aws, &id, &default, &s.egress, true).await?;
-            id
-        }
-        Spec::FlowLog(s) => {
-            // The token makes the SDK's retry of a create whose answer was lost
-            // return the same flow log; a new one per create, so a flow log
-            // deleted and wanted again is made anew.
-            let token = unique_token();
-            let out = aws
-                .ec2
-                .create_flow_logs()
-                .resource_type(FlowLogsResourceType::Vpc)
-                .resource_ids(known.resolve_str(&s.vpc_id))
-                .traffic_type(TrafficType::from(s.traffic_type.as_str()))
-                .log_destination_type(LogDestinationType::CloudWatchLogs)
-                .log_group_name(&s.log_group_name)
-                .deliver_logs_permission_arn(known.resolve_str(&s.deliver_logs_role_arn))
-                .max_aggregation_interval(s.max_aggregation_interval as i32)
-                .client_token(token)
-                .tag_specifications(tag_spec(ResourceType::VpcFlowLog, &r.tags))
+        Ok(found)
+    }
+
+    async fn create(&self, aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
+        let what = creating(r);
+        let vpc = known.resolve_str(&self.vpc_id);
+        let (id, _) = create_once(
+            &what,
+            || async {
+                let sent = aws
+                    .ec2
+                    .create_subnet()
+                    .vpc_id(&vpc)
+                    .cidr_block(&self.cidr_block)
+                    .availability_zone(&self.availability_zone)
+                    .tag_specifications(tag_spec(ResourceType::Subnet, &r.tags))
+                    .customize()
+                    .config_override(no_sdk_retry())
+                    .send()
+                    .await;
+                // A conflict with its own CIDR: an earlier attempt made it.
+                attempt(&what, sent, |o| o.subnet().and_then(|s| s.subnet_id()), true)
+            },
+            || async {
+                let out = aws
+                    .ec2
+                    .describe_subnets()
+                    .set_filters(own_filters(r, false, Some(&vpc)))
+                    .send()
+                    .await
+                    .map_err(sdk(looking_for(r)))?;
+                Ok(out.subnets().iter().find_map(|s| s.subnet_id()).map(str::to_owned))
+            },
+        )
+        .await?;
+        Ok(outputs(&[("id", &id)]))
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        r: &Resource,
+        _: &Self,
+        live: &LiveResource,
+        _: &Known,
+    ) -> Result<Outputs, Error> {
+        update_tags(aws, &live.id, &live.tags, &r.tags).await?;
+        Ok(live.outputs.clone())
+    }
+
+    async fn delete(aws: &Aws, _: &str, live: &LiveResource, _: &Self, _: DeleteOptions) -> Result<(), Error> {
+        let (id, what) = (&live.id, deleting(live));
+        while_in_use(&what, || async {
+            aws.ec2.delete_subnet().subnet_id(id).send().await.map(|_| ()).map_err(sdk(&what))
+        })
+        .await
+    }
+}
+
+impl Adapter for RouteTableSpec {
+    async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        let out = aws
+            .ec2
+            .describe_route_tables()
+            .filters(filter("tag:Name", &[&names.route_table]))
+            .send()
+            .await
+            .map_err(sdk("reading route tables"))?;
+        let found =
+            pick(out.route_tables().iter().map(|r| (r.clone(), tags_of(r.tags()))).collect(), &names.deployment);
+        Ok(found
+            .map(|(rt, tags)| {
+                let id = rt.route_table_id().unwrap_or_default().to_owned();
+                (addr::ROUTE_TABLE, live(id, tags, Spec::RouteTable(route_table_spec(&rt))))
+            })
+            .into_iter()
+            .collect())
+    }
+
+    async fn create(&self, aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
+        let what = creating(r);
+        let vpc = known.resolve_str(&self.vpc_id);
+        // The one create here that takes a token: the same for every attempt.
+        let token = unique_token();
+        let (id, adopted) = create_once(
+            &what,
+            || async {
+                let sent = aws
+                    .ec2
+                    .create_route_table()
+                    .client_token(&token)
+                    .vpc_id(&vpc)
+                    .tag_specifications(tag_spec(ResourceType::RouteTable, &r.tags))
+                    .customize()
+                    .config_override(no_sdk_retry())
+                    .send()
+                    .await;
+                attempt(&what, sent, |o| o.route_table().and_then(|t| t.route_table_id()), false)
+            },
+            || async {
+                let out = aws
+                    .ec2
+                    .describe_route_tables()
+                    .set_filters(own_filters(r, false, Some(&vpc)))
+                    .send()
+                    .await
+                    .map_err(sdk(looking_for(r)))?;
+                Ok(out.route_tables().iter().find_map(|t| t.route_table_id()).map(str::to_owned))
+            },
+        )
+        .await?;
+        let empty = RouteTableSpec { vpc_id: String::new(), routes: vec![], subnet_ids: vec![] };
+        // Adopted after a lost answer, it may hold some of these already.
+        let have = if adopted { find_route_table(aws, &id).await?.unwrap_or(empty) } else { empty };
+        reconcile_route_table(aws, &id, &have, self, known, &[]).await?;
+        Ok(outputs(&[("id", &id)]))
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        r: &Resource,
+        have: &Self,
+        live: &LiveResource,
+        known: &Known,
+    ) -> Result<Outputs, Error> {
+        let associations = route_table_associations(aws, &live.id).await?;
+        reconcile_route_table(aws, &live.id, have, self, known, &associations).await?;
+        update_tags(aws, &live.id, &live.tags, &r.tags).await?;
+        Ok(live.outputs.clone())
+    }
+
+    async fn delete(aws: &Aws, _: &str, live: &LiveResource, _: &Self, _: DeleteOptions) -> Result<(), Error> {
+        let (id, what) = (&live.id, deleting(live));
+        for (_, association) in route_table_associations(aws, id).await? {
+            aws.ec2
+                .disassociate_route_table()
+                .association_id(&association)
                 .send()
                 .await
-                .map_err(sdk(&what))?;
-            if let Some(failed) = out.unsuccessful().first() {
-                let why = failed.error().and_then(|e| e.message()).unwrap_or("no reason given");
-                let code = failed.error().and_then(|e| e.code()).unwrap_or("Unsuccessful");
-                return Err(Error::Aws(ApiError::new(what, code, why)));
-            }
-            out.flow_log_ids().first().cloned().unwrap_or_default()
+                .map_err(sdk(format!("disassociating route table {id}")))
+                .map(|_| ())
+                .or_else(|e| super::gone_ok(Err(e)))?;
         }
-        other => unreachable!("not an EC2 spec: {other:?}"),
-    };
-    Ok(outputs(&[("id", &id)]))
+        aws.ec2.delete_route_table().route_table_id(id).send().await.map(|_| ()).map_err(sdk(&what))
+    }
+}
+
+impl Adapter for SecurityGroupSpec {
+    /// Group names are unique per VPC: only the one in our VPC (the existing one
+    /// the config names, or ours by its Name tag) counts.
+    async fn read(aws: &Aws, names: &Names, cx: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        let (groups, vpc) = tokio::try_join!(
+            async {
+                aws.ec2
+                    .describe_security_groups()
+                    .filters(filter("group-name", &[&names.security_group]))
+                    .send()
+                    .await
+                    .map_err(sdk("reading security groups"))
+            },
+            async {
+                if let Some(hint) = cx.vpc_hint {
+                    return Ok(Some(hint.to_owned()));
+                }
+                let vpcs = aws
+                    .ec2
+                    .describe_vpcs()
+                    .filters(filter("tag:Name", &[&names.vpc]))
+                    .send()
+                    .await
+                    .map_err(sdk("reading VPCs"))?;
+                let ours =
+                    pick(vpcs.vpcs().iter().map(|v| (v.clone(), tags_of(v.tags()))).collect(), &names.deployment);
+                Ok::<_, Error>(ours.and_then(|(v, _)| v.vpc_id().map(str::to_owned)))
+            },
+        )?;
+        let matching = groups
+            .security_groups()
+            .iter()
+            .filter(|g| vpc.is_none() || g.vpc_id() == vpc.as_deref())
+            .map(|g| (g.clone(), tags_of(g.tags())))
+            .collect();
+        Ok(pick(matching, &names.deployment)
+            .map(|(g, tags)| {
+                let spec = SecurityGroupSpec {
+                    vpc_id: g.vpc_id().unwrap_or_default().to_owned(),
+                    description: g.description().unwrap_or_default().to_owned(),
+                    ingress: rules(g.ip_permissions()),
+                    egress: rules(g.ip_permissions_egress()),
+                };
+                (
+                    addr::SECURITY_GROUP,
+                    live(g.group_id().unwrap_or_default().to_owned(), tags, Spec::SecurityGroup(spec)),
+                )
+            })
+            .into_iter()
+            .collect())
+    }
+
+    async fn create(&self, aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
+        let what = creating(r);
+        let vpc = known.resolve_str(&self.vpc_id);
+        let (id, _) = create_once(
+            &what,
+            || async {
+                let sent = aws
+                    .ec2
+                    .create_security_group()
+                    .group_name(&r.name)
+                    .description(&self.description)
+                    .vpc_id(&vpc)
+                    .tag_specifications(tag_spec(ResourceType::SecurityGroup, &r.tags))
+                    .customize()
+                    .config_override(no_sdk_retry())
+                    .send()
+                    .await;
+                // Its name taken in this VPC: an earlier attempt made it.
+                attempt(&what, sent, |o| o.group_id(), true)
+            },
+            || async {
+                let out = aws
+                    .ec2
+                    .describe_security_groups()
+                    .set_filters(own_filters(r, true, Some(&vpc)))
+                    .send()
+                    .await
+                    .map_err(sdk(looking_for(r)))?;
+                Ok(out.security_groups().iter().find_map(|g| g.group_id()).map(str::to_owned))
+            },
+        )
+        .await?;
+        // AWS gives a new group "all egress to 0.0.0.0/0"; make it exactly ours.
+        let default = vec![EgressRule { protocol: "-1".into(), ports: "all".into(), cidr: "0.0.0.0/0".into() }];
+        reconcile_rules(aws, &id, &default, &self.egress, true).await?;
+        Ok(outputs(&[("id", &id)]))
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        r: &Resource,
+        have: &Self,
+        live: &LiveResource,
+        _: &Known,
+    ) -> Result<Outputs, Error> {
+        reconcile_rules(aws, &live.id, &have.egress, &self.egress, true).await?;
+        reconcile_rules(aws, &live.id, &have.ingress, &self.ingress, false).await?;
+        update_tags(aws, &live.id, &live.tags, &r.tags).await?;
+        Ok(live.outputs.clone())
+    }
+
+    async fn delete(aws: &Aws, _: &str, live: &LiveResource, _: &Self, _: DeleteOptions) -> Result<(), Error> {
+        let (id, what) = (&live.id, deleting(live));
+        while_in_use(&what, || async {
+            aws.ec2.delete_security_group().group_id(id).send().await.map(|_| ()).map_err(sdk(&what))
+        })
+        .await
+    }
+}
+
+impl Adapter for FlowLogSpec {
+    async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        let out = aws
+            .ec2
+            .describe_flow_logs()
+            .filter(filter("tag:Name", &[&names.flow_log]))
+            .send()
+            .await
+            .map_err(sdk("reading VPC flow logs"))?;
+        let found = pick(out.flow_logs().iter().map(|f| (f.clone(), tags_of(f.tags()))).collect(), &names.deployment);
+        Ok(found
+            .map(|(f, tags)| {
+                let spec = FlowLogSpec {
+                    vpc_id: f.resource_id().unwrap_or_default().to_owned(),
+                    traffic_type: f.traffic_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                    log_group_name: f.log_group_name().unwrap_or_default().to_owned(),
+                    deliver_logs_role_arn: f.deliver_logs_permission_arn().unwrap_or_default().to_owned(),
+                    max_aggregation_interval: f.max_aggregation_interval().unwrap_or(600) as u32,
+                };
+                (addr::FLOW_LOG, live(f.flow_log_id().unwrap_or_default().to_owned(), tags, Spec::FlowLog(spec)))
+            })
+            .into_iter()
+            .collect())
+    }
+
+    async fn create(&self, aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
+        let what = creating(r);
+        // The token makes the SDK's retry of a create whose answer was lost
+        // return the same flow log; a new one per create, so a flow log
+        // deleted and wanted again is made anew.
+        let token = unique_token();
+        let out = aws
+            .ec2
+            .create_flow_logs()
+            .resource_type(FlowLogsResourceType::Vpc)
+            .resource_ids(known.resolve_str(&self.vpc_id))
+            .traffic_type(TrafficType::from(self.traffic_type.as_str()))
+            .log_destination_type(LogDestinationType::CloudWatchLogs)
+            .log_group_name(&self.log_group_name)
+            .deliver_logs_permission_arn(known.resolve_str(&self.deliver_logs_role_arn))
+            .max_aggregation_interval(self.max_aggregation_interval as i32)
+            .client_token(token)
+            .tag_specifications(tag_spec(ResourceType::VpcFlowLog, &r.tags))
+            .send()
+            .await
+            .map_err(sdk(&what))?;
+        if let Some(failed) = out.unsuccessful().first() {
+            let why = failed.error().and_then(|e| e.message()).unwrap_or("no reason given");
+            let code = failed.error().and_then(|e| e.code()).unwrap_or("Unsuccessful");
+            return Err(Error::Aws(ApiError::new(what, code, why)));
+        }
+        Ok(outputs(&[("id", out.flow_log_ids().first().map_or("", String::as_str))]))
+    }
+
+    /// Nothing of a flow log changes in place but its tags.
+    async fn update(
+        &self,
+        aws: &Aws,
+        r: &Resource,
+        _: &Self,
+        live: &LiveResource,
+        _: &Known,
+    ) -> Result<Outputs, Error> {
+        update_tags(aws, &live.id, &live.tags, &r.tags).await?;
+        Ok(live.outputs.clone())
+    }
+
+    async fn delete(aws: &Aws, _: &str, live: &LiveResource, _: &Self, _: DeleteOptions) -> Result<(), Error> {
+        let (id, what) = (&live.id, deleting(live));
+        let out = aws.ec2.delete_flow_logs().flow_log_ids(id).send().await.map_err(sdk(&what))?;
+        match out.unsuccessful().first().and_then(|f| f.error()) {
+            Some(e) => {
+                let err =
+                    ApiError::new(what, e.code().unwrap_or("Unsuccessful"), e.message().unwrap_or("no reason given"));
+                // Already gone: the first attempt took effect.
+                if err.meaning == Meaning::NotFound {
+                    Ok(())
+                } else {
+                    Err(Error::Aws(err))
+                }
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 /// How one attempt of an EC2 create ended.
@@ -432,7 +702,9 @@ where
     const ATTEMPTS: u32 = 8;
     let mut delay = std::time::Duration::from_millis(200);
     let mut unsure_before = false;
-    for n in 1..=ATTEMPTS {
+    let mut n = 0;
+    loop {
+        n += 1;
         let (last, look) = match create().await {
             Attempt::Created(id) => return Ok((id, false)),
             Attempt::Failed(e) => return Err(e),
@@ -459,7 +731,6 @@ where
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(std::time::Duration::from_secs(8));
     }
-    unreachable!("the last attempt returns")
 }
 
 /// A client token unique to this create call (EC2 takes up to 64 ASCII characters).
@@ -475,6 +746,8 @@ fn no_sdk_retry() -> aws_sdk_ec2::config::Builder {
     aws_sdk_ec2::config::Builder::default().retry_config(aws_config::retry::RetryConfig::disabled())
 }
 
+/// How an attempt ended; `conflict_is_ours`: "already exists" may be what an
+/// earlier attempt of this create made.
 fn attempt<O, E>(
     what: &str,
     sent: Result<
@@ -482,23 +755,21 @@ fn attempt<O, E>(
         aws_smithy_runtime_api::client::result::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
     >,
     id: impl FnOnce(&O) -> Option<&str>,
-    made_by_earlier_attempt: &[&str],
+    conflict_is_ours: bool,
 ) -> Attempt
 where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
     let e = match sent {
         Ok(out) => return Attempt::Created(id(&out).unwrap_or_default().to_owned()),
         Err(e) => e,
     };
-    let code = e.code().unwrap_or_default().to_owned();
     let answered = e.as_service_error().is_some();
     let server_error = e.raw_response().is_some_and(|r| r.status().is_server_error());
     let err = sdk(what)(e);
-    if ["RequestLimitExceeded", "Throttling", "ThrottlingException"].contains(&code.as_str()) {
+    if err.is(Meaning::Throttled) {
         Attempt::Refused(err)
-    } else if made_by_earlier_attempt.contains(&code.as_str()) {
+    } else if conflict_is_ours && err.is(Meaning::AlreadyExists) {
         Attempt::Conflict(err)
     } else if !answered || server_error {
         Attempt::Unsure(err)
@@ -547,50 +818,6 @@ async fn attach_gateway(aws: &Aws, id: &str, vpc: &str) -> Result<(), Error> {
         }
         other => other,
     }
-}
-
-/// The resource `r` describes, made by this deployment (in `vpc`, for what lives
-/// in one), if it exists.
-async fn find_own(aws: &Aws, r: &Resource, vpc: Option<&str>) -> Result<Option<String>, Error> {
-    use agentctl_core::model::{Kind, OWNERSHIP_TAG};
-    let owner = r.tags.get(OWNERSHIP_TAG).map(String::as_str).unwrap_or_default();
-    let owned = filter(&format!("tag:{OWNERSHIP_TAG}"), &[owner]);
-    let mut filters = vec![owned];
-    // Group names are unique per VPC; the others have our Name tag.
-    filters.push(if r.addr.kind == Kind::SecurityGroup {
-        filter("group-name", &[&r.name])
-    } else {
-        filter("tag:Name", &[&r.name])
-    });
-    if let Some(vpc) = vpc {
-        filters.push(filter("vpc-id", &[vpc]));
-    }
-    let what = format!("looking for {} {}", r.addr.kind.noun(), r.name);
-    let filters = Some(filters);
-    let id = match r.addr.kind {
-        Kind::Vpc => {
-            let out = aws.ec2.describe_vpcs().set_filters(filters).send().await.map_err(sdk(&what))?;
-            out.vpcs().iter().find_map(|v| v.vpc_id()).map(str::to_owned)
-        }
-        Kind::InternetGateway => {
-            let out = aws.ec2.describe_internet_gateways().set_filters(filters).send().await.map_err(sdk(&what))?;
-            out.internet_gateways().iter().find_map(|g| g.internet_gateway_id()).map(str::to_owned)
-        }
-        Kind::Subnet => {
-            let out = aws.ec2.describe_subnets().set_filters(filters).send().await.map_err(sdk(&what))?;
-            out.subnets().iter().find_map(|s| s.subnet_id()).map(str::to_owned)
-        }
-        Kind::RouteTable => {
-            let out = aws.ec2.describe_route_tables().set_filters(filters).send().await.map_err(sdk(&what))?;
-            out.route_tables().iter().find_map(|t| t.route_table_id()).map(str::to_owned)
-        }
-        Kind::SecurityGroup => {
-            let out = aws.ec2.describe_security_groups().set_filters(filters).send().await.map_err(sdk(&what))?;
-            out.security_groups().iter().find_map(|g| g.group_id()).map(str::to_owned)
-        }
-        _ => None,
-    };
-    Ok(id)
 }
 
 /// A route table's routes and associated subnets, as the model holds them.
@@ -825,28 +1052,6 @@ async fn route_table_associations(aws: &Aws, id: &str) -> Result<Vec<(String, St
         .collect())
 }
 
-pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource, known: &Known) -> Result<Outputs, Error> {
-    let id = l.id.as_str();
-    match (&r.spec, &l.spec) {
-        (Spec::Vpc(want), Spec::Vpc(have)) if want != have => set_dns(aws, id, want).await?,
-        // Created, then the run was killed before attaching it.
-        (Spec::InternetGateway(want), Spec::InternetGateway(have)) if have.vpc_id.is_empty() => {
-            attach_gateway(aws, id, &known.resolve_str(&want.vpc_id)).await?;
-        }
-        (Spec::RouteTable(want), Spec::RouteTable(have)) => {
-            let associations = route_table_associations(aws, id).await?;
-            reconcile_route_table(aws, id, have, want, known, &associations).await?
-        }
-        (Spec::SecurityGroup(want), Spec::SecurityGroup(have)) => {
-            reconcile_rules(aws, id, &have.egress, &want.egress, true).await?;
-            reconcile_rules(aws, id, &have.ingress, &want.ingress, false).await?;
-        }
-        _ => {}
-    }
-    update_tags(aws, id, &l.tags, &r.tags).await?;
-    Ok(l.outputs.clone())
-}
-
 async fn update_tags(
     aws: &Aws,
     id: &str,
@@ -893,81 +1098,6 @@ where
         }
     })
     .await
-}
-
-pub(crate) async fn delete(aws: &Aws, address: agentctl_core::model::Address, l: &LiveResource) -> Result<(), Error> {
-    let id = l.id.clone();
-    let what = format!("deleting {} {id}", address.kind.noun());
-    match &l.spec {
-        Spec::Vpc(_) => {
-            while_in_use(&what, || async {
-                aws.ec2.delete_vpc().vpc_id(&id).send().await.map(|_| ()).map_err(sdk(&what))
-            })
-            .await
-        }
-        Spec::InternetGateway(s) => {
-            if !s.vpc_id.is_empty() {
-                while_in_use(&what, || async {
-                    aws.ec2
-                        .detach_internet_gateway()
-                        .internet_gateway_id(&id)
-                        .vpc_id(&s.vpc_id)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(sdk(format!("detaching internet gateway {id}")))
-                })
-                .await
-                .or_else(|e| super::gone_ok(Err(e)))?;
-            }
-            aws.ec2.delete_internet_gateway().internet_gateway_id(&id).send().await.map(|_| ()).map_err(sdk(&what))
-        }
-        Spec::Subnet(_) => {
-            while_in_use(&what, || async {
-                aws.ec2.delete_subnet().subnet_id(&id).send().await.map(|_| ()).map_err(sdk(&what))
-            })
-            .await
-        }
-        Spec::RouteTable(_) => {
-            for (_, association) in route_table_associations(aws, &id).await? {
-                aws.ec2
-                    .disassociate_route_table()
-                    .association_id(&association)
-                    .send()
-                    .await
-                    .map_err(sdk(format!("disassociating route table {id}")))
-                    .map(|_| ())
-                    .or_else(|e| super::gone_ok(Err(e)))?;
-            }
-            aws.ec2.delete_route_table().route_table_id(&id).send().await.map(|_| ()).map_err(sdk(&what))
-        }
-        Spec::SecurityGroup(_) => {
-            while_in_use(&what, || async {
-                aws.ec2.delete_security_group().group_id(&id).send().await.map(|_| ()).map_err(sdk(&what))
-            })
-            .await
-        }
-        Spec::FlowLog(_) => {
-            let out = aws.ec2.delete_flow_logs().flow_log_ids(&id).send().await.map_err(sdk(&what))?;
-            match out.unsuccessful().first().and_then(|f| f.error()) {
-                // Already gone: the first attempt took effect.
-                Some(e) => {
-                    let err = ApiError::new(
-                        what,
-                        e.code().unwrap_or("Unsuccessful"),
-                        e.message().unwrap_or("no reason given"),
-                    );
-                    if err.meaning == Meaning::NotFound {
-                        Ok(())
-                    } else {
-                        Err(Error::Aws(err))
-                    }
-                }
-                None => Ok(()),
-            }
-        }
-        other => unreachable!("not an EC2 spec: {other:?}"),
-    }
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use agentctl_core::model::{
-    addr, CapacityItem, ClusterSpec, ContainerSpec, KeyValue, MountPoint, Resource, SecretRef, ServiceSpec, Spec,
-    TaskDefinitionSpec,
+    addr, Address, CapacityItem, ClusterSpec, ContainerSpec, KeyValue, MountPoint, Resource, SecretRef, ServiceSpec,
+    Spec, TaskDefinitionSpec,
 };
+use agentctl_core::names::Names;
 use agentctl_core::plan::{Known, LiveResource};
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ClusterField, ClusterSetting,
@@ -17,7 +18,7 @@ use aws_sdk_ecs::types::{
     TaskDefinitionField, Volume,
 };
 
-use super::{outputs, tag_delta, Names, Outputs};
+use super::{outputs, tag_delta, Adapter, DeleteOptions, Outputs, ReadContext};
 use crate::error::{sdk, Error, Meaning};
 use crate::retry::{self, Poll};
 use crate::Aws;
@@ -35,16 +36,144 @@ fn short(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-pub(crate) async fn read(
-    aws: &Aws,
-    names: &Names,
-) -> Result<(Option<LiveResource>, Option<LiveResource>, Option<LiveResource>), Error> {
-    let (cluster, task_def, service) = tokio::try_join!(
-        read_cluster(aws, &names.cluster),
-        read_task_definition(aws, &names.family),
-        read_service(aws, &names.cluster, &names.service)
-    )?;
-    Ok((cluster, task_def, service))
+/// `(addr, live)` when there is one.
+fn at(address: Address, live: Option<LiveResource>) -> Vec<(Address, LiveResource)> {
+    live.map(|l| (address, l)).into_iter().collect()
+}
+
+impl Adapter for ClusterSpec {
+    async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        Ok(at(addr::CLUSTER, read_cluster(aws, &names.cluster).await?))
+    }
+
+    async fn create(&self, aws: &Aws, r: &Resource, _: &Known) -> Result<Outputs, Error> {
+        let out = aws
+            .ecs
+            .create_cluster()
+            .cluster_name(&r.name)
+            .settings(
+                ClusterSetting::builder()
+                    .name(ClusterSettingName::ContainerInsights)
+                    .value(&self.container_insights)
+                    .build(),
+            )
+            .set_capacity_providers((!self.capacity_providers.is_empty()).then(|| self.capacity_providers.clone()))
+            .set_tags(Some(ecs_tags(&r.tags)))
+            .send()
+            .await
+            .map_err(sdk(format!("creating ECS cluster {}", r.name)))?;
+        let arn = out.cluster().and_then(|c| c.cluster_arn()).unwrap_or_default();
+        Ok(outputs(&[("arn", arn), ("name", &r.name)]))
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        r: &Resource,
+        have: &Self,
+        live: &LiveResource,
+        _: &Known,
+    ) -> Result<Outputs, Error> {
+        if self != have {
+            aws.ecs
+                .update_cluster_settings()
+                .cluster(&r.name)
+                .settings(
+                    ClusterSetting::builder()
+                        .name(ClusterSettingName::ContainerInsights)
+                        .value(&self.container_insights)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(sdk(format!("updating ECS cluster {}", r.name)))?;
+            if self.capacity_providers != have.capacity_providers {
+                aws.ecs
+                    .put_cluster_capacity_providers()
+                    .cluster(&r.name)
+                    .set_capacity_providers(Some(self.capacity_providers.clone()))
+                    .set_default_capacity_provider_strategy(Some(vec![]))
+                    .send()
+                    .await
+                    .map_err(sdk(format!("setting the capacity providers of ECS cluster {}", r.name)))?;
+            }
+        }
+        update_tags(aws, r, live).await?;
+        Ok(live.outputs.clone())
+    }
+
+    async fn delete(aws: &Aws, _: &str, live: &LiveResource, _: &Self, _: DeleteOptions) -> Result<(), Error> {
+        let name = short(&live.id).to_owned();
+        // A cluster refuses deletion while services are still draining out.
+        retry::until(&format!("deleting ECS cluster {name}"), Duration::from_secs(600), || async {
+            match aws
+                .ecs
+                .delete_cluster()
+                .cluster(&name)
+                .send()
+                .await
+                .map_err(sdk(format!("deleting ECS cluster {name}")))
+            {
+                Ok(_) => Ok(Poll::Ready(())),
+                Err(e) if e.is(Meaning::InUse) => Ok(Poll::Pending(e.to_string())),
+                Err(e) if e.is(Meaning::NotFound) => Ok(Poll::Ready(())),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+}
+
+impl Adapter for TaskDefinitionSpec {
+    async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        Ok(at(addr::TASK_DEFINITION, read_task_definition(aws, &names.family).await?))
+    }
+
+    /// A new revision: task definitions are immutable, so replacing one is this too.
+    async fn create(&self, aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
+        register(aws, r, self, known).await
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        r: &Resource,
+        _: &Self,
+        live: &LiveResource,
+        _: &Known,
+    ) -> Result<Outputs, Error> {
+        update_tags(aws, r, live).await?;
+        Ok(live.outputs.clone())
+    }
+
+    /// Deregisters every active revision of the family.
+    async fn delete(aws: &Aws, _: &str, _: &LiveResource, have: &Self, _: DeleteOptions) -> Result<(), Error> {
+        let family = &have.family;
+        let mut pages = aws
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(sdk(format!("listing revisions of task definition {family}")))?;
+            // Family prefix also matches "name-agent2": keep exact family only.
+            for arn in page
+                .task_definition_arns()
+                .iter()
+                .filter(|a| short(a).rsplit_once(':').map(|(f, _)| f) == Some(family.as_str()))
+            {
+                aws.ecs
+                    .deregister_task_definition()
+                    .task_definition(arn)
+                    .send()
+                    .await
+                    .map_err(sdk(format!("deregistering {arn}")))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 async fn read_cluster(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
@@ -264,33 +393,6 @@ fn strategy(items: &[CapacityItem]) -> Option<Vec<CapacityProviderStrategyItem>>
     })
 }
 
-pub(crate) async fn create(aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
-    match &r.spec {
-        Spec::EcsCluster(s) => {
-            let out = aws
-                .ecs
-                .create_cluster()
-                .cluster_name(&r.name)
-                .settings(
-                    ClusterSetting::builder()
-                        .name(ClusterSettingName::ContainerInsights)
-                        .value(&s.container_insights)
-                        .build(),
-                )
-                .set_capacity_providers((!s.capacity_providers.is_empty()).then(|| s.capacity_providers.clone()))
-                .set_tags(Some(ecs_tags(&r.tags)))
-                .send()
-                .await
-                .map_err(sdk(format!("creating ECS cluster {}", r.name)))?;
-            let arn = out.cluster().and_then(|c| c.cluster_arn()).unwrap_or_default();
-            Ok(outputs(&[("arn", arn), ("name", &r.name)]))
-        }
-        Spec::TaskDefinition(s) => register(aws, r, s, known).await,
-        Spec::EcsService(s) => create_service(aws, r, s, known).await,
-        other => unreachable!("not an ECS spec: {other:?}"),
-    }
-}
-
 async fn register(aws: &Aws, r: &Resource, s: &TaskDefinitionSpec, known: &Known) -> Result<Outputs, Error> {
     let containers = s
         .containers
@@ -479,87 +581,103 @@ async fn wait_until_gone(aws: &Aws, cluster: &str, name: &str) -> Result<(), Err
     .await
 }
 
-pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource, known: &Known) -> Result<Outputs, Error> {
-    let mut result = l.outputs.clone();
-    match (&r.spec, &l.spec) {
-        (Spec::EcsCluster(want), Spec::EcsCluster(have)) if want != have => {
-            aws.ecs
-                .update_cluster_settings()
-                .cluster(&r.name)
-                .settings(
-                    ClusterSetting::builder()
-                        .name(ClusterSettingName::ContainerInsights)
-                        .value(&want.container_insights)
-                        .build(),
-                )
+impl Adapter for ServiceSpec {
+    async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        Ok(at(addr::SERVICE, read_service(aws, &names.cluster, &names.service).await?))
+    }
+
+    async fn create(&self, aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
+        create_service(aws, r, self, known).await
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        r: &Resource,
+        have: &Self,
+        l: &LiveResource,
+        known: &Known,
+    ) -> Result<Outputs, Error> {
+        let want = self;
+        let mut result = l.outputs.clone();
+        let autoscaled = r.ignore_changes.contains(&"desired_count");
+        let mut want_resolved = want.clone();
+        if autoscaled {
+            want_resolved.desired_count = have.desired_count;
+        }
+        for field in &l.unreported {
+            match *field {
+                "capacity_provider_strategy" => {
+                    want_resolved.capacity_provider_strategy.clone_from(&have.capacity_provider_strategy)
+                }
+                "circuit_breaker_rollback" => want_resolved.circuit_breaker_rollback = have.circuit_breaker_rollback,
+                "minimum_healthy_percent" => want_resolved.minimum_healthy_percent = have.minimum_healthy_percent,
+                "maximum_percent" => want_resolved.maximum_percent = have.maximum_percent,
+                _ => {}
+            }
+        }
+        want_resolved.task_definition = known.resolve_str(&want.task_definition);
+        want_resolved.subnets = want.subnets.iter().map(|s| known.resolve_str(s)).collect();
+        want_resolved.subnets.sort();
+        want_resolved.security_groups = want.security_groups.iter().map(|s| known.resolve_str(s)).collect();
+        want_resolved.security_groups.sort();
+        if want_resolved != *have {
+            let out = aws
+                .ecs
+                .update_service()
+                .cluster(&want.cluster)
+                .service(&r.name)
+                .task_definition(&want_resolved.task_definition)
+                // Never reset a count that autoscaling has set.
+                .set_desired_count((!autoscaled).then_some(want.desired_count as i32))
+                .set_capacity_provider_strategy(strategy(&want.capacity_provider_strategy))
+                // Moving between launch type and capacity providers needs a new deployment.
+                .force_new_deployment(want.capacity_provider_strategy != have.capacity_provider_strategy)
+                .network_configuration(network(want, known))
+                .deployment_configuration(deployment(want))
+                .propagate_tags(PropagateTags::from(want.propagate_tags.as_str()))
+                .platform_version(&want.platform_version)
                 .send()
                 .await
-                .map_err(sdk(format!("updating ECS cluster {}", r.name)))?;
-            if want.capacity_providers != have.capacity_providers {
-                aws.ecs
-                    .put_cluster_capacity_providers()
-                    .cluster(&r.name)
-                    .set_capacity_providers(Some(want.capacity_providers.clone()))
-                    .set_default_capacity_provider_strategy(Some(vec![]))
-                    .send()
-                    .await
-                    .map_err(sdk(format!("setting the capacity providers of ECS cluster {}", r.name)))?;
+                .map_err(sdk(format!("updating ECS service {}", r.name)))?;
+            if let Some(d) = out
+                .service()
+                .and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")))
+                .and_then(|d| d.id())
+            {
+                result.insert("deployment_id".into(), d.to_owned());
             }
         }
-        (Spec::EcsService(want), Spec::EcsService(have)) => {
-            let autoscaled = r.ignore_changes.contains(&"desired_count");
-            let mut want_resolved = want.clone();
-            if autoscaled {
-                want_resolved.desired_count = have.desired_count;
-            }
-            for field in &l.unreported {
-                match *field {
-                    "capacity_provider_strategy" => {
-                        want_resolved.capacity_provider_strategy.clone_from(&have.capacity_provider_strategy)
-                    }
-                    "circuit_breaker_rollback" => {
-                        want_resolved.circuit_breaker_rollback = have.circuit_breaker_rollback
-                    }
-                    "minimum_healthy_percent" => want_resolved.minimum_healthy_percent = have.minimum_healthy_percent,
-                    "maximum_percent" => want_resolved.maximum_percent = have.maximum_percent,
-                    _ => {}
-                }
-            }
-            want_resolved.task_definition = known.resolve_str(&want.task_definition);
-            want_resolved.subnets = want.subnets.iter().map(|s| known.resolve_str(s)).collect();
-            want_resolved.subnets.sort();
-            want_resolved.security_groups = want.security_groups.iter().map(|s| known.resolve_str(s)).collect();
-            want_resolved.security_groups.sort();
-            if want_resolved != *have {
-                let out = aws
-                    .ecs
-                    .update_service()
-                    .cluster(&want.cluster)
-                    .service(&r.name)
-                    .task_definition(&want_resolved.task_definition)
-                    // Never reset a count that autoscaling has set.
-                    .set_desired_count((!autoscaled).then_some(want.desired_count as i32))
-                    .set_capacity_provider_strategy(strategy(&want.capacity_provider_strategy))
-                    // Moving between launch type and capacity providers needs a new deployment.
-                    .force_new_deployment(want.capacity_provider_strategy != have.capacity_provider_strategy)
-                    .network_configuration(network(want, known))
-                    .deployment_configuration(deployment(want))
-                    .propagate_tags(PropagateTags::from(want.propagate_tags.as_str()))
-                    .platform_version(&want.platform_version)
-                    .send()
-                    .await
-                    .map_err(sdk(format!("updating ECS service {}", r.name)))?;
-                if let Some(d) = out
-                    .service()
-                    .and_then(|s| s.deployments().iter().find(|d| d.status() == Some("PRIMARY")))
-                    .and_then(|d| d.id())
-                {
-                    result.insert("deployment_id".into(), d.to_owned());
-                }
-            }
-        }
-        _ => {}
+        update_tags(aws, r, l).await?;
+        Ok(result)
     }
+
+    /// Scales to zero first, so tasks get their SIGTERM grace period, then
+    /// deletes and waits until the name is free.
+    async fn delete(aws: &Aws, _: &str, live: &LiveResource, have: &Self, _: DeleteOptions) -> Result<(), Error> {
+        let name = short(&live.id).to_owned();
+        aws.ecs
+            .update_service()
+            .cluster(&have.cluster)
+            .service(&name)
+            .desired_count(0)
+            .send()
+            .await
+            .map_err(sdk(format!("scaling ECS service {name} to 0")))?;
+        aws.ecs
+            .delete_service()
+            .cluster(&have.cluster)
+            .service(&name)
+            .force(true)
+            .send()
+            .await
+            .map_err(sdk(format!("deleting ECS service {name}")))?;
+        wait_until_gone(aws, &have.cluster, &name).await
+    }
+}
+
+/// Tags of any ECS resource (by ARN) made to match `r`'s.
+async fn update_tags(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<(), Error> {
     let (set, unset) = tag_delta(&l.tags, &r.tags);
     if !set.is_empty() {
         let t = set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
@@ -580,85 +698,5 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource, known: &Kn
             .await
             .map_err(sdk(format!("untagging {}", r.name)))?;
     }
-    Ok(result)
-}
-
-pub(crate) async fn delete(aws: &Aws, address: agentctl_core::model::Address, l: &LiveResource) -> Result<(), Error> {
-    match address {
-        addr::SERVICE => {
-            let Spec::EcsService(s) = &l.spec else { unreachable!() };
-            let name = short(&l.id).to_owned();
-            // Scale to zero first so tasks get their SIGTERM grace period.
-            aws.ecs
-                .update_service()
-                .cluster(&s.cluster)
-                .service(&name)
-                .desired_count(0)
-                .send()
-                .await
-                .map_err(sdk(format!("scaling ECS service {name} to 0")))?;
-            aws.ecs
-                .delete_service()
-                .cluster(&s.cluster)
-                .service(&name)
-                .force(true)
-                .send()
-                .await
-                .map_err(sdk(format!("deleting ECS service {name}")))?;
-            wait_until_gone(aws, &s.cluster, &name).await
-        }
-        addr::TASK_DEFINITION => {
-            let Spec::TaskDefinition(s) = &l.spec else { unreachable!() };
-            let mut token = None;
-            loop {
-                let page = aws
-                    .ecs
-                    .list_task_definitions()
-                    .family_prefix(&s.family)
-                    .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
-                    .set_next_token(token)
-                    .send()
-                    .await
-                    .map_err(sdk(format!("listing revisions of task definition {}", s.family)))?;
-                // Family prefix also matches "name-agent2": keep exact family only.
-                for arn in page
-                    .task_definition_arns()
-                    .iter()
-                    .filter(|a| short(a).rsplit_once(':').map(|(f, _)| f) == Some(s.family.as_str()))
-                {
-                    aws.ecs
-                        .deregister_task_definition()
-                        .task_definition(arn)
-                        .send()
-                        .await
-                        .map_err(sdk(format!("deregistering {arn}")))?;
-                }
-                token = page.next_token().map(str::to_owned);
-                if token.is_none() {
-                    break;
-                }
-            }
-            Ok(())
-        }
-        _ => {
-            let name = short(&l.id).to_owned();
-            // A cluster refuses deletion while services are still draining out.
-            retry::until(&format!("deleting ECS cluster {name}"), Duration::from_secs(600), || async {
-                match aws
-                    .ecs
-                    .delete_cluster()
-                    .cluster(&name)
-                    .send()
-                    .await
-                    .map_err(sdk(format!("deleting ECS cluster {name}")))
-                {
-                    Ok(_) => Ok(Poll::Ready(())),
-                    Err(e) if e.is(Meaning::InUse) => Ok(Poll::Pending(e.to_string())),
-                    Err(e) if e.is(Meaning::NotFound) => Ok(Poll::Ready(())),
-                    Err(e) => Err(e),
-                }
-            })
-            .await
-        }
-    }
+    Ok(())
 }

@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 
-use agentctl_core::model::{Resource, RoleSpec, Spec};
-use agentctl_core::plan::LiveResource;
+use agentctl_core::model::{addr, Address, Resource, RoleSpec, Spec};
+use agentctl_core::names::Names;
+use agentctl_core::plan::{Known, LiveResource};
 use aws_sdk_iam::types::Tag;
 
-use super::{outputs, tag_delta, Outputs};
+use super::{outputs, tag_delta, Adapter, DeleteOptions, Outputs, ReadContext};
 use crate::error::{sdk, Error, Meaning};
 use crate::Aws;
 
@@ -19,7 +20,41 @@ pub fn decode_policy(doc: &str) -> serde_json::Value {
         .unwrap_or(serde_json::Value::String(doc.to_owned()))
 }
 
-pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
+impl Adapter for RoleSpec {
+    async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        let roles = [
+            (addr::EXECUTION_ROLE, &names.execution_role),
+            (addr::TASK_ROLE, &names.task_role),
+            (addr::FLOW_LOG_ROLE, &names.flow_log_role),
+        ];
+        let found = futures::future::try_join_all(
+            roles.into_iter().map(|(a, name)| async move { Ok::<_, Error>(read(aws, name).await?.map(|l| (a, l))) }),
+        )
+        .await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    async fn create(&self, aws: &Aws, r: &Resource, _: &Known) -> Result<Outputs, Error> {
+        create(aws, r, self).await
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        r: &Resource,
+        have: &Self,
+        live: &LiveResource,
+        _: &Known,
+    ) -> Result<Outputs, Error> {
+        update(aws, r, self, have, live).await
+    }
+
+    async fn delete(aws: &Aws, name: &str, _: &LiveResource, _: &Self, _: DeleteOptions) -> Result<(), Error> {
+        delete(aws, name).await
+    }
+}
+
+async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
     let what = format!("reading IAM role {name}");
     let (role, inline, attached) = tokio::join!(
         aws.iam.get_role().role_name(name).send(),
@@ -72,15 +107,7 @@ fn tags(map: &BTreeMap<String, String>) -> Vec<Tag> {
     map.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key and value set")).collect()
 }
 
-fn spec(r: &Resource) -> &RoleSpec {
-    match &r.spec {
-        Spec::IamRole(s) => s,
-        other => unreachable!("not a role: {other:?}"),
-    }
-}
-
-pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
-    let s = spec(r);
+async fn create(aws: &Aws, r: &Resource, s: &RoleSpec) -> Result<Outputs, Error> {
     let out = aws
         .iam
         .create_role()
@@ -148,9 +175,7 @@ async fn put_policy(aws: &Aws, role: &str, policy: &str, doc: &serde_json::Value
     Ok(())
 }
 
-pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<Outputs, Error> {
-    let want = spec(r);
-    let Spec::IamRole(have) = &l.spec else { unreachable!() };
+async fn update(aws: &Aws, r: &Resource, want: &RoleSpec, have: &RoleSpec, l: &LiveResource) -> Result<Outputs, Error> {
     let name = &r.name;
     if want.assume_role_policy != have.assume_role_policy {
         aws.iam
@@ -214,7 +239,7 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<
     Ok(l.outputs.clone())
 }
 
-pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), Error> {
+async fn delete(aws: &Aws, name: &str) -> Result<(), Error> {
     let inline = aws
         .iam
         .list_role_policies()

@@ -1,9 +1,10 @@
 //! CloudWatch Logs: the agent's log group, and the VPC flow logs' when on.
 
-use agentctl_core::model::{LogGroupSpec, Resource, Spec};
-use agentctl_core::plan::LiveResource;
+use agentctl_core::model::{addr, Address, LogGroupSpec, Resource, Spec};
+use agentctl_core::names::Names;
+use agentctl_core::plan::{Known, LiveResource};
 
-use super::{outputs, tag_delta, Outputs};
+use super::{outputs, tag_delta, Adapter, DeleteOptions, Outputs, ReadContext};
 use crate::error::{sdk, Error, Meaning};
 use crate::Aws;
 
@@ -16,7 +17,36 @@ fn arn(aws: &Aws, name: &str) -> String {
     )
 }
 
-pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
+impl Adapter for LogGroupSpec {
+    async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        let (agent, flow_logs) = tokio::try_join!(read(aws, &names.log_group), read(aws, &names.flow_log_group))?;
+        Ok([(addr::LOG_GROUP, agent), (addr::FLOW_LOG_GROUP, flow_logs)]
+            .into_iter()
+            .filter_map(|(a, l)| l.map(|l| (a, l)))
+            .collect())
+    }
+
+    async fn create(&self, aws: &Aws, r: &Resource, _: &Known) -> Result<Outputs, Error> {
+        create(aws, r, self).await
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        r: &Resource,
+        have: &Self,
+        live: &LiveResource,
+        _: &Known,
+    ) -> Result<Outputs, Error> {
+        update(aws, r, self, have, live).await
+    }
+
+    async fn delete(aws: &Aws, name: &str, _: &LiveResource, _: &Self, _: DeleteOptions) -> Result<(), Error> {
+        delete(aws, name).await
+    }
+}
+
+async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
     let arn = arn(aws, name);
     let (groups, tags) = tokio::join!(
         aws.logs.describe_log_groups().log_group_name_prefix(name).send(),
@@ -44,13 +74,6 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
     }))
 }
 
-fn spec(r: &Resource) -> &LogGroupSpec {
-    match &r.spec {
-        Spec::LogGroup(s) => s,
-        other => unreachable!("not a log group: {other:?}"),
-    }
-}
-
 async fn set_retention(aws: &Aws, name: &str, days: Option<u32>) -> Result<(), Error> {
     let what = format!("setting the retention of log group {name}");
     match days {
@@ -67,11 +90,11 @@ async fn set_retention(aws: &Aws, name: &str, days: Option<u32>) -> Result<(), E
     }
 }
 
-pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
+async fn create(aws: &Aws, r: &Resource, s: &LogGroupSpec) -> Result<Outputs, Error> {
     aws.logs
         .create_log_group()
         .log_group_name(&r.name)
-        .set_kms_key_id(spec(r).kms_key_id.clone())
+        .set_kms_key_id(s.kms_key_id.clone())
         .set_tags(Some(r.tags.clone().into_iter().collect()))
         .send()
         .await
@@ -83,15 +106,19 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
             e if e.is(Meaning::AlreadyExists) => Ok(()),
             e => Err(e),
         })?;
-    if let Some(days) = spec(r).retention_in_days {
+    if let Some(days) = s.retention_in_days {
         set_retention(aws, &r.name, Some(days)).await?;
     }
     Ok(outputs(&[("arn", &arn(aws, &r.name)), ("name", &r.name)]))
 }
 
-pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<Outputs, Error> {
-    let want = spec(r);
-    let Spec::LogGroup(have) = &l.spec else { unreachable!() };
+async fn update(
+    aws: &Aws,
+    r: &Resource,
+    want: &LogGroupSpec,
+    have: &LogGroupSpec,
+    l: &LiveResource,
+) -> Result<Outputs, Error> {
     if want.retention_in_days != have.retention_in_days {
         set_retention(aws, &r.name, want.retention_in_days).await?;
     }
@@ -136,7 +163,7 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<
     Ok(l.outputs.clone())
 }
 
-pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), Error> {
+async fn delete(aws: &Aws, name: &str) -> Result<(), Error> {
     match aws
         .logs
         .delete_log_group()
@@ -153,7 +180,7 @@ pub(crate) async fn delete(aws: &Aws, name: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use agentctl_core::model::{addr, LogGroupSpec, Resource, Spec};
-    use agentctl_core::plan::LiveResource;
+    use agentctl_core::plan::{Known, LiveResource};
     use aws_sdk_cloudwatchlogs::operation::associate_kms_key::AssociateKmsKeyOutput;
     use aws_sdk_cloudwatchlogs::operation::disassociate_kms_key::DisassociateKmsKeyOutput;
     use aws_smithy_mocks::{mock, mock_client};
@@ -190,7 +217,7 @@ mod tests {
             .then_output(|| AssociateKmsKeyOutput::builder().build());
         let aws = crate::Aws::with_logs(mock_client!(aws_sdk_cloudwatchlogs, [&associate]));
         let (want, live) = group(Some(KEY));
-        super::update(&aws, &want, &live).await.unwrap();
+        crate::adapters::update(&aws, &want, &live, &Known::default()).await.unwrap();
         assert_eq!(associate.num_calls(), 1);
     }
 
@@ -201,7 +228,7 @@ mod tests {
             .then_output(|| DisassociateKmsKeyOutput::builder().build());
         let aws = crate::Aws::with_logs(mock_client!(aws_sdk_cloudwatchlogs, [&disassociate]));
         let (want, live) = group(None);
-        super::update(&aws, &want, &live).await.unwrap();
+        crate::adapters::update(&aws, &want, &live, &Known::default()).await.unwrap();
         assert_eq!(disassociate.num_calls(), 1);
     }
 }

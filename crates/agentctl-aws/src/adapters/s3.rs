@@ -2,8 +2,9 @@
 //! enforced, TLS only, one lifecycle rule, optionally versioned and logged. The
 //! task role's own policy grants the agent access.
 
-use agentctl_core::model::{AccessLogs, BucketLifecycle, BucketSpec, Resource, Spec, LIFECYCLE_RULE_ID};
-use agentctl_core::plan::LiveResource;
+use agentctl_core::model::{addr, AccessLogs, Address, BucketLifecycle, BucketSpec, Resource, Spec, LIFECYCLE_RULE_ID};
+use agentctl_core::names::Names;
+use agentctl_core::plan::{Known, LiveResource};
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketLoggingStatus,
     BucketVersioningStatus, CreateBucketConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule,
@@ -13,7 +14,7 @@ use aws_sdk_s3::types::{
     VersioningConfiguration,
 };
 
-use super::{outputs, Outputs};
+use super::{outputs, Adapter, DeleteOptions, Outputs, ReadContext};
 use crate::error::{sdk, Error, Meaning};
 use crate::Aws;
 
@@ -30,7 +31,32 @@ fn absent_ok<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
     }
 }
 
-pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
+impl Adapter for BucketSpec {
+    async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        Ok(read(aws, &names.bucket).await?.map(|l| (addr::BUCKET, l)).into_iter().collect())
+    }
+
+    async fn create(&self, aws: &Aws, r: &Resource, _: &Known) -> Result<Outputs, Error> {
+        create(aws, r, self).await
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        r: &Resource,
+        have: &Self,
+        live: &LiveResource,
+        _: &Known,
+    ) -> Result<Outputs, Error> {
+        update(aws, r, self, have, live).await
+    }
+
+    async fn delete(aws: &Aws, name: &str, _: &LiveResource, _: &Self, opts: DeleteOptions) -> Result<(), Error> {
+        delete(aws, name, opts.empty_bucket).await
+    }
+}
+
+async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
     let what = format!("reading S3 bucket {name}");
     let (tagging, pab, enc, own, policy, versioning, lifecycle, logging) = tokio::join!(
         aws.s3.get_bucket_tagging().bucket(name).send(),
@@ -139,14 +165,7 @@ fn empty() -> BucketSpec {
     }
 }
 
-fn spec(r: &Resource) -> &BucketSpec {
-    match &r.spec {
-        Spec::S3Bucket(s) => s,
-        other => unreachable!("not a bucket: {other:?}"),
-    }
-}
-
-pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
+async fn create(aws: &Aws, r: &Resource, s: &BucketSpec) -> Result<Outputs, Error> {
     let mut req = aws.s3.create_bucket().bucket(&r.name);
     if aws.region != "us-east-1" {
         let cfg = CreateBucketConfiguration::builder()
@@ -162,7 +181,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
         e => Err(e),
     })?;
     put_tags(aws, r).await?;
-    configure(aws, r, spec(r), &empty()).await?;
+    configure(aws, r, s, &empty()).await?;
     Ok(outputs(&[("arn", &arn(&r.name, &aws.region)), ("name", &r.name)]))
 }
 
@@ -330,16 +349,21 @@ async fn put_lifecycle(aws: &Aws, name: &str, lifecycle: Option<&BucketLifecycle
     Ok(())
 }
 
-pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<Outputs, Error> {
-    let Spec::S3Bucket(have) = &l.spec else { unreachable!() };
-    configure(aws, r, spec(r), have).await?;
+async fn update(
+    aws: &Aws,
+    r: &Resource,
+    want: &BucketSpec,
+    have: &BucketSpec,
+    l: &LiveResource,
+) -> Result<Outputs, Error> {
+    configure(aws, r, want, have).await?;
     if l.tags != r.tags {
         put_tags(aws, r).await?;
     }
     Ok(l.outputs.clone())
 }
 
-pub(crate) async fn delete(aws: &Aws, name: &str, empty_first: bool) -> Result<(), Error> {
+async fn delete(aws: &Aws, name: &str, empty_first: bool) -> Result<(), Error> {
     // Versions and delete markers too: a bucket with any is not empty to S3.
     loop {
         let page = aws

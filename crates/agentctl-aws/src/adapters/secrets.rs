@@ -1,16 +1,47 @@
 //! Secrets Manager: the agent's credentials. The value is read and compared in
 //! memory only; it never reaches output, logs or errors.
 
-use agentctl_core::model::{Resource, SecretSpec, Spec};
-use agentctl_core::plan::LiveResource;
+use agentctl_core::model::{addr, Address, Kind, Resource, SecretSpec, Spec};
+use agentctl_core::names::Names;
+use agentctl_core::plan::{Known, LiveResource};
 use agentctl_core::secret::SecretString;
 use aws_sdk_secretsmanager::types::Tag;
 
-use super::{outputs, tag_delta, Outputs};
+use super::{outputs, tag_delta, Adapter, DeleteOptions, Outputs, ReadContext};
 use crate::error::{sdk, Error, Meaning};
 use crate::Aws;
 
-pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
+impl Adapter for SecretSpec {
+    /// The credentials secret under its configured name, and ours under names
+    /// an earlier `secret_name` gave (keyed by their own name).
+    async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        let (secret, renamed) =
+            tokio::try_join!(read(aws, &names.secret), read_renamed(aws, &names.deployment, &names.secret))?;
+        let renamed = renamed.into_iter().map(|l| (Address::named(Kind::Secret, &l.outputs["name"]), l));
+        Ok(secret.map(|l| (addr::SECRET, l)).into_iter().chain(renamed).collect())
+    }
+
+    async fn create(&self, aws: &Aws, r: &Resource, _: &Known) -> Result<Outputs, Error> {
+        create(aws, r, self).await
+    }
+
+    async fn update(
+        &self,
+        aws: &Aws,
+        r: &Resource,
+        have: &Self,
+        live: &LiveResource,
+        _: &Known,
+    ) -> Result<Outputs, Error> {
+        update(aws, r, self, have, live).await
+    }
+
+    async fn delete(aws: &Aws, name: &str, _: &LiveResource, _: &Self, opts: DeleteOptions) -> Result<(), Error> {
+        delete(aws, name, opts.force_delete_secret).await
+    }
+}
+
+async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
     let (described, value) = tokio::join!(
         aws.secrets.describe_secret().secret_id(name).send(),
         aws.secrets.get_secret_value().secret_id(name).send(),
@@ -48,7 +79,7 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
 /// Secrets carrying this deployment's ownership tag under a name other than
 /// `name` (a `secret_name` changed since they were created), so plan and destroy
 /// remove them instead of leaving them behind. Pending deletion ones are gone.
-pub(crate) async fn read_renamed(aws: &Aws, deployment: &str, name: &str) -> Result<Vec<LiveResource>, Error> {
+async fn read_renamed(aws: &Aws, deployment: &str, name: &str) -> Result<Vec<LiveResource>, Error> {
     use agentctl_core::model::OWNERSHIP_TAG;
     use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
     let filter = |key, value: &str| Filter::builder().key(key).values(value).build();
@@ -95,19 +126,11 @@ pub(crate) async fn read_renamed(aws: &Aws, deployment: &str, name: &str) -> Res
 /// The key Secrets Manager uses when none is given; also how to return to it.
 const AWS_MANAGED_KEY: &str = "alias/aws/secretsmanager";
 
-fn spec(r: &Resource) -> &SecretSpec {
-    match &r.spec {
-        Spec::Secret(s) => s,
-        other => unreachable!("not a secret: {other:?}"),
-    }
-}
-
 fn tags(r: &Resource) -> Vec<Tag> {
     r.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
-pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
-    let s = spec(r);
+async fn create(aws: &Aws, r: &Resource, s: &SecretSpec) -> Result<Outputs, Error> {
     let created = aws
         .secrets
         .create_secret()
@@ -181,9 +204,13 @@ async fn restore(aws: &Aws, r: &Resource, s: &SecretSpec) -> Result<Outputs, Err
     Ok(outputs(&[("arn", &arn)]))
 }
 
-pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<Outputs, Error> {
-    let want = spec(r);
-    let Spec::Secret(have) = &l.spec else { unreachable!() };
+async fn update(
+    aws: &Aws,
+    r: &Resource,
+    want: &SecretSpec,
+    have: &SecretSpec,
+    l: &LiveResource,
+) -> Result<Outputs, Error> {
     let arn = &l.id;
     if want.kms_key_id != have.kms_key_id {
         // A new key encrypts new versions only: write the value again with it.
@@ -236,7 +263,7 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<
     Ok(l.outputs.clone())
 }
 
-pub(crate) async fn delete(aws: &Aws, name: &str, force: bool) -> Result<(), Error> {
+async fn delete(aws: &Aws, name: &str, force: bool) -> Result<(), Error> {
     let req = aws.secrets.delete_secret().secret_id(name);
     let req = if force { req.force_delete_without_recovery(true) } else { req.recovery_window_in_days(7) };
     req.send().await.map_err(sdk(format!("deleting secret {name}")))?;

@@ -73,26 +73,7 @@ const ZONES_REF: &str = "data.aws_availability_zones.available";
 
 /// The Terraform resource type that builds a model resource of this kind.
 pub fn resource_type(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Vpc => "aws_vpc",
-        Kind::InternetGateway => "aws_internet_gateway",
-        Kind::Subnet => "aws_subnet",
-        Kind::RouteTable => "aws_route_table",
-        Kind::SecurityGroup => "aws_security_group",
-        Kind::Secret => "aws_secretsmanager_secret",
-        Kind::IamRole => "aws_iam_role",
-        Kind::S3Bucket => "aws_s3_bucket",
-        Kind::LogGroup => "aws_cloudwatch_log_group",
-        Kind::FlowLog => "aws_flow_log",
-        Kind::EcsCluster => "aws_ecs_cluster",
-        Kind::TaskDefinition => "aws_ecs_task_definition",
-        Kind::EcsService => "aws_ecs_service",
-        Kind::ScalableTarget => "aws_appautoscaling_target",
-        Kind::ScalingPolicy => "aws_appautoscaling_policy",
-        Kind::ScheduledAction => "aws_appautoscaling_scheduled_action",
-        Kind::Alarm => "aws_cloudwatch_metric_alarm",
-        Kind::Dashboard => "aws_cloudwatch_dashboard",
-    }
+    kind.facts().terraform_type
 }
 
 /// `aws_vpc.main` for `vpc.main`: the Terraform address of a model resource.

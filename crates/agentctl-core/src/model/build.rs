@@ -7,7 +7,7 @@ use super::*;
 use crate::cidr::Cidr;
 use crate::config::{Config, NetworkConfig, SecurityGroupConfig};
 use crate::image::ImageRef;
-use crate::names;
+use crate::names::Names;
 use crate::regions::partition;
 
 /// Name of the agent's container in the task definition.
@@ -37,6 +37,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
     let region = config.region.as_str();
     let account = ctx.account();
     let part = partition(region);
+    let n = Names::of_config(config, account);
     let mut resources = Vec::new();
     let tags = |resource_name: Option<&str>| {
         let mut t: BTreeMap<String, String> = config.tags.clone();
@@ -57,7 +58,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         NetworkConfig::New { cidr_block, .. } => {
             push(
                 addr::VPC,
-                names::network(name, "vpc"),
+                n.vpc.clone(),
                 true,
                 Spec::Vpc(VpcSpec {
                     cidr_block: cidr_block.clone(),
@@ -68,14 +69,14 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
             );
             push(
                 addr::IGW,
-                names::network(name, "igw"),
+                n.igw.clone(),
                 true,
                 Spec::InternetGateway(InternetGatewaySpec { vpc_id: addr::VPC.reference("id") }),
                 vec![addr::VPC],
             );
             let (a, b) = push_subnets(
                 &mut push,
-                name,
+                &n,
                 ctx,
                 &config.availability_zones,
                 cidr_block,
@@ -86,7 +87,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
             subnet_ids.sort();
             push(
                 addr::ROUTE_TABLE,
-                names::network(name, "public"),
+                n.route_table.clone(),
                 true,
                 Spec::RouteTable(RouteTableSpec {
                     vpc_id: addr::VPC.reference("id"),
@@ -96,7 +97,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                 vec![addr::VPC, addr::IGW, addr::SUBNET_A, addr::SUBNET_B],
             );
             if config.vpc_flow_logs {
-                push_flow_logs(&mut push, config, ctx);
+                push_flow_logs(&mut push, config, ctx, &n);
             }
             (
                 addr::VPC.reference("id"),
@@ -107,8 +108,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         }
         NetworkConfig::ExistingVpc { vpc_id, cidr_block, .. } => {
             existing.vpc_id = Some(vpc_id.clone());
-            let (a, b) =
-                push_subnets(&mut push, name, ctx, &config.availability_zones, cidr_block, vpc_id.clone(), None);
+            let (a, b) = push_subnets(&mut push, &n, ctx, &config.availability_zones, cidr_block, vpc_id.clone(), None);
             (vpc_id.clone(), None, vec![a, b], vec![addr::SUBNET_A, addr::SUBNET_B])
         }
         NetworkConfig::Existing { vpc_id, subnet_ids, .. } => {
@@ -121,7 +121,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         SecurityGroupConfig::Create => {
             push(
                 addr::SECURITY_GROUP,
-                names::security_group(name),
+                n.security_group.clone(),
                 true,
                 Spec::SecurityGroup(SecurityGroupSpec {
                     vpc_id,
@@ -157,14 +157,14 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         }),
         vec![],
     );
-    let log_group = names::log_group(name);
+    let log_group = n.log_group.clone();
     let log_group_arn = iam::log_group_arn(part, region, account, &log_group);
     let secret_arn_pattern = iam::secret_arn_pattern(part, region, account, &secret_name);
     let image = ImageRef::parse(&config.image_url).expect("validated image");
     let ecr_repo =
         image.private_ecr().map(|(acct, reg, repo)| format!("arn:{part}:ecr:{reg}:{acct}:repository/{repo}"));
     let trust = iam::ecs_tasks_trust(part, account, region);
-    let execution_role = names::execution_role(name);
+    let execution_role = n.execution_role.clone();
     push(
         addr::EXECUTION_ROLE,
         execution_role.clone(),
@@ -186,9 +186,9 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         }),
         vec![],
     );
-    let bucket = config.create_bucket.then(|| names::bucket(name, account, region));
+    let bucket = config.create_bucket.then(|| n.bucket.clone());
     let bucket_arn = bucket.as_ref().map(|b| format!("arn:{part}:s3:::{b}"));
-    let task_role = names::task_role(name);
+    let task_role = n.task_role.clone();
     push(
         addr::TASK_ROLE,
         task_role.clone(),
@@ -231,7 +231,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
     push(addr::LOG_GROUP, log_group.clone(), false, Spec::LogGroup(log_group_spec(config)), vec![]);
 
     // --- ECS -----------------------------------------------------------------
-    let cluster = names::cluster(name);
+    let cluster = n.cluster.clone();
     // Both providers always: attaching them costs nothing, and removing one a
     // service still uses is refused, so switching mixes never has to.
     let capacity_providers = vec!["FARGATE".into(), "FARGATE_SPOT".into()];
@@ -267,12 +267,12 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         stop_timeout: 120,
         depends_on: vec![],
     };
-    let service_name = names::service(name);
+    let service_name = n.service.clone();
     let mut containers = vec![container];
     if config.metrics {
         containers.push(metrics_sidecar(&cluster, &service_name, &log_group, region));
     }
-    let family = names::task_family(name);
+    let family = n.family.clone();
     push(
         addr::TASK_DEFINITION,
         family.clone(),
@@ -332,7 +332,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         }),
         service_deps,
     );
-    scaling_and_alarms(config, &cluster, &service_name, &mut push);
+    scaling_and_alarms(config, &n, &mut push);
     if config.autoscaling.is_some() {
         // Autoscaling owns the count once the service exists.
         if let Some(service) = resources.iter_mut().find(|r| r.addr == addr::SERVICE) {
@@ -358,12 +358,17 @@ fn log_group_spec(config: &Config) -> LogGroupSpec {
 
 /// Flow logs of the new VPC into a log group of their own, written by a role
 /// only VPC Flow Logs of this account can assume.
-fn push_flow_logs(push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address>), config: &Config, ctx: &Context) {
+fn push_flow_logs(
+    push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address>),
+    config: &Config,
+    ctx: &Context,
+    n: &Names,
+) {
     let (name, region, account) = (config.name.as_str(), config.region.as_str(), ctx.account());
     let part = partition(region);
-    let group = names::flow_log_group(name);
+    let group = n.flow_log_group.clone();
     let group_arn = format!("arn:{part}:logs:{region}:{account}:log-group:{group}");
-    let role = names::flow_log_role(name);
+    let role = n.flow_log_role.clone();
     push(addr::FLOW_LOG_GROUP, group.clone(), false, Spec::LogGroup(log_group_spec(config)), vec![]);
     push(
         addr::FLOW_LOG_ROLE,
@@ -379,7 +384,7 @@ fn push_flow_logs(push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address
     );
     push(
         addr::FLOW_LOG,
-        names::network(name, "flow-logs"),
+        n.flow_log.clone(),
         true,
         Spec::FlowLog(FlowLogSpec {
             vpc_id: addr::VPC.reference("id"),
@@ -394,7 +399,7 @@ fn push_flow_logs(push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address
 
 fn push_subnets(
     push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address>),
-    name: &str,
+    n: &Names,
     ctx: &Context,
     zones: &[String],
     cidr_block: &str,
@@ -402,10 +407,10 @@ fn push_subnets(
     vpc_dep: Option<Address>,
 ) -> (String, String) {
     let cidrs = Cidr::parse(cidr_block).and_then(|c| c.subnets_for_agent()).expect("validated CIDR");
-    for (i, (addr, zone)) in [(addr::SUBNET_A, "a"), (addr::SUBNET_B, "b")].into_iter().enumerate() {
+    for (i, (addr, name)) in [(addr::SUBNET_A, &n.subnet_a), (addr::SUBNET_B, &n.subnet_b)].into_iter().enumerate() {
         push(
             addr,
-            names::network(name, &format!("subnet-{zone}")),
+            name.clone(),
             true,
             Spec::Subnet(SubnetSpec {
                 vpc_id: vpc_id.clone(),
@@ -501,14 +506,9 @@ fn metrics_sidecar(cluster: &str, service: &str, log_group: &str, region: &str) 
     }
 }
 
-fn scaling_and_alarms(
-    config: &Config,
-    cluster: &str,
-    service: &str,
-    push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address>),
-) {
-    let name = config.name.as_str();
-    let resource_id = format!("service/{cluster}/{service}");
+fn scaling_and_alarms(config: &Config, n: &Names, push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address>)) {
+    let (cluster, service) = (n.cluster.as_str(), n.service.as_str());
+    let resource_id = n.scaling_resource_id();
     if let Some(a) = &config.autoscaling {
         push(
             addr::SCALABLE_TARGET,
@@ -526,7 +526,7 @@ fn scaling_and_alarms(
             if let Some(target) = target {
                 push(
                     Address::new(Kind::ScalingPolicy, key),
-                    format!("{name}-{key}"),
+                    n.keyed(key),
                     false,
                     Spec::ScalingPolicy(ScalingPolicySpec {
                         resource_id: resource_id.clone(),
@@ -542,7 +542,7 @@ fn scaling_and_alarms(
         for s in &config.schedules {
             push(
                 Address::named(Kind::ScheduledAction, &s.name),
-                format!("{name}-{}", s.name),
+                n.keyed(&s.name),
                 false,
                 Spec::ScheduledAction(ScheduledActionSpec {
                     resource_id: resource_id.clone(),
@@ -648,12 +648,12 @@ fn scaling_and_alarms(
         }
     }
     for (key, spec) in list {
-        push(Address::new(Kind::Alarm, key), format!("{name}-{key}"), false, Spec::Alarm(spec), vec![addr::SERVICE]);
+        push(Address::new(Kind::Alarm, key), n.keyed(key), false, Spec::Alarm(spec), vec![addr::SERVICE]);
     }
     if alarms.dashboard {
         push(
             addr::DASHBOARD,
-            format!("{name}-agent"),
+            n.dashboard.clone(),
             false,
             Spec::Dashboard(DashboardSpec { body: dashboard(config, cluster, service) }),
             vec![addr::SERVICE],

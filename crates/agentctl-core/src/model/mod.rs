@@ -7,7 +7,7 @@
 
 mod build;
 pub mod iam;
-pub mod spec;
+mod kinds;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -15,7 +15,7 @@ use std::fmt;
 use serde::Serialize;
 
 pub use build::{build, AGENT_CONTAINER};
-pub use spec::*;
+pub use kinds::*;
 
 use crate::secret::SecretString;
 
@@ -23,83 +23,6 @@ use crate::secret::SecretString;
 pub const OWNERSHIP_TAG_PREFIX: &str = "agentctl:";
 /// Marks a resource as created by agentctl for the deployment named in its value.
 pub const OWNERSHIP_TAG: &str = "agentctl:deployment";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Vpc,
-    InternetGateway,
-    Subnet,
-    RouteTable,
-    SecurityGroup,
-    Secret,
-    IamRole,
-    S3Bucket,
-    LogGroup,
-    FlowLog,
-    EcsCluster,
-    TaskDefinition,
-    EcsService,
-    ScalableTarget,
-    ScalingPolicy,
-    ScheduledAction,
-    Alarm,
-    Dashboard,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Vpc => "vpc",
-            Kind::InternetGateway => "internet_gateway",
-            Kind::Subnet => "subnet",
-            Kind::RouteTable => "route_table",
-            Kind::SecurityGroup => "security_group",
-            Kind::Secret => "secret",
-            Kind::IamRole => "iam_role",
-            Kind::S3Bucket => "s3_bucket",
-            Kind::LogGroup => "log_group",
-            Kind::FlowLog => "flow_log",
-            Kind::EcsCluster => "ecs_cluster",
-            Kind::TaskDefinition => "task_definition",
-            Kind::EcsService => "ecs_service",
-            Kind::ScalableTarget => "scalable_target",
-            Kind::ScalingPolicy => "scaling_policy",
-            Kind::ScheduledAction => "scheduled_action",
-            Kind::Alarm => "alarm",
-            Kind::Dashboard => "dashboard",
-        }
-    }
-    /// Human noun for progress and messages.
-    pub fn noun(self) -> &'static str {
-        match self {
-            Kind::Vpc => "VPC",
-            Kind::InternetGateway => "internet gateway",
-            Kind::Subnet => "subnet",
-            Kind::RouteTable => "route table",
-            Kind::SecurityGroup => "security group",
-            Kind::Secret => "secret",
-            Kind::IamRole => "IAM role",
-            Kind::S3Bucket => "S3 bucket",
-            Kind::LogGroup => "log group",
-            Kind::FlowLog => "VPC flow log",
-            Kind::EcsCluster => "ECS cluster",
-            Kind::TaskDefinition => "task definition",
-            Kind::EcsService => "ECS service",
-            Kind::ScalableTarget => "scalable target",
-            Kind::ScalingPolicy => "scaling policy",
-            Kind::ScheduledAction => "scheduled action",
-            Kind::Alarm => "CloudWatch alarm",
-            Kind::Dashboard => "CloudWatch dashboard",
-        }
-    }
-
-    /// Kinds AWS lets agentctl tag. The others belong to a tagged resource of
-    /// ours (the service, by its resource id) and are found through it.
-    pub fn taggable(self) -> bool {
-        !matches!(self, Kind::ScalableTarget | Kind::ScalingPolicy | Kind::ScheduledAction | Kind::Dashboard)
-    }
-}
 
 /// Where a resource sits in the stack, e.g. `subnet.a` or `iam_role.execution`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -255,6 +178,50 @@ impl Stack {
     }
 }
 
+/// How deep `kind` sits in the dependency graph of a stack that has every
+/// kind: 0 for kinds that depend on nothing. Destroy deletes the deepest first,
+/// so a resource goes only after everything that may depend on it. Derived
+/// from `build`'s own edges, never kept by hand.
+pub fn depth(kind: Kind) -> usize {
+    static DEPTHS: std::sync::OnceLock<BTreeMap<Kind, usize>> = std::sync::OnceLock::new();
+    let depths = DEPTHS.get_or_init(|| {
+        let mut depths = BTreeMap::new();
+        for (level, addrs) in stack_with_every_kind().levels().into_iter().enumerate() {
+            for a in addrs {
+                let d = depths.entry(a.kind).or_insert(level);
+                *d = (*d).max(level);
+            }
+        }
+        depths
+    });
+    depths.get(&kind).copied().unwrap_or(0)
+}
+
+/// A deployment that uses every kind (a test proves it does).
+fn stack_with_every_kind() -> Stack {
+    const CONFIG: &str = r#"
+        name = "every-kind"
+        region = "us-east-1"
+        account_id = "6b1f3c9e-2d4a-4c8b-9f1e-0a7d5c3b2e1f"
+        agent_id = "0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f"
+        vpc_flow_logs = true
+        metrics = true
+        autoscaling = { min = 1, max = 4, cpu_target = 60 }
+        schedules = [{ name = "night", schedule = "cron(0 20 * * ? *)", min = 1, max = 1 }]
+        alarms = { dashboard = true }
+    "#;
+    let env = crate::config::Env {
+        tf_vars: [("client_id", "every-kind-id"), ("client_secret", "every-kind-secret")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        overrides: Default::default(),
+    };
+    let loaded = crate::config::load(crate::diagnostics::SourceFile::new("every-kind.tfvars", CONFIG.to_owned()), &env)
+        .expect("the every-kind config is valid");
+    build(&loaded.config, &Context::default())
+}
+
 /// One attribute as plan and diff see it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttrValue {
@@ -268,4 +235,28 @@ pub struct Attr {
     pub value: AttrValue,
     /// Changing this attribute needs a new resource (or revision).
     pub forces_replacement: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_every_kind_stack_has_every_kind_and_depths_follow_the_edges() {
+        let stack = stack_with_every_kind();
+        for kind in Kind::ALL {
+            assert!(stack.resources.iter().any(|r| r.addr.kind == *kind), "{kind:?} missing: add it to the config");
+        }
+        // Every dependency of a resource is of a shallower kind, so deleting the
+        // deepest kinds first never deletes something still in use.
+        for r in &stack.resources {
+            for d in &r.depends_on {
+                assert!(depth(d.kind) < depth(r.addr.kind), "{} depends on {d}", r.addr);
+            }
+        }
+        assert_eq!(depth(Kind::Vpc), 0);
+        assert!(depth(Kind::ScalingPolicy) > depth(Kind::ScalableTarget));
+        assert!(depth(Kind::ScalableTarget) > depth(Kind::EcsService));
+        assert!(depth(Kind::EcsService) > depth(Kind::TaskDefinition));
+    }
 }

@@ -310,7 +310,7 @@ pub fn diff(stack: &Stack, live: &Live) -> Result<Plan, Vec<Foreign>> {
     }
     // Orphans go last, in reverse dependency order (dependents first).
     let mut orphans: Vec<&(Address, String, LiveResource)> = live.orphans.iter().collect();
-    orphans.sort_by_key(|(addr, _, _)| std::cmp::Reverse(delete_rank(addr.kind)));
+    orphans.sort_by_key(|(addr, _, _)| std::cmp::Reverse(crate::model::depth(addr.kind)));
     for (addr, name, l) in orphans {
         changes.push(ResourceChange {
             addr: *addr,
@@ -328,18 +328,6 @@ pub fn diff(stack: &Stack, live: &Live) -> Result<Plan, Vec<Foreign>> {
         changes,
         existing: stack.existing.clone(),
     })
-}
-
-/// Creation order of kinds; deletion walks it backwards.
-pub fn delete_rank(kind: Kind) -> u8 {
-    match kind {
-        Kind::Vpc | Kind::Secret | Kind::IamRole | Kind::S3Bucket | Kind::LogGroup | Kind::EcsCluster => 0,
-        Kind::InternetGateway | Kind::Subnet | Kind::SecurityGroup | Kind::FlowLog => 1,
-        Kind::RouteTable | Kind::TaskDefinition => 2,
-        Kind::EcsService | Kind::Alarm | Kind::Dashboard => 3,
-        Kind::ScalableTarget => 4,
-        Kind::ScalingPolicy | Kind::ScheduledAction => 5,
-    }
 }
 
 /// Order carries no meaning in any list of the model (subnets, statements,
