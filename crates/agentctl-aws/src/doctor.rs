@@ -529,29 +529,29 @@ pub async fn reference_stack(aws: &Aws, config: &Config) -> Check {
     let mut unread: Vec<String> = Vec::new();
 
     let ecs = async {
-        let mut clusters = Vec::new();
-        let mut token = None;
-        loop {
-            let page =
-                aws.ecs.list_clusters().set_next_token(token).send().await.map_err(sdk("listing ECS clusters"))?;
-            clusters.extend(page.cluster_arns().iter().map(|a| a.rsplit('/').next().unwrap_or(a).to_owned()));
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                break;
-            }
-        }
+        let clusters: Vec<String> = aws
+            .ecs
+            .list_clusters()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("listing ECS clusters"))?;
         let mut out = Vec::new();
-        for c in clusters {
+        for c in clusters.iter().map(|a| a.rsplit('/').next().unwrap_or(a).to_owned()) {
             let Some(id) = reference_id(&c, "cluster").map(str::to_owned) else { continue };
-            let services = aws
+            let services: Vec<String> = aws
                 .ecs
                 .list_services()
                 .cluster(&c)
+                .into_paginator()
+                .items()
                 .send()
+                .try_collect()
                 .await
                 .map_err(sdk(format!("listing services of ECS cluster {c}")))?;
             let services: Vec<String> = services
-                .service_arns()
                 .iter()
                 .map(|a| a.rsplit('/').next().unwrap_or(a).to_owned())
                 .filter(|s| reference_id(s, "service") == Some(id.as_str()))
@@ -561,66 +561,55 @@ pub async fn reference_stack(aws: &Aws, config: &Config) -> Check {
         Ok::<_, Error>(out)
     };
     let secrets = async {
+        let pages: Vec<_> =
+            aws.secrets.list_secrets().into_paginator().send().try_collect().await.map_err(sdk("listing secrets"))?;
         let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = aws.secrets.list_secrets().set_next_token(token).send().await.map_err(sdk("listing secrets"))?;
-            for s in page.secret_list() {
-                let name = s.name().unwrap_or_default();
-                let tags = s.tags().iter().map(|t| (t.key().map(str::to_owned), t.value().map(str::to_owned)));
-                if let Some(id) = reference_id(name, "agent-secret").filter(|_| !is_ours(tags)) {
-                    out.push((id.to_owned(), name.to_owned()));
-                }
-            }
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                break;
+        for s in pages.iter().flat_map(|p| p.secret_list()) {
+            let name = s.name().unwrap_or_default();
+            let tags = s.tags().iter().map(|t| (t.key().map(str::to_owned), t.value().map(str::to_owned)));
+            if let Some(id) = reference_id(name, "agent-secret").filter(|_| !is_ours(tags)) {
+                out.push((id.to_owned(), name.to_owned()));
             }
         }
         Ok::<_, Error>(out)
     };
     let roles = async {
+        let roles: Vec<_> = aws
+            .iam
+            .list_roles()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("listing IAM roles"))?;
         let mut out = Vec::new();
-        let mut marker = None;
-        loop {
-            let page = aws.iam.list_roles().set_marker(marker).send().await.map_err(sdk("listing IAM roles"))?;
-            for r in page.roles() {
-                let name = r.role_name();
-                if let Some(id) = ["task-execution-role", "matillion-ecs-task-role"]
-                    .iter()
-                    .find_map(|suffix| reference_id(name, suffix))
-                {
-                    out.push((id.to_owned(), name.to_owned()));
-                }
-            }
-            marker = page.marker().map(str::to_owned);
-            if !page.is_truncated() || marker.is_none() {
-                break;
+        for r in &roles {
+            let name = r.role_name();
+            if let Some(id) =
+                ["task-execution-role", "matillion-ecs-task-role"].iter().find_map(|suffix| reference_id(name, suffix))
+            {
+                out.push((id.to_owned(), name.to_owned()));
             }
         }
         Ok::<_, Error>(out)
     };
     let log_groups = async {
+        let groups: Vec<_> = aws
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix("/ecs/")
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("listing log groups"))?;
         let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = aws
-                .logs
-                .describe_log_groups()
-                .log_group_name_prefix("/ecs/")
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(sdk("listing log groups"))?;
-            for g in page.log_groups() {
-                let name = g.log_group_name().unwrap_or_default();
-                if let Some(id) = name.strip_prefix("/ecs/").and_then(|n| reference_id(n, "task")) {
-                    out.push((id.to_owned(), name.to_owned()));
-                }
-            }
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                break;
+        for g in &groups {
+            let name = g.log_group_name().unwrap_or_default();
+            if let Some(id) = name.strip_prefix("/ecs/").and_then(|n| reference_id(n, "task")) {
+                out.push((id.to_owned(), name.to_owned()));
             }
         }
         Ok::<_, Error>(out)

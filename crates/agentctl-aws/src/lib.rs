@@ -13,9 +13,9 @@ pub mod ops;
 pub mod outputs;
 pub mod progress;
 pub mod registry;
-mod retry;
 pub mod rollout;
 mod sdk;
+pub mod wait;
 
 pub use adapters::iam::decode_policy;
 pub use error::{ApiError, Error, Meaning};

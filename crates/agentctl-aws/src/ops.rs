@@ -1,7 +1,7 @@
 //! Day-2 operations on a deployed service: status, tasks, scale, redeploy,
 //! rollback, logs. Each starts from the deployment's deterministic names.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agentctl_core::model::Stack;
 use agentctl_core::rollout::{ServiceSnapshot, StoppedTask};
@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::error::{sdk, Error, Meaning};
 use crate::rollout::{self, task_id};
+use crate::wait::Backoff;
 use crate::Aws;
 
 /// Where the deployment's service lives.
@@ -279,8 +280,7 @@ pub async fn wait_running(
     timeout: Duration,
     mut on_change: impl FnMut(i32, i32),
 ) -> Result<bool, Error> {
-    let start = Instant::now();
-    let mut delay = Duration::from_secs(2);
+    let mut pauses = Backoff::ECS.within(timeout);
     let mut last = None;
     loop {
         let snap = rollout::describe(&aws.ecs, &s.cluster, &s.service).await?.ok_or_else(|| not_deployed(s))?;
@@ -291,11 +291,9 @@ pub async fn wait_running(
         if snap.running == count as i32 && snap.pending == 0 {
             return Ok(true);
         }
-        if start.elapsed() + delay > timeout {
+        if !pauses.pause().await {
             return Ok(false);
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 3 / 2).min(Duration::from_secs(15));
     }
 }
 

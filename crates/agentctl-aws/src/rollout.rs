@@ -14,24 +14,20 @@ use serde::Serialize;
 
 use crate::error::{sdk, Error};
 use crate::progress::{Event, Progress};
+use crate::wait::Backoff;
 
 #[derive(Debug, Clone, Copy)]
 pub struct WatchOptions {
     pub timeout: Duration,
     /// Stop after this many tasks failed the same way.
     pub fail_fast_after: usize,
-    pub poll_first: Duration,
-    pub poll_max: Duration,
+    /// Pauses between polls.
+    pub poll: Backoff,
 }
 
 impl Default for WatchOptions {
     fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(900),
-            fail_fast_after: 3,
-            poll_first: Duration::from_secs(2),
-            poll_max: Duration::from_secs(15),
-        }
+        Self { timeout: Duration::from_secs(900), fail_fast_after: 3, poll: Backoff::ECS }
     }
 }
 
@@ -180,7 +176,7 @@ pub async fn watch(
     progress: &dyn Progress,
 ) -> Result<WatchReport, Error> {
     let start = Instant::now();
-    let mut delay = opts.poll_first;
+    let mut pauses = opts.poll.within(opts.timeout);
     let mut seen_events: Option<BTreeSet<String>> = None;
     let mut last_counts = None;
     let mut failed_seen = 0;
@@ -252,12 +248,10 @@ pub async fn watch(
                 if matches!(outcome, Outcome::Completed) { vec![] } else { logs_for(logs, target, &diagnoses).await };
             return Ok(report(outcome, diagnoses, lines));
         }
-        if start.elapsed() + delay > opts.timeout {
+        if !pauses.pause().await {
             let lines = logs_for(logs, target, &diagnoses).await;
-            return Ok(report(Outcome::TimedOut { waited_secs: start.elapsed().as_secs() }, diagnoses, lines));
+            return Ok(report(Outcome::TimedOut { waited_secs: pauses.elapsed().as_secs() }, diagnoses, lines));
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 3 / 2).min(opts.poll_max);
     }
 }
 

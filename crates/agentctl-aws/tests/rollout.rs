@@ -92,8 +92,11 @@ fn opts(timeout_ms: u64) -> WatchOptions {
     WatchOptions {
         timeout: Duration::from_millis(timeout_ms),
         fail_fast_after: 3,
-        poll_first: Duration::from_millis(5),
-        poll_max: Duration::from_millis(10),
+        poll: agentctl_aws::wait::Backoff {
+            first: Duration::from_millis(5),
+            max: Duration::from_millis(10),
+            growth: (3, 2),
+        },
     }
 }
 

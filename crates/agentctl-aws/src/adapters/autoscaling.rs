@@ -37,18 +37,6 @@ fn key_of<'a>(deployment: &str, name: &'a str) -> &'a str {
     name.strip_prefix(deployment).and_then(|n| n.strip_prefix('-')).unwrap_or(name)
 }
 
-/// Every policy or scheduled action of the service, across pages.
-macro_rules! all_pages {
-    ($request:expr, $items:ident, $what:expr) => {{
-        let mut pages = $request.into_paginator().send();
-        let mut items = Vec::new();
-        while let Some(page) = pages.next().await {
-            items.extend(page.map_err(sdk($what))?.$items().iter().cloned());
-        }
-        items
-    }};
-}
-
 /// The service's scaling, every kind of it (for `status`).
 pub(crate) async fn read(aws: &Aws, names: &Names) -> Result<BTreeMap<Address, LiveResource>, Error> {
     let cx = ReadContext::default();
@@ -127,11 +115,17 @@ impl Adapter for ScalableTargetSpec {
 impl Adapter for ScalingPolicySpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
         let resource_id = names.scaling_resource_id();
-        let policies = all_pages!(
-            aws.autoscaling.describe_scaling_policies().service_namespace(NS).resource_id(&resource_id),
-            scaling_policies,
-            "reading scaling policies"
-        );
+        let policies: Vec<_> = aws
+            .autoscaling
+            .describe_scaling_policies()
+            .service_namespace(NS)
+            .resource_id(&resource_id)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("reading scaling policies"))?;
         let mut out = Vec::new();
         for p in &policies {
             let Some(cfg) = p.target_tracking_scaling_policy_configuration() else { continue };
@@ -230,11 +224,17 @@ impl Adapter for ScalingPolicySpec {
 impl Adapter for ScheduledActionSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
         let resource_id = names.scaling_resource_id();
-        let actions = all_pages!(
-            aws.autoscaling.describe_scheduled_actions().service_namespace(NS).resource_id(&resource_id),
-            scheduled_actions,
-            "reading scheduled actions"
-        );
+        let actions: Vec<_> = aws
+            .autoscaling
+            .describe_scheduled_actions()
+            .service_namespace(NS)
+            .resource_id(&resource_id)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("reading scheduled actions"))?;
         Ok(actions
             .iter()
             .map(|a| {

@@ -16,7 +16,7 @@ use aws_sdk_ec2::types::{
 
 use super::{outputs, Adapter, DeleteOptions, Outputs, ReadContext};
 use crate::error::{sdk, ApiError, Error, Meaning};
-use crate::retry::{self, Poll};
+use crate::wait::{self, Poll};
 use crate::Aws;
 
 fn filter(name: &str, values: &[&str]) -> Filter {
@@ -700,7 +700,8 @@ where
     FFut: std::future::Future<Output = Result<Option<String>, Error>>,
 {
     const ATTEMPTS: u32 = 8;
-    let mut delay = std::time::Duration::from_millis(200);
+    // The attempts bound this wait, not time.
+    let mut pauses = crate::wait::Backoff::CREATE.within(std::time::Duration::MAX);
     let mut unsure_before = false;
     let mut n = 0;
     loop {
@@ -728,8 +729,7 @@ where
             return Err(last);
         }
         tracing::debug!("{what}: attempt {n} failed ({last}); trying again");
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(std::time::Duration::from_secs(8));
+        pauses.pause().await;
     }
 }
 
@@ -1087,7 +1087,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), Error>>,
 {
-    retry::until(what, std::time::Duration::from_secs(600), || {
+    wait::until(what, std::time::Duration::from_secs(600), || {
         let fut = call();
         async move {
             match fut.await {

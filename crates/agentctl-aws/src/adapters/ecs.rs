@@ -20,7 +20,7 @@ use aws_sdk_ecs::types::{
 
 use super::{outputs, tag_delta, Adapter, DeleteOptions, Outputs, ReadContext};
 use crate::error::{sdk, Error, Meaning};
-use crate::retry::{self, Poll};
+use crate::wait::{self, Poll};
 use crate::Aws;
 
 fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
@@ -105,7 +105,7 @@ impl Adapter for ClusterSpec {
     async fn delete(aws: &Aws, _: &str, live: &LiveResource, _: &Self, _: DeleteOptions) -> Result<(), Error> {
         let name = short(&live.id).to_owned();
         // A cluster refuses deletion while services are still draining out.
-        retry::until(&format!("deleting ECS cluster {name}"), Duration::from_secs(600), || async {
+        wait::until(&format!("deleting ECS cluster {name}"), Duration::from_secs(600), || async {
             match aws
                 .ecs
                 .delete_cluster()
@@ -149,28 +149,25 @@ impl Adapter for TaskDefinitionSpec {
     /// Deregisters every active revision of the family.
     async fn delete(aws: &Aws, _: &str, _: &LiveResource, have: &Self, _: DeleteOptions) -> Result<(), Error> {
         let family = &have.family;
-        let mut pages = aws
+        let arns: Vec<String> = aws
             .ecs
             .list_task_definitions()
             .family_prefix(family)
             .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
             .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(sdk(format!("listing revisions of task definition {family}")))?;
-            // Family prefix also matches "name-agent2": keep exact family only.
-            for arn in page
-                .task_definition_arns()
-                .iter()
-                .filter(|a| short(a).rsplit_once(':').map(|(f, _)| f) == Some(family.as_str()))
-            {
-                aws.ecs
-                    .deregister_task_definition()
-                    .task_definition(arn)
-                    .send()
-                    .await
-                    .map_err(sdk(format!("deregistering {arn}")))?;
-            }
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk(format!("listing revisions of task definition {family}")))?;
+        // Family prefix also matches "name-agent2": keep exact family only.
+        for arn in arns.iter().filter(|a| short(a).rsplit_once(':').map(|(f, _)| f) == Some(family.as_str())) {
+            aws.ecs
+                .deregister_task_definition()
+                .task_definition(arn)
+                .send()
+                .await
+                .map_err(sdk(format!("deregistering {arn}")))?;
         }
         Ok(())
     }
@@ -521,7 +518,7 @@ async fn create_service(aws: &Aws, r: &Resource, s: &ServiceSpec, known: &Known)
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
     );
     let token: String = token.chars().take(36).collect();
-    let out = retry::until(&what, Duration::from_secs(600), || async {
+    let out = wait::until(&what, Duration::from_secs(600), || async {
         let sent = aws
             .ecs
             .create_service()
@@ -559,7 +556,7 @@ async fn create_service(aws: &Aws, r: &Resource, s: &ServiceSpec, known: &Known)
 
 /// A service of the same name still draining blocks a new one.
 async fn wait_until_gone(aws: &Aws, cluster: &str, name: &str) -> Result<(), Error> {
-    retry::until(&format!("waiting for the old ECS service {name} to drain"), Duration::from_secs(600), || async {
+    wait::until(&format!("waiting for the old ECS service {name} to drain"), Duration::from_secs(600), || async {
         let out = aws
             .ecs
             .describe_services()

@@ -90,11 +90,11 @@ async fn read_renamed(aws: &Aws, deployment: &str, name: &str) -> Result<Vec<Liv
         .filters(filter(FilterNameStringType::TagValue, deployment))
         .into_paginator()
         .send()
-        .collect::<Vec<_>>()
-        .await;
+        .try_collect()
+        .await
+        .map_err(sdk("listing the deployment's secrets"))?;
     let mut out = Vec::new();
-    for page in pages {
-        let page = page.map_err(sdk("listing the deployment's secrets"))?;
+    for page in &pages {
         for entry in page.secret_list() {
             let tags: std::collections::BTreeMap<String, String> = entry
                 .tags()
