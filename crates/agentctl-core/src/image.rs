@@ -9,7 +9,10 @@ pub struct ImageRef {
 }
 
 impl ImageRef {
+    /// The grammar is the OCI distribution spec's (oci-spec's parser); the
+    /// mistakes people make get a message of their own first.
     pub fn parse(s: &str) -> Result<ImageRef, String> {
+        use oci_spec::distribution::{ParseError, Reference};
         if s.is_empty() {
             return Err("it is empty".into());
         }
@@ -19,40 +22,42 @@ impl ImageRef {
         if let Some(c) = s.chars().find(|c| c.is_whitespace()) {
             return Err(format!("it contains whitespace ({c:?})"));
         }
-        let (rest, digest) = match s.split_once('@') {
-            Some((r, d)) => {
-                let hex = d.strip_prefix("sha256:").ok_or("the digest must start with sha256:")?;
-                if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                    return Err("a sha256 digest has 64 hex digits".into());
-                }
-                (r, Some(d.to_owned()))
-            }
-            None => (s, None),
+        let name = s.split('@').next().unwrap_or(s);
+        let last = name.rsplit('/').next().unwrap_or(name);
+        // The tag follows the last `:` of the last component (a registry's port
+        // sits in the first, before a `/`).
+        let (repository_part, tag_given) = match last.rsplit_once(':') {
+            Some((_, tag)) => (&name[..name.len() - tag.len() - 1], Some(tag)),
+            None => (name, None),
         };
-        // A registry is the first component when it has a dot, a port or is localhost.
-        let (registry, path) = match rest.split_once('/') {
-            Some((first, path)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-                (Some(first.to_owned()), path)
-            }
-            _ => (None, rest),
-        };
-        let (repository, tag) = match path.rsplit_once(':') {
-            Some((repo, tag)) => (repo, Some(tag.to_owned())),
-            None => (path, None),
-        };
-        if repository.is_empty() || repository.split('/').any(str::is_empty) {
-            return Err("the repository name is empty".into());
+        if tag_given.is_some_and(|t| t.is_empty() || t.len() > 128) {
+            return Err("a tag is 1 to 128 letters, digits, . _ or -".into());
         }
-        if !repository.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c)) {
+        let path = repository_part.split_once('/').map_or(repository_part, |(first, path)| {
+            if first.contains('.') || first.contains(':') || first == "localhost" {
+                path
+            } else {
+                repository_part
+            }
+        });
+        if path.chars().any(|c| c.is_ascii_uppercase()) {
             return Err("repository names use lowercase letters, digits and . _ - /".into());
         }
-        if let Some(tag) = &tag {
-            if tag.is_empty() || tag.len() > 128 || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-            {
-                return Err("a tag is 1 to 128 letters, digits, . _ or -".into());
+        let r = Reference::try_from(s).map_err(|e| match e {
+            ParseError::DigestInvalidFormat | ParseError::DigestInvalidLength | ParseError::DigestUnsupported => {
+                "a digest is sha256: and 64 hex digits".to_owned()
             }
-        }
-        Ok(ImageRef { registry, repository: repository.to_owned(), tag, digest })
+            ParseError::TagInvalidFormat => "a tag is 1 to 128 letters, digits, . _ or -".to_owned(),
+            ParseError::NameEmpty => "the repository name is empty".to_owned(),
+            other => format!("{other}; the form is REGISTRY/REPOSITORY:TAG"),
+        })?;
+        let registry = s.starts_with(&format!("{}/", r.registry())).then(|| r.registry().to_owned());
+        Ok(ImageRef {
+            registry,
+            repository: r.repository().to_owned(),
+            tag: tag_given.and(r.tag().map(str::to_owned)),
+            digest: r.digest().map(str::to_owned),
+        })
     }
 
     /// `(account, region, repository)` for a private ECR image, whose pull the
