@@ -17,14 +17,6 @@ ensure_nextest() {
   fi
 }
 
-ensure_script() {
-  # `script` (util-linux) gives a test run a terminal.
-  if ! command -v script >/dev/null; then
-    echo "==> installing bsdutils (script)"
-    apt-get update -qq && apt-get install -y -qq bsdutils
-  fi
-}
-
 ensure_checkov() {
   # In a venv of its own: checkov pins older boto3/botocore than moto and the aws CLI.
   local venv="${AGENTCTL_TOOLS_DIR:-$HOME/.cache/agentctl-tools}/checkov-3.3.30"

@@ -6,6 +6,5 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 ensure_moto
 ensure_nextest
-ensure_script
 ensure_checkov
 cargo nextest run --workspace --no-fail-fast "$@"

@@ -338,25 +338,12 @@ fn a_lock_left_by_a_killed_run_on_this_host_is_taken_over() {
 }
 
 /// A run waiting at its confirmation prompt holds the lock: a second run fails
-/// fast naming it. `script` gives the first run a terminal.
+/// fast naming it. The first runs on a pseudo-terminal, as a person would.
 #[test]
 fn two_applies_at_once_one_proceeds_the_other_fails_fast() {
     let w = World::new("duo");
     w.config("");
-    // `script` runs agentctl through the shell: put the binary's folder on PATH.
-    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_agentctl")).parent().unwrap().display().to_string();
-    let path = format!("{bin_dir}:{}", std::env::var("PATH").unwrap_or_default());
-    let mut first = std::process::Command::new("script")
-        .args(["-qfec", "agentctl apply", "/dev/null"])
-        .current_dir(w.dir())
-        .env_clear()
-        .envs(w.envs())
-        .env("PATH", path)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("`script` (util-linux) runs the first apply on a terminal");
+    let (first, mut terminal) = support::Pty::spawn(&mut w.command(&["apply"]));
     // Wait until the first holds the lock (its parameter exists).
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while owned(&w).iter().all(|r| !r.starts_with("parameter")) {
@@ -366,10 +353,10 @@ fn two_applies_at_once_one_proceeds_the_other_fails_fast() {
     let second = w.run(&["apply", "--yes"]);
     second.expect_code(5);
     assert!(second.stderr.contains("is locked by pid"), "{}", second.stderr);
-    use std::io::Write;
-    first.stdin.take().unwrap().write_all(b"no\n").unwrap();
-    let out = first.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    terminal.type_in("no\n");
+    let mut first = first;
+    first.wait().unwrap();
+    let text = terminal.output();
     support::assert_no_secret(&text);
     assert!(text.contains("not confirmed"), "{text}");
     assert!(

@@ -362,3 +362,57 @@ impl Drop for FakeRegistry {
         let _ = self.child.wait();
     }
 }
+
+/// A pseudo-terminal for a child process: what a person's terminal is to
+/// agentctl (stdin and stderr are terminals), without `script` or any tool.
+/// What the child writes is read as it comes, so it never blocks on a full
+/// terminal buffer.
+pub struct Pty {
+    input: std::fs::File,
+    reader: std::thread::JoinHandle<String>,
+}
+
+impl Pty {
+    /// Spawns `cmd` with stdin, stdout and stderr on a new terminal.
+    pub fn spawn(cmd: &mut Command) -> (Child, Pty) {
+        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("open a pseudo-terminal");
+        grantpt(&master).expect("grantpt");
+        unlockpt(&master).expect("unlockpt");
+        let name = ptsname(&master, Vec::new()).expect("ptsname");
+        let terminal = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(name.to_str().expect("a path"))
+            .expect("open the terminal's other end");
+        let child = cmd
+            .stdin(terminal.try_clone().unwrap())
+            .stdout(terminal.try_clone().unwrap())
+            .stderr(terminal)
+            .spawn()
+            .expect("spawn on the terminal");
+        // The command keeps its copies of the terminal until it is dropped:
+        // close them, so the reader sees the end when the child exits.
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let master = std::fs::File::from(master);
+        let input = master.try_clone().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut master = master;
+            let mut out = Vec::new();
+            // Linux answers EIO once the last writer is gone: that is the end.
+            let _ = master.read_to_end(&mut out);
+            String::from_utf8_lossy(&out).into_owned()
+        });
+        (child, Pty { input, reader })
+    }
+
+    /// Types `text` at the terminal.
+    pub fn type_in(&mut self, text: &str) {
+        self.input.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// Everything written to the terminal, once the child has closed it.
+    pub fn output(self) -> String {
+        self.reader.join().expect("terminal reader")
+    }
+}
