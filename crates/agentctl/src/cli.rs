@@ -88,7 +88,7 @@ pub enum Command {
     /// Remove a stale deployment lock left by a killed run
     Unlock(UnlockArgs),
     /// The smallest IAM policy that runs agentctl for this deployment (JSON); no AWS call
-    IamPolicy(crate::commands::iam_policy::IamPolicyArgs),
+    IamPolicy(IamPolicyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -101,11 +101,21 @@ pub struct CostArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// The desired stack as Terraform JSON (*.tf.json) for the hashicorp/aws provider; no AWS call
-    Terraform {
-        /// Folder to write main.tf.json, variables.tf.json and outputs.tf.json into
-        #[arg(long, default_value = "terraform")]
-        out: PathBuf,
-    },
+    Terraform(ExportTerraformArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportTerraformArgs {
+    /// Folder to write main.tf.json, variables.tf.json and outputs.tf.json into
+    #[arg(long, default_value = "terraform")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// The 12-digit AWS account id to put in the ARNs (default: a placeholder to replace)
+    #[arg(long)]
+    pub account: Option<String>,
 }
 
 /// How long and how to wait for a rollout.

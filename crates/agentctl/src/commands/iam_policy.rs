@@ -4,19 +4,12 @@
 use agentctl_core::iam_policy;
 use agentctl_core::model::{self, Context};
 use agentctl_core::names::ACCOUNT_PLACEHOLDER;
-use clap::Args;
 
 use super::load_config;
+use crate::cli::IamPolicyArgs;
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 use crate::settings::Settings;
-
-#[derive(Debug, Args)]
-pub struct IamPolicyArgs {
-    /// The 12-digit AWS account id to put in the ARNs (default: a placeholder to replace)
-    #[arg(long)]
-    pub account: Option<String>,
-}
 
 pub fn run(settings: &Settings, printer: &Printer, args: &IamPolicyArgs) -> Result<Code, Failure> {
     if let Some(a) = &args.account {

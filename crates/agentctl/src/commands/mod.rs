@@ -1,14 +1,26 @@
 //! One module per command. `run` resolves settings once, runs the command and
-//! maps its outcome to an exit code.
+//! maps its outcome to an exit code; the helpers below are what commands share.
 
 mod apply;
+mod cost;
+mod day2;
 mod destroy;
-pub(crate) mod iam_policy;
-mod offline;
-mod ops;
+mod doctor;
+mod export;
+mod iam_policy;
+mod logs;
+mod outputs;
 mod plan;
+mod redeploy;
+mod rollback;
 mod rollout;
+mod scale;
+mod status;
+mod tasks;
+mod unlock;
 mod validate;
+
+use std::future::Future;
 
 use agentctl_aws::apply::Cancel;
 use agentctl_aws::Aws;
@@ -16,7 +28,7 @@ use agentctl_core::config::{self, Loaded};
 use agentctl_core::diagnostics::{MietteDiagnostic, Report};
 use agentctl_core::model::{self, Stack};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ExportCommand};
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 use crate::settings::Settings;
@@ -25,19 +37,7 @@ pub fn run(cli: Cli) -> Code {
     let settings = Settings::resolve(&cli.global);
     init_tracing(settings.verbose);
     let printer = Printer::new(&settings);
-    let result = match cli.command {
-        Command::Validate => validate::run(&settings, &printer),
-        Command::Plan(args) if args.offline => plan::offline(&settings, &printer),
-        Command::Cost(args) => offline::cost(&settings, &printer, &args),
-        Command::Export(cmd) => offline::export(&settings, &printer, &cmd),
-        Command::IamPolicy(args) => iam_policy::run(&settings, &printer, &args),
-        command => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Failure::new(Code::Failure, format!("cannot start the async runtime: {e}")))
-            .and_then(|rt| rt.block_on(run_aws(command, &settings, &printer))),
-    };
-    match result {
+    match dispatch(cli.command, &settings, &printer) {
         Ok(code) => code,
         Err(f) => {
             printer.failure(&f);
@@ -46,38 +46,35 @@ pub fn run(cli: Cli) -> Code {
     }
 }
 
-async fn run_aws(command: Command, settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
+fn dispatch(command: Command, settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
     match command {
-        Command::Plan(args) => plan::live(settings, printer, &args).await,
-        Command::Apply(args) => apply::run(settings, printer, &args).await,
-        Command::Destroy(args) => destroy::run(settings, printer, &args).await,
-        Command::Outputs => {
-            let (loaded, aws) = connect(settings, printer).await?;
-            let stack = model::build(&loaded.config, &aws.context());
-            let outputs = agentctl_aws::outputs::read(&aws, &stack).await?;
-            printer.result(&outputs.text(), &serde_json::to_value(&outputs).expect("json"));
-            Ok(Code::Ok)
-        }
-        Command::Status => ops::status(settings, printer).await,
-        Command::Tasks => ops::tasks(settings, printer).await,
-        Command::Logs(args) => ops::logs(settings, printer, &args).await,
-        Command::Scale(args) => ops::scale(settings, printer, &args).await,
-        Command::Redeploy(args) => ops::redeploy(settings, printer, &args).await,
-        Command::Rollback(args) => ops::rollback(settings, printer, &args).await,
-        Command::Unlock(args) => {
-            let (loaded, aws) = connect(settings, printer).await?;
-            match agentctl_aws::lock::unlock(&aws, &loaded.config.name, &args.lock_id).await? {
-                Some(h) => printer
-                    .note(&format!("removed the lock of {} (pid {} on {}, {})", h.operation, h.pid, h.host, h.caller)),
-                None => printer.note("no lock is held"),
-            }
-            Ok(Code::Ok)
-        }
-        Command::Doctor => offline::doctor(settings, printer).await,
-        Command::Validate | Command::Cost(_) | Command::Export(_) | Command::IamPolicy(_) => {
-            unreachable!("runs without AWS")
-        }
+        Command::Validate => validate::run(settings, printer),
+        Command::Plan(args) if args.offline => plan::offline(settings, printer),
+        Command::Plan(args) => block_on(plan::live(settings, printer, &args)),
+        Command::Apply(args) => block_on(apply::run(settings, printer, &args)),
+        Command::Destroy(args) => block_on(destroy::run(settings, printer, &args)),
+        Command::Outputs => block_on(outputs::run(settings, printer)),
+        Command::Status => block_on(status::run(settings, printer)),
+        Command::Tasks => block_on(tasks::run(settings, printer)),
+        Command::Logs(args) => block_on(logs::run(settings, printer, &args)),
+        Command::Scale(args) => block_on(scale::run(settings, printer, &args)),
+        Command::Redeploy(args) => block_on(redeploy::run(settings, printer, &args)),
+        Command::Rollback(args) => block_on(rollback::run(settings, printer, &args)),
+        Command::Doctor => block_on(doctor::run(settings, printer)),
+        Command::Cost(args) => cost::run(settings, printer, &args),
+        Command::Export(ExportCommand::Terraform(args)) => export::terraform(settings, printer, &args),
+        Command::Unlock(args) => block_on(unlock::run(settings, printer, &args)),
+        Command::IamPolicy(args) => iam_policy::run(settings, printer, &args),
     }
+}
+
+/// Commands that call AWS run on the async runtime; the others never start it.
+fn block_on(command: impl Future<Output = Result<Code, Failure>>) -> Result<Code, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(Code::Failure, format!("cannot start the async runtime: {e}")))?
+        .block_on(command)
 }
 
 /// -v: agentctl's own debug lines; -vvv: the SDK's too. Credentials never reach
@@ -167,14 +164,6 @@ fn check_pinned_zones(config: &agentctl_core::config::Config, aws: &Aws) -> Resu
         ),
     )
     .help(format!("choose two of: {}", aws.availability_zones.join(", "))))
-}
-
-/// The config and clients without asking AWS who we are: for commands that work
-/// on the service by name, one round trip sooner.
-async fn connect_clients(settings: &Settings, printer: &Printer) -> Result<(Loaded, Aws), Failure> {
-    let loaded = load_config(settings, printer)?;
-    let aws = Aws::clients(&settings.aws, &loaded.config.region).await;
-    Ok((loaded, aws))
 }
 
 fn stack(loaded: &Loaded, aws: &Aws) -> Stack {

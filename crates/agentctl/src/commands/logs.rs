@@ -1,0 +1,41 @@
+//! `agentctl logs`: the agent's CloudWatch logs, once or followed.
+
+use super::day2::connect_service;
+use crate::cli::LogsArgs;
+use crate::exit::{Code, Failure};
+use crate::printer::Printer;
+use crate::settings::Settings;
+
+pub async fn run(settings: &Settings, printer: &Printer, args: &LogsArgs) -> Result<Code, Failure> {
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let start_ms = agentctl_aws::logs::parse_since(&args.since, now_ms)
+        .map_err(|e| Failure::new(Code::InvalidInput, format!("--since: {e}")))?;
+    let (_, aws, s) = connect_service(settings, printer).await?;
+    let q = agentctl_aws::logs::Query { group: &s.log_group, task: args.task.as_deref(), start_ms, end_ms: None };
+    let json = printer.is_json();
+    let print = |l: &agentctl_aws::logs::LogLine| {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let ok = if json {
+            writeln!(stdout, "{}", serde_json::to_string(l).expect("json"))
+        } else {
+            let short = &l.task[..l.task.len().min(12)];
+            writeln!(stdout, "[{short}] {}", l.message)
+        };
+        ok.is_ok() // a closed pipe ends the follow loop quietly
+    };
+    if args.follow {
+        tokio::select! {
+            r = agentctl_aws::logs::follow(&aws, q, print) => r?,
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    } else {
+        for l in agentctl_aws::logs::fetch(&aws, &q, &mut Default::default()).await? {
+            if !print(&l) {
+                break;
+            }
+        }
+    }
+    Ok(Code::Ok)
+}
