@@ -67,7 +67,7 @@ fn secrets_never_appear_in_plans_or_debug_output() {
             for verbose in [false, true] {
                 let text = render::text(&plan, &TextOptions { verbose });
                 assert_no_secret("plan text", &text);
-                assert!(text.contains("secret_string              = (sensitive)"), "{text}");
+                assert!(text.contains("secret_string = (sensitive)"), "{text}");
             }
             let json = render::json(&plan);
             assert_no_secret("plan JSON", &json.to_string());

@@ -122,10 +122,10 @@ fn a_corrected_config_validates_and_plans_every_resource_offline() {
         "data-insights-task-role",
         "data-insights-staging-<aws-account-id>-eu-west-1",
         "/ecs/data-insights-agent",
-        "ecs_cluster.main             data-insights ",
-        "task_definition.agent        data-insights-agent",
-        "ecs_service.agent            data-insights-agent",
-        "secret_string              = (sensitive)",
+        "ecs_cluster.main       data-insights  (create)",
+        "task_definition.agent  data-insights-agent  (create)",
+        "ecs_service.agent      data-insights-agent  (create)",
+        "secret_string = (sensitive)",
         "Plan: 14 to create, 0 to update, 0 to replace, 0 to delete.",
     ] {
         assert!(p.stdout.contains(name), "offline plan lacks {name:?}:\n{}", p.stdout);
