@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use agentctl_aws::progress::{Event, Progress};
+use agentctl_core::diagnostics::{MietteDiagnostic, Report};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle as BarStyle};
 use owo_colors::OwoColorize;
 use serde_json::Value;
@@ -33,12 +34,21 @@ impl Printer {
     /// The command's result: text or JSON, from the same value. JSON is one
     /// object per line, so apply's plan, events and outcome form a stream.
     pub fn result(&self, text: &str, json: &Value) {
-        let mut out = std::io::stdout().lock();
-        let _ = if self.is_json() {
-            writeln!(out, "{}", serde_json::to_string(json).expect("json"))
+        if self.is_json() {
+            self.stdout(&json_line(json));
         } else {
-            write!(out, "{text}")
-        };
+            self.stdout(text);
+        }
+    }
+
+    /// One item of a streamed result (a log line): a line of text, or one JSON
+    /// object per line. False once stdout is closed (`| head`): the stream stops.
+    pub fn item(&self, text: &str, json: &Value) -> bool {
+        if self.is_json() {
+            self.stdout(&json_line(json))
+        } else {
+            self.stdout(&format!("{text}\n"))
+        }
     }
 
     /// A line of text for people (stderr), silent in JSON mode.
@@ -54,12 +64,44 @@ impl Printer {
         self.suspend(|| eprintln!("{text}"));
     }
 
+    /// Every diagnostic of a config report as miette snippets on stderr. In JSON
+    /// mode they are part of the command's result instead.
+    pub fn report(&self, report: &Report) {
+        if self.is_json() {
+            return;
+        }
+        let theme =
+            if self.color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
+        let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+        for d in &report.diagnostics {
+            let mut out = String::new();
+            // Only the writer can fail, and a String does not: keep the message regardless.
+            if handler.render_report(&mut out, &MietteDiagnostic::new(report, d)).is_err() {
+                out = d.message.clone();
+            }
+            self.suspend(|| eprintln!("{out}"));
+        }
+    }
+
+    /// Asks `question` on stderr and reads the answer from stdin; empty when
+    /// nothing can be read.
+    pub fn ask(&self, question: &str) -> String {
+        let mut answer = String::new();
+        self.suspend(|| {
+            eprint!("{question}");
+            if std::io::stdin().read_line(&mut answer).is_err() {
+                answer.clear();
+            }
+        });
+        answer
+    }
+
     pub fn failure(&self, f: &Failure) {
         self.finish_bars();
         if self.is_json() {
             let v =
                 serde_json::json!({"error": f.message, "help": f.help, "causes": f.causes, "exit_code": f.code as u8});
-            println!("{}", serde_json::to_string(&v).expect("json"));
+            self.stdout(&json_line(&v));
             return;
         }
         let head = if self.color { "error".red().bold().to_string() } else { "error".to_owned() };
@@ -70,6 +112,13 @@ impl Printer {
         if let Some(help) = &f.help {
             eprintln!("  help: {help}");
         }
+    }
+
+    /// Writes to stdout; false when it is closed. Output nobody reads any more
+    /// (`agentctl status | head -1`) is not an error.
+    fn stdout(&self, text: &str) -> bool {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_ok()
     }
 
     fn suspend(&self, f: impl FnOnce()) {
@@ -118,8 +167,7 @@ impl Progress for Printer {
     fn event(&self, event: &Event) {
         match self.style {
             ProgressStyle::Json => {
-                let line = serde_json::to_string(event).expect("json");
-                let _ = writeln!(std::io::stdout().lock(), "{line}");
+                self.stdout(&json_line(&serde_json::to_value(event).expect("json")));
             }
             ProgressStyle::Lines => eprintln!("{}", event.line()),
             ProgressStyle::Live => match event.resource_key() {
@@ -128,6 +176,10 @@ impl Progress for Printer {
             },
         }
     }
+}
+
+fn json_line(value: &Value) -> String {
+    format!("{}\n", serde_json::to_string(value).expect("json"))
 }
 
 impl Drop for Printer {

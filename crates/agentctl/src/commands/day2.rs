@@ -1,11 +1,10 @@
 //! What the day-2 commands share: the service they work on, and how tasks read.
 
-use std::fmt::Write;
-
 use agentctl_aws::lock::format_utc;
 use agentctl_aws::ops::{ServiceRef, TaskInfo};
 use agentctl_aws::Aws;
 use agentctl_core::config::Loaded;
+use agentctl_core::text::Table;
 
 use super::load_config;
 use crate::exit::Failure;
@@ -26,23 +25,20 @@ pub fn when(secs: Option<i64>) -> String {
     secs.map_or_else(|| "-".into(), |s| format_utc(s.max(0) as u64))
 }
 
-pub fn tasks_table(out: &mut String, tasks: &[TaskInfo]) {
-    let _ = writeln!(
-        out,
-        "  {:<34} {:<10} {:<12} {:<15} {:<21} {:<8} REVISION",
-        "TASK", "STATUS", "AZ", "PRIVATE IP", "STARTED", "HEALTH"
-    );
+/// Tasks as a table: id, status, zone, IP, start, health, revision.
+pub fn tasks_table(tasks: &[TaskInfo]) -> String {
+    let mut table = Table::new().indent(2).separator(" ");
+    table.row(["TASK", "STATUS", "AZ", "PRIVATE IP", "STARTED", "HEALTH", "REVISION"]);
     for t in tasks {
-        let _ = writeln!(
-            out,
-            "  {:<34} {:<10} {:<12} {:<15} {:<21} {:<8} {}",
-            t.id,
-            t.last_status,
-            t.availability_zone.as_deref().unwrap_or("-"),
-            t.private_ip.as_deref().unwrap_or("-"),
+        table.row([
+            t.id.clone(),
+            t.last_status.clone(),
+            t.availability_zone.clone().unwrap_or_else(|| "-".into()),
+            t.private_ip.clone().unwrap_or_else(|| "-".into()),
             when(t.started_at),
-            t.health.as_deref().unwrap_or("-"),
-            t.task_definition.rsplit('/').next().unwrap_or_default()
-        );
+            t.health.clone().unwrap_or_else(|| "-".into()),
+            t.task_definition.rsplit('/').next().unwrap_or_default().to_owned(),
+        ]);
     }
+    table.render()
 }

@@ -1,5 +1,7 @@
 //! `agentctl logs`: the agent's CloudWatch logs, once or followed.
 
+use agentctl_aws::logs::LogLine;
+
 use super::day2::connect_service;
 use crate::cli::LogsArgs;
 use crate::exit::{Code, Failure};
@@ -13,17 +15,10 @@ pub async fn run(settings: &Settings, printer: &Printer, args: &LogsArgs) -> Res
         .map_err(|e| Failure::new(Code::InvalidInput, format!("--since: {e}")))?;
     let (_, aws, s) = connect_service(settings, printer).await?;
     let q = agentctl_aws::logs::Query { group: &s.log_group, task: args.task.as_deref(), start_ms, end_ms: None };
-    let json = printer.is_json();
-    let print = |l: &agentctl_aws::logs::LogLine| {
-        use std::io::Write;
-        let mut stdout = std::io::stdout().lock();
-        let ok = if json {
-            writeln!(stdout, "{}", serde_json::to_string(l).expect("json"))
-        } else {
-            let short = &l.task[..l.task.len().min(12)];
-            writeln!(stdout, "[{short}] {}", l.message)
-        };
-        ok.is_ok() // a closed pipe ends the follow loop quietly
+    // False once stdout is closed: a closed pipe ends the follow loop quietly.
+    let print = |l: &LogLine| {
+        let short: String = l.task.chars().take(12).collect();
+        printer.item(&format!("[{short}] {}", l.message), &serde_json::to_value(l).expect("json"))
     };
     if args.follow {
         tokio::select! {

@@ -25,7 +25,6 @@ use std::future::Future;
 use agentctl_aws::apply::Cancel;
 use agentctl_aws::Aws;
 use agentctl_core::config::{self, Loaded};
-use agentctl_core::diagnostics::{MietteDiagnostic, Report};
 use agentctl_core::model::{self, Stack};
 
 use crate::cli::{Cli, Command, ExportCommand};
@@ -91,32 +90,16 @@ fn init_tracing(verbose: u8) {
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
-/// Renders every diagnostic of a report: miette snippets for people, a list for
-/// machines.
-fn print_report(report: &Report, settings: &Settings, printer: &Printer) {
-    if printer.is_json() {
-        return; // part of the command's JSON result
-    }
-    let theme =
-        if settings.color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
-    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
-    for d in &report.diagnostics {
-        let mut out = String::new();
-        let _ = handler.render_report(&mut out, &MietteDiagnostic::new(report, d));
-        eprintln!("{out}");
-    }
-}
-
 /// Loads and validates the config; on errors prints them all and fails with the
 /// invalid-input code, before any AWS call.
 fn load_config(settings: &Settings, printer: &Printer) -> Result<Loaded, Failure> {
     match config::load_file(&settings.config_path, &settings.env) {
         Ok(loaded) => {
-            print_report(&loaded.report, settings, printer);
+            printer.report(&loaded.report);
             Ok(loaded)
         }
         Err(report) => {
-            print_report(&report, settings, printer);
+            printer.report(&report);
             let n = report.errors().count();
             let mut f = Failure::new(
                 Code::InvalidInput,
@@ -170,25 +153,27 @@ fn stack(loaded: &Loaded, aws: &Aws) -> Stack {
     model::build(&loaded.config, &aws.context())
 }
 
-/// Ctrl-C stops new operations; in-flight ones finish.
-fn on_interrupt(printer_json: bool) -> Cancel {
-    let cancel = Cancel::default();
-    let c = cancel.clone();
-    tokio::spawn(async move {
+/// Runs `work` (apply's or destroy's operations) so that Ctrl-C cancels
+/// `cancel`: no new operations start, those in flight finish. A second Ctrl-C
+/// kills.
+async fn until_interrupted<T>(printer: &Printer, cancel: &Cancel, work: impl Future<Output = T>) -> T {
+    let interrupted = async {
         if tokio::signal::ctrl_c().await.is_ok() {
-            c.cancel();
-            if !printer_json {
-                eprintln!("interrupted: finishing operations in flight, starting no new ones (Ctrl-C again to kill)");
-            }
+            cancel.cancel();
+            printer.note("interrupted: finishing operations in flight, starting no new ones (Ctrl-C again to kill)");
             let _ = tokio::signal::ctrl_c().await;
             std::process::exit(130);
         }
-    });
-    cancel
+        std::future::pending::<T>().await
+    };
+    tokio::select! {
+        done = work => done,
+        never = interrupted => never,
+    }
 }
 
 /// Asks "yes?" on a terminal; refuses without one unless --yes.
-fn confirm(settings: &Settings, question: &str) -> Result<(), Failure> {
+fn confirm(settings: &Settings, printer: &Printer, question: &str) -> Result<(), Failure> {
     if settings.yes {
         return Ok(());
     }
@@ -199,10 +184,7 @@ fn confirm(settings: &Settings, question: &str) -> Result<(), Failure> {
         )
         .help("run it again with --yes once you have reviewed the plan"));
     }
-    eprint!("{question} Only 'yes' is accepted: ");
-    let mut answer = String::new();
-    let _ = std::io::stdin().read_line(&mut answer);
-    if answer.trim() == "yes" {
+    if printer.ask(&format!("{question} Only 'yes' is accepted: ")).trim() == "yes" {
         Ok(())
     } else {
         Err(Failure::new(Code::Aborted, "not confirmed; nothing was changed"))

@@ -1,9 +1,8 @@
 //! `agentctl status`: the service, its deployments and tasks, autoscaling, alarms, recent events, outputs.
 
-use std::fmt::Write;
-
 use agentctl_aws::lock::format_utc;
 use agentctl_aws::ops::{self, ServiceRef};
+use agentctl_core::text::{Table, Text};
 use serde_json::json;
 
 use super::day2::{tasks_table, when};
@@ -18,73 +17,70 @@ pub async fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure
     let s = ServiceRef::of(&stack);
     let (status, outputs) = tokio::try_join!(ops::status(&aws, &s), agentctl_aws::outputs::read(&aws, &stack))?;
     let svc = &status.service;
-    let mut out = String::new();
-    let _ = writeln!(out, "Service {} in cluster {}: {}", s.service, s.cluster, svc.status);
-    let _ = writeln!(out, "  desired {}, running {}, pending {}", svc.desired, svc.running, svc.pending);
-    let _ = writeln!(out, "\nDeployments");
+    let mut out = Text::new();
+    out.line(format_args!("Service {} in cluster {}: {}", s.service, s.cluster, svc.status));
+    out.line(format_args!("  desired {}, running {}, pending {}", svc.desired, svc.running, svc.pending));
+    out.blank().line("Deployments");
+    let mut deployments = Table::new().indent(2).separator(" ");
     for d in &svc.deployments {
-        let _ = writeln!(
-            out,
-            "  {:<8} {:<28} {:<12} {:<28} {}/{} running, {} pending, {} failed",
-            d.status,
-            d.id,
-            d.rollout_state.as_deref().unwrap_or("-"),
-            d.task_definition.rsplit('/').next().unwrap_or_default(),
-            d.running,
-            d.desired,
-            d.pending,
-            d.failed_tasks
-        );
+        deployments.row([
+            d.status.clone(),
+            d.id.clone(),
+            d.rollout_state.clone().unwrap_or_else(|| "-".into()),
+            d.task_definition.rsplit('/').next().unwrap_or_default().to_owned(),
+            format!("{}/{} running, {} pending, {} failed", d.running, d.desired, d.pending, d.failed_tasks),
+        ]);
     }
-    let _ = writeln!(out, "\nRunning tasks ({})", status.running_tasks.len());
+    out.push(&deployments.render());
+    out.blank().line(format_args!("Running tasks ({})", status.running_tasks.len()));
     if !status.running_tasks.is_empty() {
-        tasks_table(&mut out, &status.running_tasks);
+        out.push(&tasks_table(&status.running_tasks));
     }
     if let Some(a) = &status.autoscaling {
-        let _ = writeln!(out, "\nAutoscaling: {} to {} tasks", a.min, a.max);
+        out.blank().line(format_args!("Autoscaling: {} to {} tasks", a.min, a.max));
+        let bound = |n: Option<u32>| n.map_or("-".into(), |n| n.to_string());
+        let mut scaling = Table::new().indent(2).separator(" ");
         for (name, metric, target) in &a.policies {
-            let _ = writeln!(out, "  policy   {name}: hold {metric} at {target}");
+            scaling.row(["policy".to_owned(), format!("{name}: hold {metric} at {target}")]);
         }
         if let Some(next) = a.schedules.iter().filter(|s| s.next_run.is_some()).min_by_key(|s| s.next_run) {
-            let _ = writeln!(
-                out,
-                "  next     {} at {} (min {}, max {})",
-                next.name,
-                when(next.next_run),
-                next.min.map_or("-".into(), |n| n.to_string()),
-                next.max.map_or("-".into(), |n| n.to_string())
-            );
+            scaling.row([
+                "next".to_owned(),
+                format!("{} at {} (min {}, max {})", next.name, when(next.next_run), bound(next.min), bound(next.max)),
+            ]);
         }
         for sch in &a.schedules {
-            let bounds = format!(
-                "min {} max {}",
-                sch.min.map_or("-".into(), |n| n.to_string()),
-                sch.max.map_or("-".into(), |n| n.to_string())
-            );
-            let _ = writeln!(
-                out,
-                "  schedule {}: {} ({}) -> {bounds}",
-                sch.name,
-                sch.schedule,
-                sch.timezone.as_deref().unwrap_or("UTC")
-            );
+            scaling.row([
+                "schedule".to_owned(),
+                format!(
+                    "{}: {} ({}) -> min {} max {}",
+                    sch.name,
+                    sch.schedule,
+                    sch.timezone.as_deref().unwrap_or("UTC"),
+                    bound(sch.min),
+                    bound(sch.max)
+                ),
+            ]);
         }
+        out.push(&scaling.render());
     }
     if !status.alarms.is_empty() {
-        let _ = writeln!(out, "\nAlarms");
+        out.blank().line("Alarms");
+        let mut alarms = Table::new().indent(2).separator(" ");
         for a in &status.alarms {
-            let _ = writeln!(out, "  {:<18} {}", a.state, a.name);
+            alarms.row([a.state.clone(), a.name.clone()]);
         }
+        out.push(&alarms.render());
     }
-    let _ = writeln!(out, "\nRecent events");
+    out.blank().line("Recent events");
     for e in svc.events.iter().take(8) {
-        let _ = writeln!(out, "  {}  {}", format_utc(e.at.max(0) as u64), e.message);
+        out.line(format_args!("  {}  {}", format_utc(e.at.max(0) as u64), e.message));
     }
     let access = agentctl_core::model::iam::access_summary(&loaded.config);
-    let _ = writeln!(out, "\n{access}");
-    let _ = writeln!(out, "\n{}", outputs.text());
+    out.blank().line(&access);
+    out.blank().line(outputs.text());
     printer.result(
-        &out,
+        out.as_str(),
         &json!({"service": svc, "running_tasks": status.running_tasks, "autoscaling": status.autoscaling, "alarms": status.alarms, "agent_access": access, "outputs": outputs}),
     );
     Ok(Code::Ok)

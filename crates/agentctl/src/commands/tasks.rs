@@ -1,8 +1,7 @@
 //! `agentctl tasks`: running and recently stopped tasks, with why they stopped.
 
-use std::fmt::Write;
-
 use agentctl_aws::ops::{self, TaskInfo};
+use agentctl_core::text::Text;
 use serde_json::json;
 
 use super::day2::{connect_service, tasks_table, when};
@@ -18,32 +17,32 @@ pub async fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure
     let ctx = diagnosis_context(&aws.region, account, &s, &loaded.config.image_url, loaded.config.agent_memory);
     let diagnoses =
         agentctl_core::rollout::diagnose(&stopped.iter().map(TaskInfo::as_stopped).collect::<Vec<_>>(), &ctx);
-    let mut out = format!("Running ({})\n", running.len());
-    tasks_table(&mut out, &running);
-    let _ = writeln!(out, "\nRecently stopped ({})", stopped.len());
+    let mut out = Text::new();
+    out.line(format_args!("Running ({})", running.len())).push(&tasks_table(&running));
+    out.blank().line(format_args!("Recently stopped ({})", stopped.len()));
     for t in &stopped {
         let exits: Vec<String> = t
             .containers
             .iter()
             .map(|c| format!("{} exit {}", c.name, c.exit_code.map_or("-".into(), |e| e.to_string())))
             .collect();
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "  {}  stopped {}  {}: {} [{}]",
             t.id,
             when(t.stopped_at),
             t.stop_code.as_deref().unwrap_or("-"),
             t.stopped_reason.as_deref().unwrap_or("-"),
             exits.join(", ")
-        );
+        ));
     }
     if !diagnoses.is_empty() {
-        let _ = writeln!(out, "\nWhy tasks stopped:");
+        out.blank().line("Why tasks stopped:");
         for d in &diagnoses {
-            let _ =
-                writeln!(out, "  {} × {}\n    likely cause: {}\n    fix: {}", d.count, d.reason, d.likely_cause, d.fix);
+            out.line(format_args!("  {} × {}", d.count, d.reason));
+            out.line(format_args!("    likely cause: {}", d.likely_cause));
+            out.line(format_args!("    fix: {}", d.fix));
         }
     }
-    printer.result(&out, &json!({"running": running, "stopped": stopped, "diagnoses": diagnoses}));
+    printer.result(out.as_str(), &json!({"running": running, "stopped": stopped, "diagnoses": diagnoses}));
     Ok(Code::Ok)
 }

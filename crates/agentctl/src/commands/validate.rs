@@ -4,7 +4,6 @@ use agentctl_core::config;
 use agentctl_core::model::{self, Context};
 use serde_json::json;
 
-use super::print_report;
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 use crate::settings::Settings;
@@ -17,7 +16,7 @@ pub fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
         }
         Err(report) => (report, None),
     };
-    print_report(&report, settings, printer);
+    printer.report(&report);
     let errors = report.errors().count();
     let warnings = report.warnings().count();
     let text = match &stack {
