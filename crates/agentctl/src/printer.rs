@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use agentctl_aws::progress::{Event, Progress};
 use agentctl_core::diagnostics::{MietteDiagnostic, Report};
+use agentctl_core::text::Text;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle as BarStyle};
 use owo_colors::OwoColorize;
 use serde_json::Value;
@@ -54,14 +55,14 @@ impl Printer {
     /// A line of text for people (stderr), silent in JSON mode.
     pub fn note(&self, text: &str) {
         if !self.is_json() {
-            self.suspend(|| eprintln!("{text}"));
+            self.suspend(|| stderr(&format!("{text}\n")));
         }
     }
 
     pub fn warn(&self, text: &str) {
         let text =
             if self.color { format!("{}: {text}", "warning".yellow().bold()) } else { format!("warning: {text}") };
-        self.suspend(|| eprintln!("{text}"));
+        self.suspend(|| stderr(&format!("{text}\n")));
     }
 
     /// Every diagnostic of a config report as miette snippets on stderr. In JSON
@@ -79,7 +80,7 @@ impl Printer {
             if handler.render_report(&mut out, &MietteDiagnostic::new(report, d)).is_err() {
                 out = d.message.clone();
             }
-            self.suspend(|| eprintln!("{out}"));
+            self.suspend(|| stderr(&format!("{out}\n")));
         }
     }
 
@@ -88,7 +89,7 @@ impl Printer {
     pub fn ask(&self, question: &str) -> String {
         let mut answer = String::new();
         self.suspend(|| {
-            eprint!("{question}");
+            stderr(question);
             if std::io::stdin().read_line(&mut answer).is_err() {
                 answer.clear();
             }
@@ -105,20 +106,19 @@ impl Printer {
             return;
         }
         let head = if self.color { "error".red().bold().to_string() } else { "error".to_owned() };
-        eprintln!("{head}: {}", f.message);
+        let mut text = Text::new();
+        text.line(format_args!("{head}: {}", f.message));
         for cause in &f.causes {
-            eprintln!("  caused by: {cause}");
+            text.line(format_args!("  caused by: {cause}"));
         }
         if let Some(help) = &f.help {
-            eprintln!("  help: {help}");
+            text.line(format_args!("  help: {help}"));
         }
+        stderr(text.as_str());
     }
 
-    /// Writes to stdout; false when it is closed. Output nobody reads any more
-    /// (`agentctl status | head -1`) is not an error.
     fn stdout(&self, text: &str) -> bool {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_ok()
+        write_to(std::io::stdout().lock(), text)
     }
 
     fn suspend(&self, f: impl FnOnce()) {
@@ -169,13 +169,24 @@ impl Progress for Printer {
             ProgressStyle::Json => {
                 self.stdout(&json_line(&serde_json::to_value(event).expect("json")));
             }
-            ProgressStyle::Lines => eprintln!("{}", event.line()),
+            ProgressStyle::Lines => stderr(&format!("{}\n", event.line())),
             ProgressStyle::Live => match event.resource_key() {
                 Some(key) => self.live(&key, event.line(), event.outcome()),
-                None => self.suspend(|| eprintln!("{}", event.line())),
+                None => self.suspend(|| stderr(&format!("{}\n", event.line()))),
             },
         }
     }
+}
+
+/// Writes `text`; false when the stream is closed. Output nobody reads any
+/// more (`agentctl status | head -1`) is not an error, and must not panic as
+/// `println!` does.
+fn write_to(mut stream: impl Write, text: &str) -> bool {
+    stream.write_all(text.as_bytes()).and_then(|()| stream.flush()).is_ok()
+}
+
+fn stderr(text: &str) {
+    write_to(std::io::stderr().lock(), text);
 }
 
 fn json_line(value: &Value) -> String {

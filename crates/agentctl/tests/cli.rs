@@ -231,6 +231,44 @@ fn usage_errors_are_exit_3_and_help_is_exit_0() {
 }
 
 #[test]
+fn duration_flags_share_one_grammar_and_bad_ones_are_usage_errors() {
+    // No config here: a command whose flags parse stops at reading it.
+    let dir = tempfile::tempdir().unwrap();
+    let parses = |args: &[&str]| {
+        let o = agentctl(dir.path(), args, &[]);
+        assert_eq!(o.code, 3, "{args:?}: {}", o.stderr);
+        o.stderr.contains("cannot read config file")
+    };
+    for args in [
+        &["logs", "--since", "1d"][..],
+        &["logs", "--since", "1h30m"],
+        &["logs", "--since", "2026-11-27T10:00:00Z"],
+        &["apply", "--timeout", "1d"],
+        &["scale", "2", "--timeout", "1h30m"],
+        &["redeploy", "--timeout", "900s"],
+    ] {
+        assert!(parses(args), "{args:?} should parse");
+    }
+    for args in [
+        &["logs", "--since", "5é"][..],
+        &["logs", "--since", "2026-13-01T00:00:00Z"],
+        &["logs", "--since", "100000000d"],
+        &["apply", "--timeout", "5é"],
+        &["apply", "--timeout", "99999999999999999999s"],
+        &["rollback", "--timeout", "500000000000y"],
+    ] {
+        let o = agentctl(dir.path(), args, &[]);
+        assert_eq!(o.code, 3, "{args:?}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(&format!("invalid value '{}'", args[args.len() - 1])) && o.stderr.contains("1h30m"),
+            "{args:?} should be refused naming the accepted forms:\n{}",
+            o.stderr
+        );
+        assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+    }
+}
+
+#[test]
 fn apply_without_a_terminal_or_yes_refuses_instead_of_hanging() {
     // Needs AWS to get as far as the confirmation: covered against moto in
     // tests/stack.rs; here, the flag parsing and the documented code exist.

@@ -9,12 +9,13 @@ use crate::printer::Printer;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, printer: &Printer, args: &LogsArgs) -> Result<Code, Failure> {
-    let now_ms =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-    let start_ms = agentctl_aws::logs::parse_since(&args.since, now_ms)
-        .map_err(|e| Failure::new(Code::InvalidInput, format!("--since: {e}")))?;
     let (_, aws, s) = connect_service(settings, printer).await?;
-    let q = agentctl_aws::logs::Query { group: &s.log_group, task: args.task.as_deref(), start_ms, end_ms: None };
+    let q = agentctl_aws::logs::Query {
+        group: &s.log_group,
+        task: args.task.as_deref(),
+        start_ms: args.since.timestamp_millis(),
+        end_ms: None,
+    };
     // False once stdout is closed: a closed pipe ends the follow loop quietly.
     let print = |l: &LogLine| {
         let short: String = l.task.chars().take(12).collect();
