@@ -231,6 +231,27 @@ fn usage_errors_are_exit_3_and_help_is_exit_0() {
 }
 
 #[test]
+fn only_commands_that_use_the_agent_credentials_ask_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    good_config(dir.path(), ""); // no client_id or client_secret in the file, none in the environment
+    for args in [&["iam-policy"][..], &["cost"], &["export", "terraform", "--out", "tf"]] {
+        let o = agentctl(dir.path(), args, &[]);
+        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+        assert!(!o.stderr.contains("client_id") && !o.stderr.contains("client_secret"), "{args:?}: {}", o.stderr);
+    }
+    // validate checks the whole config; plan compares the secret, apply writes it.
+    for args in [&["validate"][..], &["plan", "--offline"], &["apply", "--yes"]] {
+        let o = agentctl(dir.path(), args, &[]);
+        assert_eq!(o.code, 3, "{args:?}: {}", o.stderr);
+        assert!(
+            o.stderr.contains("`client_id` is required") && o.stderr.contains("`client_secret` is required"),
+            "{args:?}: {}",
+            o.stderr
+        );
+    }
+}
+
+#[test]
 fn duration_flags_share_one_grammar_and_bad_ones_are_usage_errors() {
     // No config here: a command whose flags parse stops at reading it.
     let dir = tempfile::tempdir().unwrap();

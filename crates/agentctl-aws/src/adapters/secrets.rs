@@ -34,7 +34,7 @@ pub(crate) async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, 
         description: d.description().unwrap_or_default().to_owned(),
         // The AWS managed key may come back as its alias or its alias ARN.
         kms_key_id: d.kms_key_id().filter(|k| !k.ends_with(AWS_MANAGED_KEY)).map(str::to_owned),
-        value,
+        value: Some(value),
     };
     Ok(Some(LiveResource {
         id: arn.clone(),
@@ -78,7 +78,7 @@ pub(crate) async fn read_renamed(aws: &Aws, deployment: &str, name: &str) -> Res
             let spec = SecretSpec {
                 description: entry.description().unwrap_or_default().to_owned(),
                 kms_key_id: entry.kms_key_id().filter(|k| !k.ends_with(AWS_MANAGED_KEY)).map(str::to_owned),
-                value: SecretString::default(),
+                value: None, // not read: these are only deleted
             };
             out.push(LiveResource {
                 id: arn.to_owned(),
@@ -102,6 +102,14 @@ fn spec(r: &Resource) -> &SecretSpec {
     }
 }
 
+/// The value to write. Only a stack built with the agent's credentials has one
+/// (the CLI loads them for apply).
+fn value<'a>(r: &Resource, s: &'a SecretSpec) -> Result<&'a str, Error> {
+    s.value.as_ref().map(SecretString::expose).ok_or_else(|| {
+        Error::Unsupported(format!("secret {}: the config was loaded without the agent's credentials", r.name))
+    })
+}
+
 fn tags(r: &Resource) -> Vec<Tag> {
     r.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
@@ -114,7 +122,7 @@ pub(crate) async fn create(aws: &Aws, r: &Resource) -> Result<Outputs, Error> {
         .name(&r.name)
         .description(&s.description)
         .set_kms_key_id(s.kms_key_id.clone())
-        .secret_string(s.value.expose())
+        .secret_string(value(r, s)?)
         .set_tags(Some(tags(r)))
         .send()
         .await;
@@ -168,7 +176,7 @@ async fn restore(aws: &Aws, r: &Resource, s: &SecretSpec) -> Result<Outputs, Err
         .secret_id(&arn)
         .description(&s.description)
         .kms_key_id(s.kms_key_id.as_deref().unwrap_or(AWS_MANAGED_KEY))
-        .secret_string(s.value.expose())
+        .secret_string(value(r, s)?)
         .send()
         .await
         .map_err(sdk(format!("setting the value of secret {}", r.name)))?;
@@ -192,7 +200,7 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<
             .update_secret()
             .secret_id(arn)
             .kms_key_id(want.kms_key_id.as_deref().unwrap_or(AWS_MANAGED_KEY))
-            .secret_string(want.value.expose())
+            .secret_string(value(r, want)?)
             .send()
             .await
             .map_err(sdk(format!("changing the KMS key of secret {}", r.name)))?;
@@ -200,7 +208,7 @@ pub(crate) async fn update(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<
         aws.secrets
             .put_secret_value()
             .secret_id(arn)
-            .secret_string(want.value.expose())
+            .secret_string(value(r, want)?)
             .send()
             .await
             .map_err(sdk(format!("setting the value of secret {}", r.name)))?;

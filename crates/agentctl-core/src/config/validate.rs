@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::value::{ByteSpan, Spanned, Value};
-use super::{schema, Config, NetworkConfig, Origin, RawVars, SecurityGroupConfig};
+use super::{schema, Config, Credentials, CredentialsNeeded, NetworkConfig, Origin, RawVars, SecurityGroupConfig};
 use crate::diagnostics::Diagnostic;
 use crate::fargate;
 use crate::names::{self, DerivedName};
@@ -211,7 +211,8 @@ fn format_number(n: f64) -> String {
     }
 }
 
-pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Config> {
+pub(crate) fn validate(raw: &RawVars, credentials: CredentialsNeeded, diags: &mut Vec<Diagnostic>) -> Option<Config> {
+    let credentials_needed = credentials == CredentialsNeeded::Yes;
     let mut r = Reader { raw, diags };
 
     // Anything that is not a literal cannot be evaluated in a variables file.
@@ -235,8 +236,11 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     let matillion_environment = r.string("matillion_environment", "");
     let extension_library_location = r.string("extension_library_location", "");
     let extension_library_protocol = r.string("extension_library_protocol", "");
-    let client_id = r.required_string("client_id");
-    let client_secret = r.required_string("client_secret");
+    let (client_id, client_secret) = if credentials_needed {
+        (r.required_string("client_id"), r.required_string("client_secret"))
+    } else {
+        (None, None)
+    };
     let use_existing_vpc = r.bool("use_existing_vpc", false);
     let vpc_id = r.opt_string("vpc_id");
     let cidr_block = r.string("cidr_block", "10.0.0.0/16");
@@ -293,7 +297,9 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     check_region(&mut r, region.as_deref());
     check_matillion_region(&mut r, &matillion_region);
     check_placeholders(&mut r, &[("account_id", &account_id), ("agent_id", &agent_id)]);
-    check_credentials(&mut r, client_id.as_deref(), client_secret.as_deref());
+    if credentials_needed {
+        check_credentials(&mut r, client_id.as_deref(), client_secret.as_deref());
+    }
     let (agent_cpu, agent_memory) = check_task_size(&mut r);
     check_image(&mut r, &image_url);
     check_retention(&mut r, log_retention_days);
@@ -378,8 +384,14 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
         matillion_environment,
         extension_library_location,
         extension_library_protocol,
-        client_id: SecretString::new(client_id?),
-        client_secret: SecretString::new(client_secret?),
+        credentials: if credentials_needed {
+            Some(Credentials {
+                client_id: SecretString::new(client_id?),
+                client_secret: SecretString::new(client_secret?),
+            })
+        } else {
+            None
+        },
         network: network?,
         create_bucket,
         desired_count,

@@ -59,14 +59,15 @@ pub struct SecurityGroupSpec {
 }
 
 /// The secret's value is the JSON `{"client_id": .., "client_secret": ..}`; it is
-/// only ever compared in memory.
+/// only ever compared in memory. A stack built from a config loaded without the
+/// credentials has no value, and nothing can write its secret.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SecretSpec {
     pub description: String,
     /// Customer managed KMS key; `None` is the AWS managed key aws/secretsmanager.
     pub kms_key_id: Option<String>,
     #[serde(skip)]
-    pub value: SecretString,
+    pub value: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -336,10 +337,10 @@ impl Spec {
                 value: AttrValue::Plain(value),
             })
             .collect();
-        if let Spec::Secret(s) = self {
+        if let Spec::Secret(SecretSpec { value: Some(value), .. }) = self {
             attrs.push(Attr {
                 key: "secret_string".into(),
-                value: AttrValue::Sensitive(s.value.clone()),
+                value: AttrValue::Sensitive(value.clone()),
                 forces_replacement: false,
             });
         }

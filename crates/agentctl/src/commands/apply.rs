@@ -1,6 +1,7 @@
 //! `agentctl apply`: plan, confirm, then make AWS match the config.
 
 use agentctl_aws::apply::{self, Cancel, DeleteOptions, Options};
+use agentctl_core::config::CredentialsNeeded;
 use agentctl_core::plan::Action;
 use serde_json::json;
 
@@ -11,7 +12,7 @@ use crate::printer::Printer;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, printer: &Printer, args: &ApplyArgs) -> Result<Code, Failure> {
-    let (loaded, aws) = connect(settings, printer).await?;
+    let (loaded, aws) = connect(settings, printer, CredentialsNeeded::Yes).await?;
     check_pinned_zones(&loaded.config, &aws)?;
     let mut lock = agentctl_aws::lock::acquire(&aws, &loaded.config.name, "apply").await?;
     if let Some(stale) = &lock.took_over {

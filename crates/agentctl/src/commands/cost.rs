@@ -1,5 +1,6 @@
 //! `agentctl cost`: monthly estimate for the config; no AWS call.
 
+use agentctl_core::config::CredentialsNeeded;
 use agentctl_core::cost::{self, CostInput, PriceTable};
 
 use super::load_config;
@@ -9,7 +10,7 @@ use crate::printer::Printer;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, printer: &Printer, args: &CostArgs) -> Result<Code, Failure> {
-    let loaded = load_config(settings, printer)?;
+    let loaded = load_config(settings, printer, CredentialsNeeded::No)?;
     let table = match &args.prices {
         Some(path) => {
             PriceTable::from_file(path).map_err(|e| Failure::new(Code::InvalidInput, e.to_string()).help(e.help()))?

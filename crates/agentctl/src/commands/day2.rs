@@ -3,7 +3,7 @@
 use agentctl_aws::lock::format_utc;
 use agentctl_aws::ops::{ServiceRef, TaskInfo};
 use agentctl_aws::Aws;
-use agentctl_core::config::Loaded;
+use agentctl_core::config::{CredentialsNeeded, Loaded};
 use agentctl_core::text::Table;
 
 use super::load_config;
@@ -14,7 +14,7 @@ use crate::settings::Settings;
 /// The config, clients and service without asking AWS who we are: these
 /// commands work on the service by name, one round trip sooner.
 pub async fn connect_service(settings: &Settings, printer: &Printer) -> Result<(Loaded, Aws, ServiceRef), Failure> {
-    let loaded = load_config(settings, printer)?;
+    let loaded = load_config(settings, printer, CredentialsNeeded::No)?;
     let aws = Aws::clients(&settings.aws, &loaded.config.region).await;
     let service = ServiceRef::new(&loaded.config.name, &loaded.config.secret_name);
     Ok((loaded, aws, service))

@@ -1,6 +1,7 @@
 //! `agentctl destroy`: remove exactly what agentctl created, dependents first.
 
 use agentctl_aws::apply::{self, Cancel, DeleteOptions, Options};
+use agentctl_core::config::CredentialsNeeded;
 use serde_json::json;
 
 use super::{confirm, connect, plan::show, stack, until_interrupted};
@@ -10,7 +11,7 @@ use crate::printer::Printer;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, printer: &Printer, args: &DestroyArgs) -> Result<Code, Failure> {
-    let (loaded, aws) = connect(settings, printer).await?;
+    let (loaded, aws) = connect(settings, printer, CredentialsNeeded::No).await?;
     let lock = agentctl_aws::lock::acquire(&aws, &loaded.config.name, "destroy").await?;
     let stack = stack(&loaded, &aws);
     let result = async {

@@ -1,5 +1,6 @@
 //! `agentctl doctor`: the preflight checklist (reads AWS, changes nothing).
 
+use agentctl_core::config::CredentialsNeeded;
 use agentctl_core::doctor::{self, Check, Credentials, DoctorFacts, Status};
 use agentctl_core::model;
 
@@ -9,7 +10,7 @@ use crate::printer::Printer;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
-    let loaded = load_config(settings, printer)?;
+    let loaded = load_config(settings, printer, CredentialsNeeded::No)?;
     let config = &loaded.config;
     let mut facts = DoctorFacts::from_config(config);
     let mut own: Vec<Check> = Vec::new();

@@ -1,5 +1,6 @@
 //! `agentctl export terraform`: the stack as Terraform JSON; no AWS call.
 
+use agentctl_core::config::CredentialsNeeded;
 use agentctl_core::model::{self, Context};
 use serde_json::json;
 
@@ -11,7 +12,7 @@ use crate::settings::Settings;
 
 pub fn terraform(settings: &Settings, printer: &Printer, args: &ExportTerraformArgs) -> Result<Code, Failure> {
     let out = &args.out;
-    let loaded = load_config(settings, printer)?;
+    let loaded = load_config(settings, printer, CredentialsNeeded::No)?;
     // Offline: account and zones become Terraform data sources.
     let stack = model::build(&loaded.config, &Context::default());
     let files = agentctl_core::export::write_terraform(&stack, out).map_err(|e| {

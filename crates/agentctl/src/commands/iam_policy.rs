@@ -1,6 +1,7 @@
 //! `agentctl iam-policy`: the smallest IAM policy that runs agentctl for this
 //! deployment, as JSON on stdout. No AWS call.
 
+use agentctl_core::config::CredentialsNeeded;
 use agentctl_core::iam_policy;
 use agentctl_core::model::{self, Context};
 use agentctl_core::names::ACCOUNT_PLACEHOLDER;
@@ -17,7 +18,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &IamPolicyArgs) -> Resu
             return Err(Failure::new(Code::InvalidInput, format!("--account {a}: an AWS account id is 12 digits")));
         }
     }
-    let loaded = load_config(settings, printer)?;
+    let loaded = load_config(settings, printer, CredentialsNeeded::No)?;
     let account = args.account.clone().unwrap_or_else(|| ACCOUNT_PLACEHOLDER.to_owned());
     let ctx = Context { aws_account_id: Some(account.clone()), ..Context::default() };
     let stack = model::build(&loaded.config, &ctx);

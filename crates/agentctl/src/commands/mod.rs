@@ -24,7 +24,7 @@ use std::future::Future;
 
 use agentctl_aws::apply::Cancel;
 use agentctl_aws::Aws;
-use agentctl_core::config::{self, Loaded};
+use agentctl_core::config::{self, CredentialsNeeded, Loaded};
 use agentctl_core::model::{self, Stack};
 
 use crate::cli::{Cli, Command, ExportCommand};
@@ -90,10 +90,11 @@ fn init_tracing(verbose: u8) {
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
-/// Loads and validates the config; on errors prints them all and fails with the
+/// Loads and validates the config, with the agent's credentials when the
+/// command uses them; on errors prints them all and fails with the
 /// invalid-input code, before any AWS call.
-fn load_config(settings: &Settings, printer: &Printer) -> Result<Loaded, Failure> {
-    match config::load_file(&settings.config_path, &settings.env) {
+fn load_config(settings: &Settings, printer: &Printer, credentials: CredentialsNeeded) -> Result<Loaded, Failure> {
+    match config::load_file(&settings.config_path, &settings.env, credentials) {
         Ok(loaded) => {
             printer.report(&loaded.report);
             Ok(loaded)
@@ -122,8 +123,12 @@ fn load_config(settings: &Settings, printer: &Printer) -> Result<Loaded, Failure
     }
 }
 
-async fn connect(settings: &Settings, printer: &Printer) -> Result<(Loaded, Aws), Failure> {
-    let loaded = load_config(settings, printer)?;
+async fn connect(
+    settings: &Settings,
+    printer: &Printer,
+    credentials: CredentialsNeeded,
+) -> Result<(Loaded, Aws), Failure> {
+    let loaded = load_config(settings, printer, credentials)?;
     let aws = Aws::connect(&settings.aws, &loaded.config.region).await?;
     tracing::debug!(account = %aws.account_id, caller = %aws.caller_arn, "connected");
     Ok((loaded, aws))

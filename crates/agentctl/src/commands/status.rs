@@ -2,6 +2,7 @@
 
 use agentctl_aws::lock::format_utc;
 use agentctl_aws::ops::{self, ServiceRef};
+use agentctl_core::config::CredentialsNeeded;
 use agentctl_core::text::{Table, Text};
 use serde_json::json;
 
@@ -12,7 +13,7 @@ use crate::printer::Printer;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
-    let (loaded, aws) = connect(settings, printer).await?;
+    let (loaded, aws) = connect(settings, printer, CredentialsNeeded::No).await?;
     let stack = stack(&loaded, &aws);
     let s = ServiceRef::of(&stack);
     let (status, outputs) = tokio::try_join!(ops::status(&aws, &s), agentctl_aws::outputs::read(&aws, &stack))?;

@@ -1,6 +1,6 @@
 //! `agentctl validate`: parse and check the config; no AWS call.
 
-use agentctl_core::config;
+use agentctl_core::config::{self, CredentialsNeeded};
 use agentctl_core::model::{self, Context};
 use serde_json::json;
 
@@ -9,7 +9,7 @@ use crate::printer::Printer;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
-    let (report, stack) = match config::load_file(&settings.config_path, &settings.env) {
+    let (report, stack) = match config::load_file(&settings.config_path, &settings.env, CredentialsNeeded::Yes) {
         Ok(loaded) => {
             let stack = model::build(&loaded.config, &Context::default());
             (loaded.report, Some(stack))
