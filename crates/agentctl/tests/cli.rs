@@ -298,11 +298,30 @@ fn apply_without_a_terminal_or_yes_refuses_instead_of_hanging() {
 }
 
 #[test]
-fn readme_documents_every_variable_and_exit_code() {
+fn readme_configuration_table_shows_each_variable_with_the_schemas_type_and_default() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     for var in agentctl_core::config::schema::VARIABLES {
-        assert!(readme.contains(&format!("| `{}` |", var.name)), "README configuration reference lacks `{}`", var.name);
+        let prefix = format!("| `{}` |", var.name);
+        let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with(&prefix)).collect();
+        assert_eq!(rows.len(), 1, "README's configuration table should have one row for `{}`", var.name);
+        let cells: Vec<&str> = rows[0].split(" | ").map(str::trim).collect();
+        let default = match (var.default, var.sensitive) {
+            (Some(text), _) => format!("`{text}`"),
+            (None, false) => "required".to_owned(),
+            (None, true) => "required, sensitive".to_owned(),
+        };
+        assert_eq!(
+            (cells[1], cells[2]),
+            (var.ty.name(), default.as_str()),
+            "README row of `{}` (type, default) differs from the schema",
+            var.name
+        );
     }
+}
+
+#[test]
+fn readme_documents_every_exit_code() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     for code in 0..=6 {
         assert!(readme.contains(&format!("\n| {code} | ")), "README lacks exit code {code}");
     }
