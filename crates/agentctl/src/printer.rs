@@ -36,9 +36,9 @@ impl Printer {
     /// object per line, so apply's plan, events and outcome form a stream.
     pub fn result(&self, text: &str, json: &Value) {
         if self.is_json() {
-            self.stdout(&json_line(json));
+            stdout(&json_line(json));
         } else {
-            self.stdout(text);
+            stdout(text);
         }
     }
 
@@ -46,9 +46,9 @@ impl Printer {
     /// object per line. False once stdout is closed (`| head`): the stream stops.
     pub fn item(&self, text: &str, json: &Value) -> bool {
         if self.is_json() {
-            self.stdout(&json_line(json))
+            stdout(&json_line(json))
         } else {
-            self.stdout(&format!("{text}\n"))
+            stdout(&format!("{text}\n"))
         }
     }
 
@@ -76,7 +76,7 @@ impl Printer {
         let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
         for d in &report.diagnostics {
             let mut out = String::new();
-            // Only the writer can fail, and a String does not: keep the message regardless.
+            // Rendering into a String does not fail; should it, the message still shows.
             if handler.render_report(&mut out, &MietteDiagnostic::new(report, d)).is_err() {
                 out = d.message.clone();
             }
@@ -102,7 +102,7 @@ impl Printer {
         if self.is_json() {
             let v =
                 serde_json::json!({"error": f.message, "help": f.help, "causes": f.causes, "exit_code": f.code as u8});
-            self.stdout(&json_line(&v));
+            stdout(&json_line(&v));
             return;
         }
         let head = if self.color { "error".red().bold().to_string() } else { "error".to_owned() };
@@ -115,10 +115,6 @@ impl Printer {
             text.line(format_args!("  help: {help}"));
         }
         stderr(text.as_str());
-    }
-
-    fn stdout(&self, text: &str) -> bool {
-        write_to(std::io::stdout().lock(), text)
     }
 
     fn suspend(&self, f: impl FnOnce()) {
@@ -167,7 +163,7 @@ impl Progress for Printer {
     fn event(&self, event: &Event) {
         match self.style {
             ProgressStyle::Json => {
-                self.stdout(&json_line(&serde_json::to_value(event).expect("json")));
+                stdout(&json_line(&serde_json::to_value(event).expect("json")));
             }
             ProgressStyle::Lines => stderr(&format!("{}\n", event.line())),
             ProgressStyle::Live => match event.resource_key() {
@@ -183,6 +179,10 @@ impl Progress for Printer {
 /// `println!` does.
 fn write_to(mut stream: impl Write, text: &str) -> bool {
     stream.write_all(text.as_bytes()).and_then(|()| stream.flush()).is_ok()
+}
+
+fn stdout(text: &str) -> bool {
+    write_to(std::io::stdout().lock(), text)
 }
 
 fn stderr(text: &str) {

@@ -755,7 +755,8 @@ fn check_task_size(r: &mut Reader) -> (u32, u32) {
     let cpu = explicit(r, "agent_cpu", "runner_cpu", "CPU units");
     let memory = explicit(r, "agent_memory", "runner_memory", "memory in MiB");
     let size = r.string("runner_size");
-    let Some(&(_, size_cpu, size_memory)) = fargate::RUNNER_SIZES.iter().find(|(n, _, _)| *n == size) else {
+    let size_of = |size: &str| fargate::RUNNER_SIZES.iter().find(|(n, _, _)| *n == size).map(|&(_, c, m)| (c, m));
+    let Some((size_cpu, size_memory)) = size_of(&size) else {
         let names: Vec<_> = fargate::RUNNER_SIZES.iter().map(|(n, c, m)| format!("{n} ({c}/{m})")).collect();
         r.error(
             "runner_size",
@@ -763,7 +764,10 @@ fn check_task_size(r: &mut Reader) -> (u32, u32) {
             "unknown size",
             format!("use one of {}", names.join(", ")),
         );
-        return (value_or(cpu, 1024), value_or(memory, 4096));
+        // Validation goes on with the default size.
+        let (cpu_d, memory_d) =
+            size_of(default_as("runner_size", Value::as_str)).expect("the default is a runner size");
+        return (value_or(cpu, cpu_d), value_or(memory, memory_d));
     };
     let disagrees =
         |v: Option<(u32, &str)>, want: u32| v.is_some_and(|(v, var)| var.starts_with("agent_") && v != want);

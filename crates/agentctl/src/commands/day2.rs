@@ -27,7 +27,7 @@ pub fn when(secs: Option<i64>) -> String {
 
 /// Tasks as a table: id, status, zone, IP, start, health, revision.
 pub fn tasks_table(tasks: &[TaskInfo]) -> String {
-    let mut table = Table::new().indent(2).separator(" ");
+    let mut table = Table::new().indent(2);
     table.row(["TASK", "STATUS", "AZ", "PRIVATE IP", "STARTED", "HEALTH", "REVISION"]);
     for t in tasks {
         table.row([

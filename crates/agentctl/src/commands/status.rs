@@ -22,7 +22,7 @@ pub async fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure
     out.line(format_args!("Service {} in cluster {}: {}", s.service, s.cluster, svc.status));
     out.line(format_args!("  desired {}, running {}, pending {}", svc.desired, svc.running, svc.pending));
     out.blank().line("Deployments");
-    let mut deployments = Table::new().indent(2).separator(" ");
+    let mut deployments = Table::new().indent(2);
     for d in &svc.deployments {
         deployments.row([
             d.status.clone(),
@@ -67,7 +67,7 @@ pub async fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure
     }
     if !status.alarms.is_empty() {
         out.blank().line("Alarms");
-        let mut alarms = Table::new().indent(2).separator(" ");
+        let mut alarms = Table::new().indent(2);
         for a in &status.alarms {
             alarms.row([a.state.clone(), a.name.clone()]);
         }
