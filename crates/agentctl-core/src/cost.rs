@@ -11,13 +11,14 @@
 //! addresses, data transfer, CloudWatch Logs, Secrets Manager, S3.
 
 use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::fargate::{valid_memory_for_cpu, EPHEMERAL_MAX_GIB, EPHEMERAL_MIN_GIB, RUNNER_SIZES, VALID_CPU};
+use crate::text::{Table, Text};
 
 /// Ephemeral storage every Fargate task gets without charge.
 pub const FREE_EPHEMERAL_GIB: u32 = 20;
@@ -635,22 +636,20 @@ impl Estimate {
         }
     }
 
-    /// The estimate for a terminal or a CI log.
-    /// `label  vCPU  memory  storage  total`, under the headers of `render_text`.
-    fn breakdown_row(&self, o: &mut String, label: &str, b: &Breakdown) {
-        let _ = writeln!(
-            o,
-            "  {:<22}{:>12}{:>12}{:>12}{:>12}",
-            label,
+    /// A row of the breakdown table: `label  vCPU  memory  storage  total`.
+    fn breakdown_row(&self, table: &mut Table, label: &str, b: &Breakdown) {
+        table.row([
+            label.to_owned(),
             self.money(b.vcpu),
             self.money(b.memory),
             self.money(b.ephemeral_storage),
-            self.money(b.total)
-        );
+            self.money(b.total),
+        ]);
     }
 
+    /// The estimate for a terminal or a CI log.
     pub fn render_text(&self) -> String {
-        let mut o = String::new();
+        let mut o = Text::new();
         let s = &self.size;
         let runner = s.runner_size.map(|r| format!(" (runner size {r})")).unwrap_or_default();
         let storage = if s.billable_ephemeral_gib == 0 {
@@ -658,49 +657,49 @@ impl Estimate {
         } else {
             format!("{} GiB ephemeral storage ({} GiB billed)", s.ephemeral_gib, s.billable_ephemeral_gib)
         };
-        let _ = writeln!(
-            o,
+        o.line(format_args!(
             "Fargate cost estimate for {}, {} hours a month{}",
             self.region,
             trim_float(self.hours_per_month),
             if self.complete { "" } else { " (INCOMPLETE, see below)" }
-        );
-        let _ =
-            writeln!(o, "  task size  {} ({} CPU units / {} MiB){runner}, {storage}", s.label(), s.cpu, s.memory_mib);
-        let _ = writeln!(o, "  tasks      {}{}", self.tasks_label(), self.share_label());
+        ));
         let p = &self.prices;
         let r = &p.rates;
-        let _ = writeln!(o, "  prices     {} {} table, as of {}, source: {}", p.currency, p.origin, p.as_of, p.source);
-        let _ = writeln!(o, "             FARGATE       {} per vCPU-hour, {} per GB-hour", r.vcpu_hour, r.gb_hour);
+        let mut rates = Table::new();
+        rates.row(["FARGATE".to_owned(), format!("{} per vCPU-hour, {} per GB-hour", r.vcpu_hour, r.gb_hour)]);
         if let (Some(v), Some(g)) = (r.spot_vcpu_hour, r.spot_gb_hour) {
-            let _ = writeln!(o, "             FARGATE_SPOT  {v} per vCPU-hour, {g} per GB-hour");
+            rates.row(["FARGATE_SPOT".to_owned(), format!("{v} per vCPU-hour, {g} per GB-hour")]);
         }
-        match r.ephemeral_gb_hour {
-            Some(e) => {
-                let _ = writeln!(o, "             storage       {e} per GB-hour above {FREE_EPHEMERAL_GIB} GiB");
-            }
-            None => {
-                let _ = writeln!(o, "             storage       no rate in the table");
-            }
-        }
+        rates.row([
+            "storage".to_owned(),
+            match r.ephemeral_gb_hour {
+                Some(e) => format!("{e} per GB-hour above {FREE_EPHEMERAL_GIB} GiB"),
+                None => "no rate in the table".to_owned(),
+            },
+        ]);
+        let mut summary = Table::new().indent(2);
+        summary.row([
+            "task size".to_owned(),
+            format!("{} ({} CPU units / {} MiB){runner}, {storage}", s.label(), s.cpu, s.memory_mib),
+        ]);
+        summary.row(["tasks".to_owned(), format!("{}{}", self.tasks_label(), self.share_label())]);
+        summary.row([
+            "prices".to_owned(),
+            format!("{} {} table, as of {}, source: {}\n{}", p.currency, p.origin, p.as_of, p.source, rates)
+                .trim_end()
+                .to_owned(),
+        ]);
+        o.push(&summary.render()).blank();
 
-        let _ = writeln!(o);
-        let _ = writeln!(
-            o,
-            "  {:<22}{:>12}{:>12}{:>12}{:>12}",
-            "per task, per month", "vCPU", "memory", "storage", "total"
-        );
-        self.breakdown_row(&mut o, "FARGATE", &self.per_task.on_demand);
+        // Per task and for all tasks in one table, so their columns line up.
+        let mut breakdown = Table::new().indent(2).right_align(1).right_align(2).right_align(3).right_align(4);
+        let header = |title: &'static str| [title, "vCPU", "memory", "storage", "total"];
+        breakdown.row(header("per task, per month"));
+        self.breakdown_row(&mut breakdown, "FARGATE", &self.per_task.on_demand);
         if let Some(spot) = &self.per_task.spot {
-            self.breakdown_row(&mut o, "FARGATE_SPOT", spot);
+            self.breakdown_row(&mut breakdown, "FARGATE_SPOT", spot);
         }
-
-        let _ = writeln!(o);
-        let _ = writeln!(
-            o,
-            "  {:<22}{:>12}{:>12}{:>12}{:>12}",
-            "all tasks, per month", "vCPU", "memory", "storage", "total"
-        );
+        breakdown.row(Vec::<String>::new()).row(header("all tasks, per month"));
         let scales: Vec<&ScaleCost> =
             if self.min.tasks == self.max.tasks { vec![&self.min] } else { vec![&self.min, &self.max] };
         for sc in scales {
@@ -709,55 +708,47 @@ impl Estimate {
             } else {
                 format!("{} task{}", sc.tasks, if sc.tasks == 1 { "" } else { "s" })
             };
-            self.breakdown_row(&mut o, &label, &sc.by_resource);
+            self.breakdown_row(&mut breakdown, &label, &sc.by_resource);
             if self.spot_share.is_some() {
-                let _ = writeln!(
-                    o,
-                    "  {:<22}FARGATE {}, FARGATE_SPOT {}",
-                    "",
-                    self.money(sc.on_demand),
-                    self.money(sc.spot)
-                );
+                breakdown.row([
+                    String::new(),
+                    format!("FARGATE {}, FARGATE_SPOT {}", self.money(sc.on_demand), self.money(sc.spot)),
+                ]);
             }
         }
-        let _ = writeln!(o);
-        let _ = writeln!(o, "  Monthly total: {}", self.range(|sc| sc.total));
+        o.push(&breakdown.render()).blank();
+        o.line(format_args!("  Monthly total: {}", self.range(|sc| sc.total)));
 
         if self.smaller.is_some() || self.larger.is_some() {
-            let _ = writeln!(o);
-            let _ = writeln!(o, "  Right-sizing (same tasks and storage):");
-            let mut line = |which: &str, e: &Estimate| {
-                let _ = writeln!(
-                    o,
-                    "    {:<8} {:<18} {:>12} per task   {} a month",
-                    which,
+            o.blank().line("  Right-sizing (same tasks and storage):");
+            let mut sizes = Table::new().indent(4).right_align(2);
+            let mut size = |which: &str, e: &Estimate| {
+                sizes.row([
+                    which.to_owned(),
                     e.size.label(),
-                    e.money(e.per_task.on_demand.total),
-                    e.range(|sc| sc.total)
-                );
+                    format!("{} per task", e.money(e.per_task.on_demand.total)),
+                    format!("{} a month", e.range(|sc| sc.total)),
+                ]);
             };
             if let Some(e) = &self.smaller {
-                line("smaller", e);
+                size("smaller", e);
             }
-            line("current", self);
+            size("current", self);
             if let Some(e) = &self.larger {
-                line("larger", e);
+                size("larger", e);
             }
-            let _ = writeln!(
-                o,
-                "    Go down a size when p95 memory < 60% and CPU throttling < 1%; up when p95 memory > 80% or throttling > 5%."
+            o.push(&sizes.render());
+            o.line(
+                "    Go down a size when p95 memory < 60% and CPU throttling < 1%; up when p95 memory > 80% or throttling > 5%.",
             );
         }
         for w in &self.warnings {
-            let _ = writeln!(o);
-            let _ = writeln!(o, "  warning: {w}");
+            o.blank().line(format_args!("  warning: {w}"));
         }
-        let _ = writeln!(o);
-        let _ = writeln!(
-            o,
-            "  Not included: NAT gateways, public IPv4 addresses, data transfer, CloudWatch Logs, Secrets Manager, S3."
+        o.blank().line(
+            "  Not included: NAT gateways, public IPv4 addresses, data transfer, CloudWatch Logs, Secrets Manager, S3.",
         );
-        o
+        o.into()
     }
 
     fn share_label(&self) -> String {

@@ -602,7 +602,7 @@ pub fn actions(policy: &Value) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{self, Env};
+    use crate::config::{self, CredentialsNeeded, Env};
     use crate::diagnostics::SourceFile;
     use crate::model::{self, Context};
 
@@ -615,14 +615,8 @@ mod tests {
             "name = \"{name}\"\nregion = \"eu-west-1\"\naccount_id = \"4f1c2a9e-7d3b-4c8e-9a61-2b5d8e0f3c17\"\n\
              agent_id = \"a7e3c9d1-0b2f-4e6a-8c5d-9f1b3e7a2d40\"\n{extra}\n"
         );
-        let env = Env {
-            tf_vars: [("client_id", "cid"), ("client_secret", "csec")]
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-            overrides: Default::default(),
-        };
-        let loaded = match config::load(SourceFile::new("t.tfvars", text), &env) {
+        // iam-policy never reads the agent's credentials.
+        let loaded = match config::load(SourceFile::new("t.tfvars", text), &Env::default(), CredentialsNeeded::No) {
             Ok(l) => l,
             Err(r) => panic!("invalid config: {:?}", r.diagnostics),
         };

@@ -18,3 +18,4 @@ pub mod regions;
 pub mod rollout;
 pub mod schedule;
 pub mod secret;
+pub mod text;

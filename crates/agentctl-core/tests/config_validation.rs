@@ -796,8 +796,8 @@ fn credentials_in_the_file_load_with_a_warning_that_hides_them() {
     let text =
         tfvars(&[("client_id", &format!("\"{CLIENT_ID}\"")), ("client_secret", &format!("\"{CLIENT_SECRET}\""))]);
     let loaded = load_ok_env(&text, &Env::default());
-    assert_eq!(loaded.config.client_id.expose(), CLIENT_ID);
-    assert_eq!(loaded.config.client_secret.expose(), CLIENT_SECRET);
+    assert_eq!(loaded.config.credentials.as_ref().unwrap().client_id.expose(), CLIENT_ID);
+    assert_eq!(loaded.config.credentials.as_ref().unwrap().client_secret.expose(), CLIENT_SECRET);
     assert!(!loaded.report.has_errors());
     let w = warnings(&loaded.report);
     assert_eq!(w.len(), 2, "{}", describe(&loaded.report));
@@ -852,8 +852,8 @@ fn file_beats_tf_var_for_ordinary_variables() {
 fn tf_var_beats_file_for_credentials() {
     let text = tfvars(&[("client_id", "\"your-client-id\""), ("client_secret", "\"file-secret-value\"")]);
     let loaded = load_ok_env(&text, &env_with_creds());
-    assert_eq!(loaded.config.client_id.expose(), CLIENT_ID);
-    assert_eq!(loaded.config.client_secret.expose(), CLIENT_SECRET);
+    assert_eq!(loaded.config.credentials.as_ref().unwrap().client_id.expose(), CLIENT_ID);
+    assert_eq!(loaded.config.credentials.as_ref().unwrap().client_secret.expose(), CLIENT_SECRET);
     // The file's placeholder is not used, so it is not an error.
     assert!(loaded.report.diagnostics.is_empty(), "{}", describe(&loaded.report));
 }

@@ -303,7 +303,7 @@ fn text_shows_rates_breakdown_total_and_right_sizing() {
         "$42.53",
         "Monthly total: $85.06",
         "smaller  0.5 vCPU / 2 GiB",
-        "$21.26 per task   $42.53 a month",
+        "$21.26 per task  $42.53 a month",
         "larger   2 vCPU / 8 GiB",
         "$170.12 a month",
         "Not included: NAT gateways",

@@ -3,13 +3,13 @@
 
 mod common;
 
-use agentctl_core::config::{load, Env, NetworkConfig, SecurityGroupConfig};
+use agentctl_core::config::{load, CredentialsNeeded, Env, NetworkConfig, SecurityGroupConfig};
 use agentctl_core::diagnostics::{Report, SourceFile};
 use common::*;
 
 fn load_example(file: &str) -> (String, Report) {
     let text = example(file);
-    let report = match load(SourceFile::new(file, text.clone()), &Env::default()) {
+    let report = match load(SourceFile::new(file, text.clone()), &Env::default(), CredentialsNeeded::Yes) {
         Ok(loaded) => panic!("{file} must not validate as is; warnings: {}", describe(&loaded.report)),
         Err(report) => report,
     };
@@ -145,7 +145,7 @@ fn reference_example_loads_once_filled_in() {
             security_group: SecurityGroupConfig::Existing(vec!["sg-0123456789abcdef0".into()]),
         }
     );
-    assert_eq!(c.client_secret.expose(), CLIENT_SECRET);
+    assert_eq!(c.credentials.as_ref().unwrap().client_secret.expose(), CLIENT_SECRET);
     // Only the two "credential in the file" warnings remain.
     let w = warnings(&loaded.report);
     assert_eq!(w.len(), 2, "{}", describe(&loaded.report));
@@ -170,8 +170,8 @@ fn seed_quickstart_loads_once_fixed() {
     assert_eq!(c.name, "matillion-agent");
     assert_eq!(c.matillion_region, "us1");
     assert_eq!(c.ephemeral_storage_size, Some(30));
-    assert_eq!(c.client_id.expose(), CLIENT_ID);
-    assert_eq!(c.client_secret.expose(), CLIENT_SECRET);
+    assert_eq!(c.credentials.as_ref().unwrap().client_id.expose(), CLIENT_ID);
+    assert_eq!(c.credentials.as_ref().unwrap().client_secret.expose(), CLIENT_SECRET);
     assert!(c.assign_public_ip, "default is true");
     assert!(loaded.report.diagnostics.is_empty(), "{}", describe(&loaded.report));
 }

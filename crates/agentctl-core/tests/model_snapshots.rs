@@ -357,7 +357,7 @@ fn credentials_come_from_the_secret_by_reference() {
         assert!(c.environment.iter().all(|kv| !kv.value.contains("SENTINEL")));
         // The secret itself holds both values, as JSON.
         let Spec::Secret(secret) = &get(&s, addr::SECRET).spec else { panic!() };
-        let value: Value = serde_json::from_str(secret.value.expose()).unwrap();
+        let value: Value = serde_json::from_str(secret.value.as_ref().unwrap().expose()).unwrap();
         assert_eq!(value["client_id"], CLIENT_ID);
         assert_eq!(value["client_secret"], CLIENT_SECRET);
     }

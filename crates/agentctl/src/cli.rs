@@ -1,7 +1,9 @@
 //! Command-line arguments, parsed once.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::Code;
@@ -88,7 +90,7 @@ pub enum Command {
     /// Remove a stale deployment lock left by a killed run
     Unlock(UnlockArgs),
     /// The smallest IAM policy that runs agentctl for this deployment (JSON); no AWS call
-    IamPolicy(crate::commands::iam_policy::IamPolicyArgs),
+    IamPolicy(IamPolicyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -101,11 +103,21 @@ pub struct CostArgs {
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// The desired stack as Terraform JSON (*.tf.json) for the hashicorp/aws provider; no AWS call
-    Terraform {
-        /// Folder to write main.tf.json, variables.tf.json and outputs.tf.json into
-        #[arg(long, default_value = "terraform")]
-        out: PathBuf,
-    },
+    Terraform(ExportTerraformArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportTerraformArgs {
+    /// Folder to write main.tf.json, variables.tf.json and outputs.tf.json into
+    #[arg(long, default_value = "terraform")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// The 12-digit AWS account id to put in the ARNs (default: a placeholder to replace)
+    #[arg(long)]
+    pub account: Option<String>,
 }
 
 /// How long and how to wait for a rollout.
@@ -114,9 +126,9 @@ pub struct WaitArgs {
     /// Return once the change is made, without waiting for the rollout
     #[arg(long)]
     pub no_wait: bool,
-    /// Give up waiting after this long (e.g. 900s, 15m, 1h)
+    /// Give up waiting after this long (e.g. 900s, 15m, 1h, 1h30m)
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
-    pub timeout: std::time::Duration,
+    pub timeout: Duration,
     /// Stop waiting once this many tasks failed the same way
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
     pub fail_fast_after: u16,
@@ -127,9 +139,9 @@ pub struct LogsArgs {
     /// Only this task (id or its prefix)
     #[arg(long)]
     pub task: Option<String>,
-    /// From this long ago (10m, 2h, 1d) or this UTC time (2026-11-27T10:00:00Z)
-    #[arg(long, default_value = "10m")]
-    pub since: String,
+    /// From this long ago (10m, 2h, 1d, 1h30m) or this time (2026-11-27T10:00:00Z)
+    #[arg(long, default_value = "10m", value_parser = parse_since)]
+    pub since: DateTime<Utc>,
     /// Keep printing new lines until interrupted
     #[arg(short = 'f', long)]
     pub follow: bool,
@@ -161,18 +173,33 @@ pub struct RollbackArgs {
     pub wait: WaitArgs,
 }
 
-/// "900s", "15m", "1h" or plain seconds.
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let t = text.trim();
-    let (num, mult) = match t.chars().last() {
-        Some('s') => (&t[..t.len() - 1], 1),
-        Some('m') => (&t[..t.len() - 1], 60),
-        Some('h') => (&t[..t.len() - 1], 3600),
-        _ => (t, 1),
-    };
-    num.parse::<u64>()
-        .map(|n| std::time::Duration::from_secs(n * mult))
-        .map_err(|_| format!("`{text}` is not a duration like 900s, 15m or 1h"))
+/// The longest duration a flag takes: `--since` must count back from now
+/// within the dates `chrono` represents (about 262,000 years).
+const LONGEST: TimeDelta = TimeDelta::days(100_000 * 365);
+
+/// Every duration flag: humantime's grammar (`900s`, `15m`, `2h`, `1d`, `1h30m`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    const FORMS: &str = "write a duration such as 900s, 15m, 2h, 1d or 1h30m";
+    let d = humantime::parse_duration(text.trim()).map_err(|e| format!("{e}; {FORMS}"))?;
+    match TimeDelta::from_std(d) {
+        Ok(delta) if delta <= LONGEST => Ok(d),
+        _ => Err(format!("longer than 100,000 years; {FORMS}")),
+    }
+}
+
+/// `--since`: a duration back from `now`, or an RFC 3339 time (any offset).
+fn since_from(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    const FORMS: &str =
+        "write a duration back from now (10m, 2h, 1d, 1h30m) or an RFC 3339 time (2026-11-27T10:00:00Z)";
+    if let Ok(at) = DateTime::parse_from_rfc3339(text.trim()) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    let ago = parse_duration(text).map_err(|_| FORMS.to_owned())?;
+    TimeDelta::from_std(ago).ok().and_then(|ago| now.checked_sub_signed(ago)).ok_or_else(|| FORMS.to_owned())
+}
+
+fn parse_since(text: &str) -> Result<DateTime<Utc>, String> {
+    since_from(text, Utc::now())
 }
 
 #[derive(Debug, Args)]
@@ -222,4 +249,47 @@ pub fn parse() -> Result<Cli, Code> {
             _ => Code::InvalidInput,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn durations_take_days_and_compound_forms() {
+        assert_eq!(parse_duration("900s"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5_400)));
+        for bad in ["", "5é", "15", "-1m", "ten minutes"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn durations_a_clock_cannot_count_are_refused() {
+        assert!(parse_duration("99999999999999999999s").is_err(), "beyond u64");
+        assert!(parse_duration("500000000000y").is_err(), "beyond what a time delta holds");
+        assert!(parse_duration("100000000d").is_err());
+        assert!(parse_duration("1000y").is_ok());
+    }
+
+    #[test]
+    fn since_is_a_duration_back_or_an_rfc3339_time() {
+        let now = at("2026-11-27T12:00:00Z");
+        assert_eq!(since_from("10m", now), Ok(at("2026-11-27T11:50:00Z")));
+        assert_eq!(since_from("1d", now), Ok(at("2026-11-26T12:00:00Z")));
+        assert_eq!(since_from("1h30m", now), Ok(at("2026-11-27T10:30:00Z")));
+        assert_eq!(since_from("2026-11-27T10:00:00Z", now), Ok(at("2026-11-27T10:00:00Z")));
+        assert_eq!(since_from("2026-11-27T12:00:00+02:00", now), Ok(at("2026-11-27T10:00:00Z")));
+        assert_eq!(since_from("1970-01-01T00:00:10Z", now).map(|t| t.timestamp_millis()), Ok(10_000));
+        for bad in ["5é", "yesterday", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-27T25:00:00Z"] {
+            let err = since_from(bad, now).unwrap_err();
+            assert!(err.contains("1h30m") && err.contains("2026-11-27T10:00:00Z"), "{bad:?}: {err}");
+        }
+    }
 }

@@ -8,6 +8,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use agentctl_aws::progress::{Event, Progress};
+use agentctl_core::diagnostics::{MietteDiagnostic, Report};
+use agentctl_core::text::Text;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle as BarStyle};
 use owo_colors::OwoColorize;
 use serde_json::Value;
@@ -33,25 +35,66 @@ impl Printer {
     /// The command's result: text or JSON, from the same value. JSON is one
     /// object per line, so apply's plan, events and outcome form a stream.
     pub fn result(&self, text: &str, json: &Value) {
-        let mut out = std::io::stdout().lock();
-        let _ = if self.is_json() {
-            writeln!(out, "{}", serde_json::to_string(json).expect("json"))
+        if self.is_json() {
+            stdout(&json_line(json));
         } else {
-            write!(out, "{text}")
-        };
+            stdout(text);
+        }
+    }
+
+    /// One item of a streamed result (a log line): a line of text, or one JSON
+    /// object per line. False once stdout is closed (`| head`): the stream stops.
+    pub fn item(&self, text: &str, json: &Value) -> bool {
+        if self.is_json() {
+            stdout(&json_line(json))
+        } else {
+            stdout(&format!("{text}\n"))
+        }
     }
 
     /// A line of text for people (stderr), silent in JSON mode.
     pub fn note(&self, text: &str) {
         if !self.is_json() {
-            self.suspend(|| eprintln!("{text}"));
+            self.suspend(|| stderr(&format!("{text}\n")));
         }
     }
 
     pub fn warn(&self, text: &str) {
         let text =
             if self.color { format!("{}: {text}", "warning".yellow().bold()) } else { format!("warning: {text}") };
-        self.suspend(|| eprintln!("{text}"));
+        self.suspend(|| stderr(&format!("{text}\n")));
+    }
+
+    /// Every diagnostic of a config report as miette snippets on stderr. In JSON
+    /// mode they are part of the command's result instead.
+    pub fn report(&self, report: &Report) {
+        if self.is_json() {
+            return;
+        }
+        let theme =
+            if self.color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
+        let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
+        for d in &report.diagnostics {
+            let mut out = String::new();
+            // Rendering into a String does not fail; should it, the message still shows.
+            if handler.render_report(&mut out, &MietteDiagnostic::new(report, d)).is_err() {
+                out = d.message.clone();
+            }
+            self.suspend(|| stderr(&format!("{out}\n")));
+        }
+    }
+
+    /// Asks `question` on stderr and reads the answer from stdin; empty when
+    /// nothing can be read.
+    pub fn ask(&self, question: &str) -> String {
+        let mut answer = String::new();
+        self.suspend(|| {
+            stderr(question);
+            if std::io::stdin().read_line(&mut answer).is_err() {
+                answer.clear();
+            }
+        });
+        answer
     }
 
     pub fn failure(&self, f: &Failure) {
@@ -59,17 +102,19 @@ impl Printer {
         if self.is_json() {
             let v =
                 serde_json::json!({"error": f.message, "help": f.help, "causes": f.causes, "exit_code": f.code as u8});
-            println!("{}", serde_json::to_string(&v).expect("json"));
+            stdout(&json_line(&v));
             return;
         }
         let head = if self.color { "error".red().bold().to_string() } else { "error".to_owned() };
-        eprintln!("{head}: {}", f.message);
+        let mut text = Text::new();
+        text.line(format_args!("{head}: {}", f.message));
         for cause in &f.causes {
-            eprintln!("  caused by: {cause}");
+            text.line(format_args!("  caused by: {cause}"));
         }
         if let Some(help) = &f.help {
-            eprintln!("  help: {help}");
+            text.line(format_args!("  help: {help}"));
         }
+        stderr(text.as_str());
     }
 
     fn suspend(&self, f: impl FnOnce()) {
@@ -118,16 +163,34 @@ impl Progress for Printer {
     fn event(&self, event: &Event) {
         match self.style {
             ProgressStyle::Json => {
-                let line = serde_json::to_string(event).expect("json");
-                let _ = writeln!(std::io::stdout().lock(), "{line}");
+                stdout(&json_line(&serde_json::to_value(event).expect("json")));
             }
-            ProgressStyle::Lines => eprintln!("{}", event.line()),
+            ProgressStyle::Lines => stderr(&format!("{}\n", event.line())),
             ProgressStyle::Live => match event.resource_key() {
                 Some(key) => self.live(&key, event.line(), event.outcome()),
-                None => self.suspend(|| eprintln!("{}", event.line())),
+                None => self.suspend(|| stderr(&format!("{}\n", event.line()))),
             },
         }
     }
+}
+
+/// Writes `text`; false when the stream is closed. Output nobody reads any
+/// more (`agentctl status | head -1`) is not an error, and must not panic as
+/// `println!` does.
+fn write_to(mut stream: impl Write, text: &str) -> bool {
+    stream.write_all(text.as_bytes()).and_then(|()| stream.flush()).is_ok()
+}
+
+fn stdout(text: &str) -> bool {
+    write_to(std::io::stdout().lock(), text)
+}
+
+fn stderr(text: &str) {
+    write_to(std::io::stderr().lock(), text);
+}
+
+fn json_line(value: &Value) -> String {
+    format!("{}\n", serde_json::to_string(value).expect("json"))
 }
 
 impl Drop for Printer {

@@ -122,10 +122,10 @@ fn a_corrected_config_validates_and_plans_every_resource_offline() {
         "data-insights-task-role",
         "data-insights-staging-<aws-account-id>-eu-west-1",
         "/ecs/data-insights-agent",
-        "ecs_cluster.main             data-insights ",
-        "task_definition.agent        data-insights-agent",
-        "ecs_service.agent            data-insights-agent",
-        "secret_string              = (sensitive)",
+        "ecs_cluster.main       data-insights  (create)",
+        "task_definition.agent  data-insights-agent  (create)",
+        "ecs_service.agent      data-insights-agent  (create)",
+        "secret_string = (sensitive)",
         "Plan: 14 to create, 0 to update, 0 to replace, 0 to delete.",
     ] {
         assert!(p.stdout.contains(name), "offline plan lacks {name:?}:\n{}", p.stdout);
@@ -231,6 +231,65 @@ fn usage_errors_are_exit_3_and_help_is_exit_0() {
 }
 
 #[test]
+fn only_commands_that_use_the_agent_credentials_ask_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    good_config(dir.path(), ""); // no client_id or client_secret in the file, none in the environment
+    for args in [&["iam-policy"][..], &["cost"], &["export", "terraform", "--out", "tf"]] {
+        let o = agentctl(dir.path(), args, &[]);
+        assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
+        assert!(!o.stderr.contains("client_id") && !o.stderr.contains("client_secret"), "{args:?}: {}", o.stderr);
+    }
+    // validate checks the whole config; plan compares the secret, apply writes it.
+    for args in [&["validate"][..], &["plan", "--offline"], &["apply", "--yes"]] {
+        let o = agentctl(dir.path(), args, &[]);
+        assert_eq!(o.code, 3, "{args:?}: {}", o.stderr);
+        assert!(
+            o.stderr.contains("`client_id` is required") && o.stderr.contains("`client_secret` is required"),
+            "{args:?}: {}",
+            o.stderr
+        );
+    }
+}
+
+#[test]
+fn duration_flags_share_one_grammar_and_bad_ones_are_usage_errors() {
+    // No config here: a command whose flags parse stops at reading it.
+    let dir = tempfile::tempdir().unwrap();
+    let parses = |args: &[&str]| {
+        let o = agentctl(dir.path(), args, &[]);
+        assert_eq!(o.code, 3, "{args:?}: {}", o.stderr);
+        o.stderr.contains("cannot read config file")
+    };
+    for args in [
+        &["logs", "--since", "1d"][..],
+        &["logs", "--since", "1h30m"],
+        &["logs", "--since", "2026-11-27T10:00:00Z"],
+        &["apply", "--timeout", "1d"],
+        &["scale", "2", "--timeout", "1h30m"],
+        &["redeploy", "--timeout", "900s"],
+    ] {
+        assert!(parses(args), "{args:?} should parse");
+    }
+    for args in [
+        &["logs", "--since", "5é"][..],
+        &["logs", "--since", "2026-13-01T00:00:00Z"],
+        &["logs", "--since", "100000000d"],
+        &["apply", "--timeout", "5é"],
+        &["apply", "--timeout", "99999999999999999999s"],
+        &["rollback", "--timeout", "500000000000y"],
+    ] {
+        let o = agentctl(dir.path(), args, &[]);
+        assert_eq!(o.code, 3, "{args:?}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(&format!("invalid value '{}'", args[args.len() - 1])) && o.stderr.contains("1h30m"),
+            "{args:?} should be refused naming the accepted forms:\n{}",
+            o.stderr
+        );
+        assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+    }
+}
+
+#[test]
 fn apply_without_a_terminal_or_yes_refuses_instead_of_hanging() {
     // Needs AWS to get as far as the confirmation: covered against moto in
     // tests/stack.rs; here, the flag parsing and the documented code exist.
@@ -239,11 +298,30 @@ fn apply_without_a_terminal_or_yes_refuses_instead_of_hanging() {
 }
 
 #[test]
-fn readme_documents_every_variable_and_exit_code() {
+fn readme_configuration_table_shows_each_variable_with_the_schemas_type_and_default() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     for var in agentctl_core::config::schema::VARIABLES {
-        assert!(readme.contains(&format!("| `{}` |", var.name)), "README configuration reference lacks `{}`", var.name);
+        let prefix = format!("| `{}` |", var.name);
+        let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with(&prefix)).collect();
+        assert_eq!(rows.len(), 1, "README's configuration table should have one row for `{}`", var.name);
+        let cells: Vec<&str> = rows[0].split(" | ").map(str::trim).collect();
+        let default = match (var.default, var.sensitive) {
+            (Some(text), _) => format!("`{text}`"),
+            (None, false) => "required".to_owned(),
+            (None, true) => "required, sensitive".to_owned(),
+        };
+        assert_eq!(
+            (cells[1], cells[2]),
+            (var.ty.name(), default.as_str()),
+            "README row of `{}` (type, default) differs from the schema",
+            var.name
+        );
     }
+}
+
+#[test]
+fn readme_documents_every_exit_code() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     for code in 0..=6 {
         assert!(readme.contains(&format!("\n| {code} | ")), "README lacks exit code {code}");
     }

@@ -65,7 +65,7 @@ async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
         description: d.description().unwrap_or_default().to_owned(),
         // The AWS managed key may come back as its alias or its alias ARN.
         kms_key_id: d.kms_key_id().filter(|k| !k.ends_with(AWS_MANAGED_KEY)).map(str::to_owned),
-        value,
+        value: Some(value),
     };
     Ok(Some(LiveResource {
         id: arn.clone(),
@@ -109,7 +109,7 @@ async fn read_renamed(aws: &Aws, deployment: &str, name: &str) -> Result<Vec<Liv
             let spec = SecretSpec {
                 description: entry.description().unwrap_or_default().to_owned(),
                 kms_key_id: entry.kms_key_id().filter(|k| !k.ends_with(AWS_MANAGED_KEY)).map(str::to_owned),
-                value: SecretString::default(),
+                value: None, // not read: these are only deleted
             };
             out.push(LiveResource {
                 id: arn.to_owned(),
@@ -126,6 +126,14 @@ async fn read_renamed(aws: &Aws, deployment: &str, name: &str) -> Result<Vec<Liv
 /// The key Secrets Manager uses when none is given; also how to return to it.
 const AWS_MANAGED_KEY: &str = "alias/aws/secretsmanager";
 
+/// The value to write. Only a stack built with the agent's credentials has one
+/// (the CLI loads them for apply).
+fn value<'a>(r: &Resource, s: &'a SecretSpec) -> Result<&'a str, Error> {
+    s.value.as_ref().map(SecretString::expose).ok_or_else(|| {
+        Error::Unsupported(format!("secret {}: the config was loaded without the agent's credentials", r.name))
+    })
+}
+
 fn tags(r: &Resource) -> Vec<Tag> {
     r.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
@@ -137,7 +145,7 @@ async fn create(aws: &Aws, r: &Resource, s: &SecretSpec) -> Result<Outputs, Erro
         .name(&r.name)
         .description(&s.description)
         .set_kms_key_id(s.kms_key_id.clone())
-        .secret_string(s.value.expose())
+        .secret_string(value(r, s)?)
         .set_tags(Some(tags(r)))
         .send()
         .await;
@@ -190,7 +198,7 @@ async fn restore(aws: &Aws, r: &Resource, s: &SecretSpec) -> Result<Outputs, Err
         .secret_id(&arn)
         .description(&s.description)
         .kms_key_id(s.kms_key_id.as_deref().unwrap_or(AWS_MANAGED_KEY))
-        .secret_string(s.value.expose())
+        .secret_string(value(r, s)?)
         .send()
         .await
         .map_err(sdk(format!("setting the value of secret {}", r.name)))?;
@@ -218,7 +226,7 @@ async fn update(
             .update_secret()
             .secret_id(arn)
             .kms_key_id(want.kms_key_id.as_deref().unwrap_or(AWS_MANAGED_KEY))
-            .secret_string(want.value.expose())
+            .secret_string(value(r, want)?)
             .send()
             .await
             .map_err(sdk(format!("changing the KMS key of secret {}", r.name)))?;
@@ -226,7 +234,7 @@ async fn update(
         aws.secrets
             .put_secret_value()
             .secret_id(arn)
-            .secret_string(want.value.expose())
+            .secret_string(value(r, want)?)
             .send()
             .await
             .map_err(sdk(format!("setting the value of secret {}", r.name)))?;

@@ -23,7 +23,7 @@ pub(super) fn read(r: &mut Reader, region: Option<&str>, create_bucket: bool) ->
 }
 
 fn secrets_access(r: &mut Reader) -> SecretsAccess {
-    let value = r.string("secrets_access", "manage");
+    let value = r.string("secrets_access");
     match value.as_str() {
         "manage" => SecretsAccess::Manage,
         "read" => SecretsAccess::Read,

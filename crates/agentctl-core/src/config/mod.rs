@@ -48,8 +48,10 @@ pub struct Config {
     pub matillion_environment: String,
     pub extension_library_location: String,
     pub extension_library_protocol: String,
-    pub client_id: SecretString,
-    pub client_secret: SecretString,
+    /// The agent's OAuth credentials; `None` when the command loaded the config
+    /// without them (see [`CredentialsNeeded`]). The secret's value is built from
+    /// them, so a stack without them cannot write the secret.
+    pub credentials: Option<Credentials>,
     pub network: NetworkConfig,
     pub create_bucket: bool,
     pub desired_count: u32,
@@ -87,6 +89,22 @@ pub struct Config {
     pub secret_name: String,
     /// What the running agent may reach through its task role.
     pub access: AgentAccess,
+}
+
+/// The agent's OAuth client credentials, from Matillion Hub.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credentials {
+    pub client_id: SecretString,
+    pub client_secret: SecretString,
+}
+
+/// Whether a command needs the agent's credentials. Only the commands that
+/// write or compare the secret (apply, plan) and validate, which checks the
+/// whole config, ask for them; the others neither read nor require them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialsNeeded {
+    Yes,
+    No,
 }
 
 /// What the agent may do with Secrets Manager secrets of its account and region.
@@ -234,10 +252,10 @@ pub struct Loaded {
 }
 
 /// Parses and validates `text`. On any error, returns every problem at once.
-pub fn load(source: SourceFile, env: &Env) -> Result<Loaded, Report> {
+pub fn load(source: SourceFile, env: &Env, credentials: CredentialsNeeded) -> Result<Loaded, Report> {
     let mut diags = Vec::new();
     let raw = parse(&source, env, &mut diags);
-    let config = raw.as_ref().and_then(|raw| validate::validate(raw, &mut diags));
+    let config = raw.as_ref().and_then(|raw| validate::validate(raw, credentials, &mut diags));
     // Diagnostics quote the file; a credential written in it must not be quoted.
     let source = SourceFile { path: source.path.clone(), text: mask_credentials(&source.text).into() };
     let report = Report { source, diagnostics: diags };
@@ -304,9 +322,9 @@ pub fn mask_credentials(text: &str) -> String {
 }
 
 /// Reads a config file from disk; I/O errors become a diagnostic without a span.
-pub fn load_file(path: &std::path::Path, env: &Env) -> Result<Loaded, Report> {
+pub fn load_file(path: &std::path::Path, env: &Env, credentials: CredentialsNeeded) -> Result<Loaded, Report> {
     match std::fs::read_to_string(path) {
-        Ok(text) => load(SourceFile::new(path.display().to_string(), text), env),
+        Ok(text) => load(SourceFile::new(path.display().to_string(), text), env, credentials),
         Err(e) => Err(Report {
             source: SourceFile::new(path.display().to_string(), ""),
             diagnostics: vec![Diagnostic::error(format!("cannot read config file {}: {e}", path.display()))

@@ -1,8 +1,14 @@
 //! Every variable agentctl reads: its name, type, default and meaning.
 //!
 //! Names, types and defaults follow the reference Terraform module so an existing
-//! `terraform.tfvars` keeps working. The README's configuration reference mirrors
-//! this table (a test checks that every name appears there).
+//! `terraform.tfvars` keeps working. This table is the one source of the
+//! defaults: the validator falls back to them, and a test checks that the
+//! README's configuration reference shows each variable's type and default.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use super::value::{self, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ty {
@@ -38,6 +44,22 @@ pub struct Variable {
     pub default: Option<&'static str>,
     pub sensitive: bool,
     pub description: &'static str,
+}
+
+impl Variable {
+    /// The default as a value (`Null` for a required variable), parsed from its
+    /// HCL text once.
+    pub fn default_value(&self) -> &'static Value {
+        static PARSED: LazyLock<HashMap<&'static str, Value>> = LazyLock::new(|| {
+            VARIABLES.iter().chain(NOT_YET).map(|v| (v.name, v.default.map_or(Value::Null, parse_default))).collect()
+        });
+        &PARSED[self.name]
+    }
+}
+
+fn parse_default(text: &str) -> Value {
+    let expr = hcl_edit::parser::parse_expr(text).unwrap_or_else(|e| panic!("schema default {text:?} is not HCL: {e}"));
+    value::from_expr(&expr).value
 }
 
 const fn var(name: &'static str, ty: Ty, default: Option<&'static str>, description: &'static str) -> Variable {
@@ -140,4 +162,25 @@ pub fn suggest(name: &str) -> Option<&'static str> {
         .filter(|(_, score)| *score > 0.8)
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(n, _)| n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_is_a_value_of_its_type() {
+        for v in VARIABLES.iter().chain(NOT_YET) {
+            let ok = matches!(
+                (v.ty, v.default_value()),
+                (_, Value::Null)
+                    | (Ty::String, Value::String(_))
+                    | (Ty::Number, Value::Number(_))
+                    | (Ty::Bool, Value::Bool(_))
+                    | (Ty::ListOfString | Ty::ListOfObject, Value::List(_))
+                    | (Ty::MapOfString | Ty::Object, Value::Object(_))
+            );
+            assert!(ok, "`{}` ({}) defaults to {:?}", v.name, v.ty.name(), v.default);
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::value::{ByteSpan, Spanned, Value};
-use super::{schema, Config, NetworkConfig, Origin, RawVars, SecurityGroupConfig};
+use super::{schema, Config, Credentials, CredentialsNeeded, NetworkConfig, Origin, RawVars, SecurityGroupConfig};
 use crate::diagnostics::Diagnostic;
 use crate::fargate;
 use crate::names::{self, DerivedName};
@@ -59,9 +59,17 @@ impl Reader<'_> {
         );
     }
 
-    /// A string; `None` when null or unset.
+    /// The value as written, or the schema's default when unset or null.
+    fn value(&self, name: &str) -> Spanned {
+        match self.entry(name) {
+            Some((v, _)) if v.value != Value::Null => v.clone(),
+            _ => Spanned { value: default(name).clone(), span: None },
+        }
+    }
+
+    /// A string; `None` when null (and null by default) or of another type.
     pub(super) fn opt_string(&mut self, name: &str) -> Option<String> {
-        let (v, _) = self.entry(name)?.clone();
+        let v = self.value(name);
         match &v.value {
             Value::Null => None,
             Value::String(s) => Some(s.clone()),
@@ -74,8 +82,9 @@ impl Reader<'_> {
         }
     }
 
-    pub(super) fn string(&mut self, name: &str, default: &str) -> String {
-        self.opt_string(name).unwrap_or_else(|| default.to_owned())
+    pub(super) fn string(&mut self, name: &str) -> String {
+        // Unset, null and values of the wrong type (reported) all read as the default.
+        self.opt_string(name).unwrap_or_else(|| default_as(name, Value::as_str).to_owned())
     }
 
     fn required_string(&mut self, name: &str) -> Option<String> {
@@ -93,9 +102,10 @@ impl Reader<'_> {
         value
     }
 
-    /// A whole number within `range`; `None` when null or unset.
+    /// A whole number within `range`; `None` when null (and null by default)
+    /// or invalid.
     fn opt_number(&mut self, name: &str, range: std::ops::RangeInclusive<u32>, what: &str) -> Option<u32> {
-        let (v, _) = self.entry(name)?.clone();
+        let v = self.value(name);
         let n = match &v.value {
             Value::Null => return None,
             Value::Number(n) => *n,
@@ -133,26 +143,25 @@ impl Reader<'_> {
         Some(n as u32)
     }
 
-    pub(super) fn bool(&mut self, name: &str, default: bool) -> bool {
-        let Some((v, _)) = self.entry(name).cloned() else {
-            return default;
-        };
+    fn number(&mut self, name: &str, range: std::ops::RangeInclusive<u32>, what: &str) -> u32 {
+        self.opt_number(name, range, what).unwrap_or_else(|| default_as(name, Value::as_number) as u32)
+    }
+
+    pub(super) fn bool(&mut self, name: &str) -> bool {
+        let v = self.value(name);
         match &v.value {
-            Value::Null => default,
             Value::Bool(b) => *b,
             Value::String(s) if s == "true" || s == "false" => s == "true",
             _ => {
                 self.type_error(name, "bool", &v);
-                default
+                default_as(name, Value::as_bool)
             }
         }
     }
 
     /// A list of strings, each with its own span.
     pub(super) fn string_list(&mut self, name: &str) -> Vec<(String, ByteSpan)> {
-        let Some((v, _)) = self.entry(name).cloned() else {
-            return Vec::new();
-        };
+        let v = self.value(name);
         match &v.value {
             Value::Null => Vec::new(),
             Value::List(items) => {
@@ -173,9 +182,7 @@ impl Reader<'_> {
     }
 
     fn string_map(&mut self, name: &str) -> Vec<(String, String, ByteSpan)> {
-        let Some((v, _)) = self.entry(name).cloned() else {
-            return Vec::new();
-        };
+        let v = self.value(name);
         match &v.value {
             Value::Null => Vec::new(),
             Value::Object(fields) => {
@@ -203,6 +210,17 @@ impl Reader<'_> {
     }
 }
 
+/// The schema's default of `name`: `Null` for a required variable.
+fn default(name: &str) -> &'static Value {
+    schema::lookup(name).expect("known variable").default_value()
+}
+
+/// The schema's default of `name` as the type its reader returns (a schema
+/// test checks that each default has its variable's type).
+fn default_as<T>(name: &str, as_type: fn(&'static Value) -> Option<T>) -> T {
+    as_type(default(name)).unwrap_or_else(|| panic!("schema: `{name}` has no default of its type"))
+}
+
 fn format_number(n: f64) -> String {
     if n.fract() == 0.0 && n.abs() < 1e15 {
         format!("{}", n as i64)
@@ -211,7 +229,8 @@ fn format_number(n: f64) -> String {
     }
 }
 
-pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Config> {
+pub(crate) fn validate(raw: &RawVars, credentials: CredentialsNeeded, diags: &mut Vec<Diagnostic>) -> Option<Config> {
+    let credentials_needed = credentials == CredentialsNeeded::Yes;
     let mut r = Reader { raw, diags };
 
     // Anything that is not a literal cannot be evaluated in a variables file.
@@ -226,47 +245,50 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
         }
     }
 
-    let name = r.string("name", "data-insights");
+    let name = r.string("name");
     let region = r.required_string("region");
-    let image_url = r.string("image_url", "public.ecr.aws/matillion/etl-agent:current");
+    let image_url = r.string("image_url");
     let account_id = r.required_string("account_id");
     let agent_id = r.required_string("agent_id");
-    let matillion_region = r.string("matillion_region", "eu1");
-    let matillion_environment = r.string("matillion_environment", "");
-    let extension_library_location = r.string("extension_library_location", "");
-    let extension_library_protocol = r.string("extension_library_protocol", "");
-    let client_id = r.required_string("client_id");
-    let client_secret = r.required_string("client_secret");
-    let use_existing_vpc = r.bool("use_existing_vpc", false);
+    let matillion_region = r.string("matillion_region");
+    let matillion_environment = r.string("matillion_environment");
+    let extension_library_location = r.string("extension_library_location");
+    let extension_library_protocol = r.string("extension_library_protocol");
+    let (client_id, client_secret) = if credentials_needed {
+        (r.required_string("client_id"), r.required_string("client_secret"))
+    } else {
+        (None, None)
+    };
+    let use_existing_vpc = r.bool("use_existing_vpc");
     let vpc_id = r.opt_string("vpc_id");
-    let cidr_block = r.string("cidr_block", "10.0.0.0/16");
-    let use_existing_subnet = r.bool("use_existing_subnet", false);
+    let cidr_block = r.string("cidr_block");
+    let use_existing_subnet = r.bool("use_existing_subnet");
     let subnet_ids = r.string_list("subnet_ids");
-    let use_existing_sg = r.bool("use_existing_security_group", false);
+    let use_existing_sg = r.bool("use_existing_security_group");
     let sg_ids = r.string_list("security_group_ids");
-    let create_bucket = r.bool("create_bucket", true);
-    let desired_count = r.opt_number("desired_count", 0..=5000, "the task count").unwrap_or(2);
+    let create_bucket = r.bool("create_bucket");
+    let desired_count = r.number("desired_count", 0..=5000, "the task count");
     let ephemeral = r.opt_number(
         "ephemeral_storage_size",
         fargate::EPHEMERAL_MIN_GIB..=fargate::EPHEMERAL_MAX_GIB,
         "ephemeral storage in GiB",
     );
-    let assign_public_ip = r.bool("assign_public_ip", true);
+    let assign_public_ip = r.bool("assign_public_ip");
     let tags = r.string_map("tags");
-    let proxy_http = r.string("proxy_http", "");
-    let proxy_https = r.string("proxy_https", "");
-    let proxy_excludes = r.string("proxy_excludes", "");
-    let custom_cert_location = r.string("custom_cert_location", "");
-    let external_driver_location = r.string("external_driver_location", "");
-    let log_retention_days = r.opt_number("log_retention_days", 0..=3653, "retention in days").unwrap_or(30);
-    let metrics = r.bool("metrics", false);
-    let export_logs = r.bool("export_logs", true);
+    let proxy_http = r.string("proxy_http");
+    let proxy_https = r.string("proxy_https");
+    let proxy_excludes = r.string("proxy_excludes");
+    let custom_cert_location = r.string("custom_cert_location");
+    let external_driver_location = r.string("external_driver_location");
+    let log_retention_days = r.number("log_retention_days", 0..=3653, "retention in days");
+    let metrics = r.bool("metrics");
+    let export_logs = r.bool("export_logs");
     let secret_name = check_secret_name(&mut r, &name);
     let access = super::access::read(&mut r, region.as_deref(), create_bucket);
     let availability_zones = r.string_list("availability_zones");
     let kms_key_arn = r.opt_string("kms_key_arn").filter(|s| !s.is_empty());
-    let vpc_flow_logs = r.bool("vpc_flow_logs", false);
-    let bucket_versioning = r.bool("bucket_versioning", false);
+    let vpc_flow_logs = r.bool("vpc_flow_logs");
+    let bucket_versioning = r.bool("bucket_versioning");
     let bucket_expiry_days =
         r.opt_number("bucket_expiry_days", 0..=36500, "days before staging objects expire").filter(|d| *d > 0);
     let bucket_access_logs_bucket = r.opt_string("bucket_access_logs_bucket").filter(|s| !s.is_empty());
@@ -293,7 +315,9 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
     check_region(&mut r, region.as_deref());
     check_matillion_region(&mut r, &matillion_region);
     check_placeholders(&mut r, &[("account_id", &account_id), ("agent_id", &agent_id)]);
-    check_credentials(&mut r, client_id.as_deref(), client_secret.as_deref());
+    if credentials_needed {
+        check_credentials(&mut r, client_id.as_deref(), client_secret.as_deref());
+    }
     let (agent_cpu, agent_memory) = check_task_size(&mut r);
     check_image(&mut r, &image_url);
     check_retention(&mut r, log_retention_days);
@@ -378,8 +402,14 @@ pub(crate) fn validate(raw: &RawVars, diags: &mut Vec<Diagnostic>) -> Option<Con
         matillion_environment,
         extension_library_location,
         extension_library_protocol,
-        client_id: SecretString::new(client_id?),
-        client_secret: SecretString::new(client_secret?),
+        credentials: if credentials_needed {
+            Some(Credentials {
+                client_id: SecretString::new(client_id?),
+                client_secret: SecretString::new(client_secret?),
+            })
+        } else {
+            None
+        },
         network: network?,
         create_bucket,
         desired_count,
@@ -724,8 +754,9 @@ fn check_task_size(r: &mut Reader) -> (u32, u32) {
     }
     let cpu = explicit(r, "agent_cpu", "runner_cpu", "CPU units");
     let memory = explicit(r, "agent_memory", "runner_memory", "memory in MiB");
-    let size = r.string("runner_size", "small");
-    let Some(&(_, size_cpu, size_memory)) = fargate::RUNNER_SIZES.iter().find(|(n, _, _)| *n == size) else {
+    let size = r.string("runner_size");
+    let size_of = |size: &str| fargate::RUNNER_SIZES.iter().find(|(n, _, _)| *n == size).map(|&(_, c, m)| (c, m));
+    let Some((size_cpu, size_memory)) = size_of(&size) else {
         let names: Vec<_> = fargate::RUNNER_SIZES.iter().map(|(n, c, m)| format!("{n} ({c}/{m})")).collect();
         r.error(
             "runner_size",
@@ -733,7 +764,10 @@ fn check_task_size(r: &mut Reader) -> (u32, u32) {
             "unknown size",
             format!("use one of {}", names.join(", ")),
         );
-        return (value_or(cpu, 1024), value_or(memory, 4096));
+        // Validation goes on with the default size.
+        let (cpu_d, memory_d) =
+            size_of(default_as("runner_size", Value::as_str)).expect("the default is a runner size");
+        return (value_or(cpu, cpu_d), value_or(memory, memory_d));
     };
     let disagrees =
         |v: Option<(u32, &str)>, want: u32| v.is_some_and(|(v, var)| var.starts_with("agent_") && v != want);

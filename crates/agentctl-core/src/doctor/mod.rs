@@ -15,7 +15,6 @@
 mod access;
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +23,7 @@ use crate::config::{Config, NetworkConfig, SecurityGroupConfig};
 use crate::image::ImageRef;
 use crate::model::{self, Spec};
 use crate::regions::MATILLION_REGIONS;
+use crate::text::Text;
 
 pub use access::{agent_needs, exact_secret_names, AccessFacts, Lookup, Simulated, Simulation};
 
@@ -136,28 +136,27 @@ impl Checklist {
     }
 
     pub fn render_text(&self) -> String {
-        let mut o = String::new();
+        let mut o = Text::new();
         for c in &self.checks {
-            let _ = writeln!(o, "[{}] {}  ({})", c.status.label(), c.title, c.id);
+            o.line(format_args!("[{}] {}  ({})", c.status.label(), c.title, c.id));
             for e in &c.evidence {
-                let _ = writeln!(o, "       {e}");
+                o.line(format_args!("       {e}"));
             }
             if let Some(fix) = &c.fix {
                 for (i, line) in fix.lines().enumerate() {
-                    let _ = writeln!(o, "       {} {line}", if i == 0 { "fix:" } else { "    " });
+                    o.line(format_args!("       {} {line}", if i == 0 { "fix:" } else { "    " }));
                 }
             }
         }
-        let _ = writeln!(
-            o,
+        o.line(format_args!(
             "{} checks: {} passed, {} warning{}, {} failed",
             self.checks.len(),
             self.count(Status::Pass),
             self.count(Status::Warn),
             if self.count(Status::Warn) == 1 { "" } else { "s" },
             self.count(Status::Fail)
-        );
-        o
+        ));
+        o.into()
     }
 }
 

@@ -141,11 +141,13 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
 
     // --- credentials, roles, storage, logs -----------------------------------
     let secret_name = config.secret_name.clone();
-    let secret_value = serde_json::json!({
-        "client_id": config.client_id.expose(),
-        "client_secret": config.client_secret.expose(),
-    })
-    .to_string();
+    let secret_value = config.credentials.as_ref().map(|c| {
+        let json = serde_json::json!({
+            "client_id": c.client_id.expose(),
+            "client_secret": c.client_secret.expose(),
+        });
+        crate::secret::SecretString::new(json.to_string())
+    });
     push(
         addr::SECRET,
         secret_name.clone(),
@@ -153,7 +155,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         Spec::Secret(SecretSpec {
             description: format!("Matillion agent {name}: OAuth client credentials"),
             kms_key_id: config.kms_key_arn.clone(),
-            value: crate::secret::SecretString::new(secret_value),
+            value: secret_value,
         }),
         vec![],
     );

@@ -210,15 +210,12 @@ fn stack_with_every_kind() -> Stack {
         schedules = [{ name = "night", schedule = "cron(0 20 * * ? *)", min = 1, max = 1 }]
         alarms = { dashboard = true }
     "#;
-    let env = crate::config::Env {
-        tf_vars: [("client_id", "every-kind-id"), ("client_secret", "every-kind-secret")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-        overrides: Default::default(),
-    };
-    let loaded = crate::config::load(crate::diagnostics::SourceFile::new("every-kind.tfvars", CONFIG.to_owned()), &env)
-        .expect("the every-kind config is valid");
+    let loaded = crate::config::load(
+        crate::diagnostics::SourceFile::new("every-kind.tfvars", CONFIG.to_owned()),
+        &crate::config::Env::default(),
+        crate::config::CredentialsNeeded::No,
+    )
+    .expect("the every-kind config is valid");
     build(&loaded.config, &Context::default())
 }
 

@@ -1,12 +1,11 @@
 //! Plan rendering: text for people, JSON for machines, from the same `Plan`.
 //! Sensitive values are never rendered: they show as `(sensitive)`.
 
-use std::fmt::Write;
-
 use serde_json::{json, Value};
 
 use super::{Action, Plan, ResourceChange, Shown};
 use crate::model::Kind;
+use crate::text::{Table, Text};
 
 pub const SENSITIVE: &str = "(sensitive)";
 pub const SENSITIVE_CHANGED: &str = "(sensitive value changed)";
@@ -70,95 +69,90 @@ fn shown_json(s: &Shown) -> Value {
     }
 }
 
-/// Indent continuation lines of a multi-line value under its key.
-fn indent(text: &str, by: usize) -> String {
-    let pad = " ".repeat(by);
-    text.lines().enumerate().map(|(i, l)| if i == 0 { l.to_owned() } else { format!("\n{pad}{l}") }).collect()
-}
-
 pub struct TextOptions {
     /// Show every attribute of unchanged resources and created ones in full.
     pub verbose: bool,
 }
 
 pub fn text(plan: &Plan, opts: &TextOptions) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "Deployment \"{}\" in {}", plan.deployment, plan.region);
+    let mut out = Text::new();
+    out.line(format_args!("Deployment \"{}\" in {}", plan.deployment, plan.region));
     if let Some(vpc) = &plan.existing.vpc_id {
-        let _ = writeln!(out, "  uses existing VPC {vpc}");
+        out.line(format_args!("  uses existing VPC {vpc}"));
     }
     if !plan.existing.subnet_ids.is_empty() {
-        let _ = writeln!(out, "  uses existing subnets {}", plan.existing.subnet_ids.join(", "));
+        out.line(format_args!("  uses existing subnets {}", plan.existing.subnet_ids.join(", ")));
     }
     if !plan.existing.security_group_ids.is_empty() {
-        let _ = writeln!(out, "  uses existing security groups {}", plan.existing.security_group_ids.join(", "));
+        out.line(format_args!("  uses existing security groups {}", plan.existing.security_group_ids.join(", ")));
     }
-    let mut current_section = "";
     let mut changes: Vec<&ResourceChange> =
         plan.changes.iter().filter(|c| c.action != Action::NoChange || opts.verbose).collect();
     // Stable: within a section, dependency order stays.
     changes.sort_by_key(|c| section(c.addr.kind).0);
-    for c in changes {
+    // One table for the resources of every section, so their columns line up.
+    let mut resources = Table::new().indent(2);
+    for c in &changes {
+        resources.row([symbol(c.action).to_owned(), c.addr.to_string(), format!("{}  ({})", c.name, verb(c))]);
+    }
+    let mut current_section = "";
+    for (c, line) in changes.iter().zip(resources.lines()) {
         let sec = section(c.addr.kind).1;
         if sec != current_section {
-            let _ = writeln!(out, "\n{sec}");
+            out.blank().line(sec);
             current_section = sec;
         }
-        let _ = writeln!(out, "  {:<3} {:<28} {}  ({})", symbol(c.action), c.addr.to_string(), c.name, verb(c));
-        match c.action {
-            Action::Create => {
-                for (k, v) in &c.attrs {
-                    let _ = writeln!(out, "        {k:<26} = {}", indent(&shown_text(v), 37));
-                }
-            }
-            Action::Update | Action::Replace => {
-                for ch in &c.changes {
-                    let before = ch.before.as_ref().map_or("(none)".into(), shown_text);
-                    let after = ch.after.as_ref().map_or("(none)".into(), shown_text);
-                    let tail = if ch.forces_replacement && c.addr.kind != Kind::TaskDefinition {
-                        "   # forces replacement"
-                    } else {
-                        ""
-                    };
-                    if ch.before == Some(Shown::Sensitive) || ch.after == Some(Shown::Sensitive) {
-                        let _ = writeln!(out, "        {:<26}   {SENSITIVE_CHANGED}{tail}", ch.path);
-                    } else {
-                        let _ = writeln!(
-                            out,
-                            "        {:<26}   {} -> {}{tail}",
-                            ch.path,
-                            indent(&before, 37),
-                            indent(&after, 37)
-                        );
-                    }
-                }
-            }
-            Action::NoChange => {
-                for (k, v) in &c.attrs {
-                    let _ = writeln!(out, "        {k:<26} = {}", indent(&shown_text(v), 37));
-                }
-            }
-            Action::Delete => {
-                if let Some(id) = &c.live_id {
-                    let _ = writeln!(out, "        id = {id}");
-                }
-            }
-        }
+        out.line(line).push(&details(c));
     }
-    let _ = writeln!(out);
+    out.blank();
     if plan.has_changes() {
-        let _ = writeln!(
-            out,
+        out.line(format_args!(
             "Plan: {} to create, {} to update, {} to replace, {} to delete.",
             plan.count(Action::Create),
             plan.count(Action::Update),
             plan.count(Action::Replace),
             plan.count(Action::Delete)
-        );
+        ));
     } else {
-        let _ = writeln!(out, "No changes. AWS matches the configuration.");
+        out.line("No changes. AWS matches the configuration.");
     }
-    out
+    out.into()
+}
+
+/// The lines under a resource: its attributes, or what changes in them.
+fn details(c: &ResourceChange) -> String {
+    const INDENT: usize = 8;
+    match c.action {
+        Action::Create | Action::NoChange => {
+            let mut attrs = Table::new().indent(INDENT).separator(" = ");
+            for (k, v) in &c.attrs {
+                attrs.row([k.clone(), shown_text(v)]);
+            }
+            attrs.render()
+        }
+        Action::Update | Action::Replace => {
+            let mut changes = Table::new().indent(INDENT).separator("   ");
+            for ch in &c.changes {
+                let tail = if ch.forces_replacement && c.addr.kind != Kind::TaskDefinition {
+                    "   # forces replacement"
+                } else {
+                    ""
+                };
+                let what = if ch.before == Some(Shown::Sensitive) || ch.after == Some(Shown::Sensitive) {
+                    SENSITIVE_CHANGED.to_owned()
+                } else {
+                    let text = |s: &Option<Shown>| s.as_ref().map_or("(none)".into(), shown_text);
+                    format!("{} -> {}", text(&ch.before), text(&ch.after))
+                };
+                changes.row([ch.path.clone(), format!("{what}{tail}")]);
+            }
+            changes.render()
+        }
+        Action::Delete => match &c.live_id {
+            Some(id) => format!("{}id = {id}\n", " ".repeat(INDENT)),
+            None => String::new(),
+        },
+    }
 }
 
 pub fn json(plan: &Plan) -> Value {

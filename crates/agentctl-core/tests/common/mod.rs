@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use agentctl_core::config::{load, Env, Loaded};
+use agentctl_core::config::{load, CredentialsNeeded, Env, Loaded};
 use agentctl_core::diagnostics::{LocatedDiagnostic, Report, Severity, SourceFile};
 
 /// Distinctive credentials: any output containing them is a leak.
@@ -53,7 +53,7 @@ pub fn env_with_creds() -> Env {
 }
 
 pub fn load_text(text: &str, env: &Env) -> Result<Loaded, Report> {
-    load(SourceFile::new("terraform.tfvars", text.to_owned()), env)
+    load(SourceFile::new("terraform.tfvars", text.to_owned()), env, CredentialsNeeded::Yes)
 }
 
 /// Loads `text` with credentials from the environment; panics with every

@@ -1,17 +1,18 @@
 //! `agentctl apply`: plan, confirm, then make AWS match the config.
 
-use agentctl_aws::apply::{self, DeleteOptions, Options};
+use agentctl_aws::apply::{self, Cancel, DeleteOptions, Options};
+use agentctl_core::config::CredentialsNeeded;
 use agentctl_core::plan::Action;
 use serde_json::json;
 
-use super::{check_pinned_zones, confirm, connect, on_interrupt, plan::show, stack};
+use super::{check_pinned_zones, confirm, connect, plan::show, stack, until_interrupted};
 use crate::cli::ApplyArgs;
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, printer: &Printer, args: &ApplyArgs) -> Result<Code, Failure> {
-    let (loaded, aws) = connect(settings, printer).await?;
+    let (loaded, aws) = connect(settings, printer, CredentialsNeeded::Yes).await?;
     check_pinned_zones(&loaded.config, &aws)?;
     let mut lock = agentctl_aws::lock::acquire(&aws, &loaded.config.name, "apply").await?;
     if let Some(stale) = &lock.took_over {
@@ -43,7 +44,7 @@ async fn apply_locked(
     if !plan.has_changes() {
         return Ok(Code::Ok);
     }
-    confirm(settings, "Apply these changes?")?;
+    confirm(settings, printer, "Apply these changes?")?;
     // A bucket cannot be tagged in the call that creates it: note it in the
     // lock first, so a run killed in between does not leave a "foreign" bucket.
     let untagged_creates: Vec<String> = plan
@@ -56,9 +57,10 @@ async fn apply_locked(
         addr: agentctl_core::model::addr::BUCKET,
         run: Box::pin(lock.note_pending(aws, untagged_creates)),
     });
-    let cancel = on_interrupt(printer.is_json());
     let opts = Options { parallelism: args.parallelism as usize, delete: DeleteOptions::default() };
-    let report = apply::apply(aws, &stack, &plan, &live, opts, printer, &cancel, before_create).await?;
+    let cancel = Cancel::default();
+    let applying = apply::apply(aws, &stack, &plan, &live, opts, printer, &cancel, before_create);
+    let report = until_interrupted(printer, &cancel, applying).await?;
     let summary = format!(
         "Apply complete: {} created, {} updated, {} replaced, {} deleted.\n",
         plan.count(Action::Create),

@@ -1,22 +1,16 @@
 //! `agentctl iam-policy`: the smallest IAM policy that runs agentctl for this
 //! deployment, as JSON on stdout. No AWS call.
 
+use agentctl_core::config::CredentialsNeeded;
 use agentctl_core::iam_policy;
 use agentctl_core::model::{self, Context};
 use agentctl_core::names::ACCOUNT_PLACEHOLDER;
-use clap::Args;
 
 use super::load_config;
+use crate::cli::IamPolicyArgs;
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 use crate::settings::Settings;
-
-#[derive(Debug, Args)]
-pub struct IamPolicyArgs {
-    /// The 12-digit AWS account id to put in the ARNs (default: a placeholder to replace)
-    #[arg(long)]
-    pub account: Option<String>,
-}
 
 pub fn run(settings: &Settings, printer: &Printer, args: &IamPolicyArgs) -> Result<Code, Failure> {
     if let Some(a) = &args.account {
@@ -24,7 +18,7 @@ pub fn run(settings: &Settings, printer: &Printer, args: &IamPolicyArgs) -> Resu
             return Err(Failure::new(Code::InvalidInput, format!("--account {a}: an AWS account id is 12 digits")));
         }
     }
-    let loaded = load_config(settings, printer)?;
+    let loaded = load_config(settings, printer, CredentialsNeeded::No)?;
     let account = args.account.clone().unwrap_or_else(|| ACCOUNT_PLACEHOLDER.to_owned());
     let ctx = Context { aws_account_id: Some(account.clone()), ..Context::default() };
     let stack = model::build(&loaded.config, &ctx);

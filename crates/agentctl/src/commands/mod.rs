@@ -1,22 +1,33 @@
 //! One module per command. `run` resolves settings once, runs the command and
-//! maps its outcome to an exit code.
+//! maps its outcome to an exit code; the helpers below are what commands share.
 
 mod apply;
+mod cost;
+mod day2;
 mod destroy;
-pub(crate) mod iam_policy;
-mod offline;
-mod ops;
+mod doctor;
+mod export;
+mod iam_policy;
+mod logs;
+mod outputs;
 mod plan;
+mod redeploy;
+mod rollback;
 mod rollout;
+mod scale;
+mod status;
+mod tasks;
+mod unlock;
 mod validate;
+
+use std::future::Future;
 
 use agentctl_aws::apply::Cancel;
 use agentctl_aws::Aws;
-use agentctl_core::config::{self, Loaded};
-use agentctl_core::diagnostics::{MietteDiagnostic, Report};
+use agentctl_core::config::{self, CredentialsNeeded, Loaded};
 use agentctl_core::model::{self, Stack};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ExportCommand};
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 use crate::settings::Settings;
@@ -25,19 +36,7 @@ pub fn run(cli: Cli) -> Code {
     let settings = Settings::resolve(&cli.global);
     init_tracing(settings.verbose);
     let printer = Printer::new(&settings);
-    let result = match cli.command {
-        Command::Validate => validate::run(&settings, &printer),
-        Command::Plan(args) if args.offline => plan::offline(&settings, &printer),
-        Command::Cost(args) => offline::cost(&settings, &printer, &args),
-        Command::Export(cmd) => offline::export(&settings, &printer, &cmd),
-        Command::IamPolicy(args) => iam_policy::run(&settings, &printer, &args),
-        command => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Failure::new(Code::Failure, format!("cannot start the async runtime: {e}")))
-            .and_then(|rt| rt.block_on(run_aws(command, &settings, &printer))),
-    };
-    match result {
+    match dispatch(cli.command, &settings, &printer) {
         Ok(code) => code,
         Err(f) => {
             printer.failure(&f);
@@ -46,38 +45,35 @@ pub fn run(cli: Cli) -> Code {
     }
 }
 
-async fn run_aws(command: Command, settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
+fn dispatch(command: Command, settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
     match command {
-        Command::Plan(args) => plan::live(settings, printer, &args).await,
-        Command::Apply(args) => apply::run(settings, printer, &args).await,
-        Command::Destroy(args) => destroy::run(settings, printer, &args).await,
-        Command::Outputs => {
-            let (loaded, aws) = connect(settings, printer).await?;
-            let stack = model::build(&loaded.config, &aws.context());
-            let outputs = agentctl_aws::outputs::read(&aws, &stack).await?;
-            printer.result(&outputs.text(), &serde_json::to_value(&outputs).expect("json"));
-            Ok(Code::Ok)
-        }
-        Command::Status => ops::status(settings, printer).await,
-        Command::Tasks => ops::tasks(settings, printer).await,
-        Command::Logs(args) => ops::logs(settings, printer, &args).await,
-        Command::Scale(args) => ops::scale(settings, printer, &args).await,
-        Command::Redeploy(args) => ops::redeploy(settings, printer, &args).await,
-        Command::Rollback(args) => ops::rollback(settings, printer, &args).await,
-        Command::Unlock(args) => {
-            let (loaded, aws) = connect(settings, printer).await?;
-            match agentctl_aws::lock::unlock(&aws, &loaded.config.name, &args.lock_id).await? {
-                Some(h) => printer
-                    .note(&format!("removed the lock of {} (pid {} on {}, {})", h.operation, h.pid, h.host, h.caller)),
-                None => printer.note("no lock is held"),
-            }
-            Ok(Code::Ok)
-        }
-        Command::Doctor => offline::doctor(settings, printer).await,
-        Command::Validate | Command::Cost(_) | Command::Export(_) | Command::IamPolicy(_) => {
-            unreachable!("runs without AWS")
-        }
+        Command::Validate => validate::run(settings, printer),
+        Command::Plan(args) if args.offline => plan::offline(settings, printer),
+        Command::Plan(args) => block_on(plan::live(settings, printer, &args)),
+        Command::Apply(args) => block_on(apply::run(settings, printer, &args)),
+        Command::Destroy(args) => block_on(destroy::run(settings, printer, &args)),
+        Command::Outputs => block_on(outputs::run(settings, printer)),
+        Command::Status => block_on(status::run(settings, printer)),
+        Command::Tasks => block_on(tasks::run(settings, printer)),
+        Command::Logs(args) => block_on(logs::run(settings, printer, &args)),
+        Command::Scale(args) => block_on(scale::run(settings, printer, &args)),
+        Command::Redeploy(args) => block_on(redeploy::run(settings, printer, &args)),
+        Command::Rollback(args) => block_on(rollback::run(settings, printer, &args)),
+        Command::Doctor => block_on(doctor::run(settings, printer)),
+        Command::Cost(args) => cost::run(settings, printer, &args),
+        Command::Export(ExportCommand::Terraform(args)) => export::terraform(settings, printer, &args),
+        Command::Unlock(args) => block_on(unlock::run(settings, printer, &args)),
+        Command::IamPolicy(args) => iam_policy::run(settings, printer, &args),
     }
+}
+
+/// Commands that call AWS run on the async runtime; the others never start it.
+fn block_on(command: impl Future<Output = Result<Code, Failure>>) -> Result<Code, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(Code::Failure, format!("cannot start the async runtime: {e}")))?
+        .block_on(command)
 }
 
 /// -v: agentctl's own debug lines; -vvv: the SDK's too. Credentials never reach
@@ -94,32 +90,17 @@ fn init_tracing(verbose: u8) {
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
-/// Renders every diagnostic of a report: miette snippets for people, a list for
-/// machines.
-fn print_report(report: &Report, settings: &Settings, printer: &Printer) {
-    if printer.is_json() {
-        return; // part of the command's JSON result
-    }
-    let theme =
-        if settings.color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
-    let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
-    for d in &report.diagnostics {
-        let mut out = String::new();
-        let _ = handler.render_report(&mut out, &MietteDiagnostic::new(report, d));
-        eprintln!("{out}");
-    }
-}
-
-/// Loads and validates the config; on errors prints them all and fails with the
+/// Loads and validates the config, with the agent's credentials when the
+/// command uses them; on errors prints them all and fails with the
 /// invalid-input code, before any AWS call.
-fn load_config(settings: &Settings, printer: &Printer) -> Result<Loaded, Failure> {
-    match config::load_file(&settings.config_path, &settings.env) {
+fn load_config(settings: &Settings, printer: &Printer, credentials: CredentialsNeeded) -> Result<Loaded, Failure> {
+    match config::load_file(&settings.config_path, &settings.env, credentials) {
         Ok(loaded) => {
-            print_report(&loaded.report, settings, printer);
+            printer.report(&loaded.report);
             Ok(loaded)
         }
         Err(report) => {
-            print_report(&report, settings, printer);
+            printer.report(&report);
             let n = report.errors().count();
             let mut f = Failure::new(
                 Code::InvalidInput,
@@ -142,8 +123,12 @@ fn load_config(settings: &Settings, printer: &Printer) -> Result<Loaded, Failure
     }
 }
 
-async fn connect(settings: &Settings, printer: &Printer) -> Result<(Loaded, Aws), Failure> {
-    let loaded = load_config(settings, printer)?;
+async fn connect(
+    settings: &Settings,
+    printer: &Printer,
+    credentials: CredentialsNeeded,
+) -> Result<(Loaded, Aws), Failure> {
+    let loaded = load_config(settings, printer, credentials)?;
     let aws = Aws::connect(&settings.aws, &loaded.config.region).await?;
     tracing::debug!(account = %aws.account_id, caller = %aws.caller_arn, "connected");
     Ok((loaded, aws))
@@ -169,37 +154,31 @@ fn check_pinned_zones(config: &agentctl_core::config::Config, aws: &Aws) -> Resu
     .help(format!("choose two of: {}", aws.availability_zones.join(", "))))
 }
 
-/// The config and clients without asking AWS who we are: for commands that work
-/// on the service by name, one round trip sooner.
-async fn connect_clients(settings: &Settings, printer: &Printer) -> Result<(Loaded, Aws), Failure> {
-    let loaded = load_config(settings, printer)?;
-    let aws = Aws::clients(&settings.aws, &loaded.config.region).await;
-    Ok((loaded, aws))
-}
-
 fn stack(loaded: &Loaded, aws: &Aws) -> Stack {
     model::build(&loaded.config, &aws.context())
 }
 
-/// Ctrl-C stops new operations; in-flight ones finish.
-fn on_interrupt(printer_json: bool) -> Cancel {
-    let cancel = Cancel::default();
-    let c = cancel.clone();
-    tokio::spawn(async move {
+/// Runs `work` (apply's or destroy's operations) so that Ctrl-C cancels
+/// `cancel`: no new operations start, those in flight finish. A second Ctrl-C
+/// kills.
+async fn until_interrupted<T>(printer: &Printer, cancel: &Cancel, work: impl Future<Output = T>) -> T {
+    let interrupted = async {
         if tokio::signal::ctrl_c().await.is_ok() {
-            c.cancel();
-            if !printer_json {
-                eprintln!("interrupted: finishing operations in flight, starting no new ones (Ctrl-C again to kill)");
-            }
+            cancel.cancel();
+            printer.note("interrupted: finishing operations in flight, starting no new ones (Ctrl-C again to kill)");
             let _ = tokio::signal::ctrl_c().await;
             std::process::exit(130);
         }
-    });
-    cancel
+        std::future::pending::<T>().await
+    };
+    tokio::select! {
+        done = work => done,
+        never = interrupted => never,
+    }
 }
 
 /// Asks "yes?" on a terminal; refuses without one unless --yes.
-fn confirm(settings: &Settings, question: &str) -> Result<(), Failure> {
+fn confirm(settings: &Settings, printer: &Printer, question: &str) -> Result<(), Failure> {
     if settings.yes {
         return Ok(());
     }
@@ -210,10 +189,7 @@ fn confirm(settings: &Settings, question: &str) -> Result<(), Failure> {
         )
         .help("run it again with --yes once you have reviewed the plan"));
     }
-    eprint!("{question} Only 'yes' is accepted: ");
-    let mut answer = String::new();
-    let _ = std::io::stdin().read_line(&mut answer);
-    if answer.trim() == "yes" {
+    if printer.ask(&format!("{question} Only 'yes' is accepted: ")).trim() == "yes" {
         Ok(())
     } else {
         Err(Failure::new(Code::Aborted, "not confirmed; nothing was changed"))

@@ -1,6 +1,6 @@
 //! `agentctl plan`: what apply would change, offline or against AWS.
 
-use agentctl_core::config::Config;
+use agentctl_core::config::{Config, CredentialsNeeded};
 use agentctl_core::model::{self, Context};
 use agentctl_core::plan::{self, render, Plan};
 
@@ -23,14 +23,14 @@ pub fn show(plan: &Plan, config: Option<&Config>, settings: &Settings, printer: 
 }
 
 pub fn offline(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
-    let loaded = load_config(settings, printer)?;
+    let loaded = load_config(settings, printer, CredentialsNeeded::Yes)?;
     let stack = model::build(&loaded.config, &Context::default());
     show(&plan::plan_offline(&stack), Some(&loaded.config), settings, printer);
     Ok(Code::Ok)
 }
 
 pub async fn live(settings: &Settings, printer: &Printer, args: &PlanArgs) -> Result<Code, Failure> {
-    let (loaded, aws) = connect(settings, printer).await?;
+    let (loaded, aws) = connect(settings, printer, CredentialsNeeded::Yes).await?;
     check_pinned_zones(&loaded.config, &aws)?;
     let stack = stack(&loaded, &aws);
     let (plan, _) = agentctl_aws::live::plan(&aws, &stack, &[]).await?;

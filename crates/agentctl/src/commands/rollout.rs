@@ -4,6 +4,7 @@ use agentctl_aws::ops::ServiceRef;
 use agentctl_aws::rollout::{self, Outcome, Target, WatchOptions, WatchReport};
 use agentctl_aws::Aws;
 use agentctl_core::rollout::DiagnosisContext;
+use agentctl_core::text::Text;
 
 use crate::cli::WaitArgs;
 use crate::exit::{Code, Failure};
@@ -86,22 +87,24 @@ fn show(r: &WatchReport, printer: &Printer) -> Code {
             format!("Deployment {} did not finish within {waited_secs} s; it is still in progress.", r.deployment),
         ),
     };
-    let mut text = format!("{headline}\n");
+    let mut text = Text::new();
+    text.line(headline);
     if !r.diagnoses.is_empty() {
-        text.push_str("\nWhy tasks stopped:\n");
+        text.blank().line("Why tasks stopped:");
         for d in &r.diagnoses {
-            text.push_str(&format!("  {} task{}: {}\n", d.count, if d.count == 1 { "" } else { "s" }, d.reason));
-            text.push_str(&format!("    likely cause: {}\n    fix: {}\n", d.likely_cause, d.fix));
+            text.line(format_args!("  {} task{}: {}", d.count, if d.count == 1 { "" } else { "s" }, d.reason));
+            text.line(format_args!("    likely cause: {}", d.likely_cause));
+            text.line(format_args!("    fix: {}", d.fix));
         }
     }
     if !r.last_log_lines.is_empty() {
-        text.push_str("\nLast log lines of a stopped task:\n");
+        text.blank().line("Last log lines of a stopped task:");
         for l in &r.last_log_lines {
-            text.push_str(&format!("  | {l}\n"));
+            text.line(format_args!("  | {l}"));
         }
     }
     let mut json = serde_json::to_value(r).expect("json");
     json["exit_code"] = serde_json::json!(code as u8);
-    printer.result(&text, &json);
+    printer.result(text.as_str(), &json);
     code
 }

@@ -1,23 +1,22 @@
 //! `agentctl validate`: parse and check the config; no AWS call.
 
-use agentctl_core::config;
+use agentctl_core::config::{self, CredentialsNeeded};
 use agentctl_core::model::{self, Context};
 use serde_json::json;
 
-use super::print_report;
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 use crate::settings::Settings;
 
 pub fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
-    let (report, stack) = match config::load_file(&settings.config_path, &settings.env) {
+    let (report, stack) = match config::load_file(&settings.config_path, &settings.env, CredentialsNeeded::Yes) {
         Ok(loaded) => {
             let stack = model::build(&loaded.config, &Context::default());
             (loaded.report, Some(stack))
         }
         Err(report) => (report, None),
     };
-    print_report(&report, settings, printer);
+    printer.report(&report);
     let errors = report.errors().count();
     let warnings = report.warnings().count();
     let text = match &stack {

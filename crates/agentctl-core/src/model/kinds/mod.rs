@@ -179,10 +179,10 @@ impl Spec {
             })
             .collect();
         // The secret's value is never serialized: it joins as sensitive.
-        if let Spec::Secret(s) = self {
+        if let Spec::Secret(SecretSpec { value: Some(value), .. }) = self {
             attrs.push(Attr {
                 key: "secret_string".into(),
-                value: AttrValue::Sensitive(s.value.clone()),
+                value: AttrValue::Sensitive(value.clone()),
                 forces_replacement: false,
             });
         }

@@ -1,0 +1,46 @@
+//! `agentctl scale N`: set the task count and wait until N run.
+
+use agentctl_aws::ops;
+use serde_json::json;
+
+use super::day2::connect_service;
+use crate::cli::ScaleArgs;
+use crate::exit::{Code, Failure};
+use crate::printer::Printer;
+use crate::settings::Settings;
+
+pub async fn run(settings: &Settings, printer: &Printer, args: &ScaleArgs) -> Result<Code, Failure> {
+    let (loaded, aws, s) = connect_service(settings, printer).await?;
+    let scaled = ops::scale(&aws, &s, args.count, loaded.config.autoscaling.is_some()).await?;
+    if let Some((min, max)) = scaled.outside_bounds {
+        printer.warn(&format!(
+            "autoscaling (not in the config) keeps {} between {min} and {max} tasks: it will change {} back; apply removes it",
+            s.service, args.count
+        ));
+    }
+    let deployment = scaled.deployment;
+    if args.count != loaded.config.desired_count {
+        printer.warn(&format!(
+            "the config says desired_count = {}; the next apply sets it back unless you change the config",
+            loaded.config.desired_count
+        ));
+    }
+    if args.wait.no_wait {
+        printer.result(
+            &format!("Scaling {} to {} tasks (not waiting).\n", s.service, args.count),
+            &json!({"desired": args.count, "deployment": deployment, "waited": false}),
+        );
+        return Ok(Code::Ok);
+    }
+    let reached = ops::wait_running(&aws, &s, args.count, args.wait.timeout, |running, pending| {
+        printer.note(&format!("{running}/{} running, {pending} pending", args.count));
+    })
+    .await?;
+    let text = if reached {
+        format!("{} runs {} tasks.\n", s.service, args.count)
+    } else {
+        format!("{} did not reach {} running tasks within {} s.\n", s.service, args.count, args.wait.timeout.as_secs())
+    };
+    printer.result(&text, &json!({"desired": args.count, "deployment": deployment, "reached": reached}));
+    Ok(if reached { Code::Ok } else { Code::TimedOut })
+}
