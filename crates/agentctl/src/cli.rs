@@ -177,10 +177,17 @@ pub struct RollbackArgs {
 /// within the dates `chrono` represents (about 262,000 years).
 const LONGEST: TimeDelta = TimeDelta::days(100_000 * 365);
 
-/// Every duration flag: humantime's grammar (`900s`, `15m`, `2h`, `1d`, `1h30m`).
+/// Every duration flag: humantime's grammar (`900s`, `15m`, `2h`, `1d`,
+/// `1h30m`); a bare number is seconds, as it always was here.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     const FORMS: &str = "write a duration such as 900s, 15m, 2h, 1d or 1h30m";
-    let d = humantime::parse_duration(text.trim()).map_err(|e| format!("{e}; {FORMS}"))?;
+    let text = text.trim();
+    let d = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        humantime::parse_duration(&format!("{text}s"))
+    } else {
+        humantime::parse_duration(text)
+    }
+    .map_err(|e| format!("{e}; {FORMS}"))?;
     match TimeDelta::from_std(d) {
         Ok(delta) if delta <= LONGEST => Ok(d),
         _ => Err(format!("longer than 100,000 years; {FORMS}")),
@@ -265,7 +272,9 @@ mod tests {
         assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5_400)));
-        for bad in ["", "5é", "15", "-1m", "ten minutes"] {
+        // A bare number is seconds, as before the grammar was humantime's.
+        assert_eq!(parse_duration("900"), Ok(Duration::from_secs(900)));
+        for bad in ["", "5é", "-1m", "ten minutes", "1.5"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }
