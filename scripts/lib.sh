@@ -10,6 +10,14 @@ ensure_moto() {
   command -v moto_server >/dev/null || { echo "moto_server is not on PATH after installing moto" >&2; exit 1; }
 }
 
+ensure_rust_tools() {
+  # rustfmt and clippy ship as rustup components, not always installed.
+  if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+    echo "==> installing rustfmt and clippy"
+    rustup component add rustfmt clippy
+  fi
+}
+
 ensure_nextest() {
   if ! cargo nextest --version >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"

@@ -375,8 +375,8 @@ mod tests {
             node(addr::CLUSTER, &[]),
             node(addr::SERVICE, &[addr::CLUSTER]),
         ];
-        let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let peak = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let run = |_: &Node, _: Known| {
             let (f, p) = (in_flight.clone(), peak.clone());
             async move {

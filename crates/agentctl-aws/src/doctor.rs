@@ -465,7 +465,7 @@ pub async fn own_resources(aws: &Aws, stack: &Stack, config: &Config) -> Result<
     }
     checks.push(logs);
     if live.resources.contains_key(&addr::SERVICE) {
-        let s = crate::ops::ServiceRef::of(stack);
+        let s = stack.names(Some(&aws.account_id));
         let stopped = crate::ops::tasks(aws, &s, true).await?;
         let ctx = agentctl_core::rollout::DiagnosisContext {
             image: config.image_url.clone(),

@@ -19,4 +19,4 @@ pub mod wait;
 
 pub use adapters::iam::decode_policy;
 pub use error::{ApiError, Error, Meaning};
-pub use sdk::{Aws, AwsSettings};
+pub use sdk::{Aws, AwsSettings, Clients};

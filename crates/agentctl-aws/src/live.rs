@@ -96,6 +96,5 @@ pub async fn destroy_plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<
 }
 
 fn names_of(aws: &Aws, stack: &Stack) -> Names {
-    let secret = stack.get(agentctl_core::model::addr::SECRET).map(|r| r.name.as_str());
-    Names::new(&stack.deployment, &aws.account_id, &aws.region, secret)
+    stack.names(Some(&aws.account_id))
 }

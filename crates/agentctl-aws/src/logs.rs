@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{sdk, Error};
-use crate::Aws;
+use crate::wait::Backoff;
+use crate::Clients;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct LogLine {
@@ -29,51 +30,50 @@ pub struct Query<'a> {
 
 /// Every event of the query, oldest first. `seen` drops events already shown
 /// (the follow loop re-reads the last millisecond).
-pub async fn fetch(aws: &Aws, q: &Query<'_>, seen: &mut HashSet<String>) -> Result<Vec<LogLine>, Error> {
+pub async fn fetch(aws: &Clients, q: &Query<'_>, seen: &mut HashSet<String>) -> Result<Vec<LogLine>, Error> {
+    let pages: Vec<_> = aws
+        .logs
+        .filter_log_events()
+        .log_group_name(q.group)
+        .start_time(q.start_ms)
+        .set_end_time(q.end_ms)
+        .set_log_stream_name_prefix(q.task.map(|task| format!("{STREAM_PREFIX}{task}")))
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk(format!("reading log group {}", q.group)))?;
     let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let mut req = aws.logs.filter_log_events().log_group_name(q.group).start_time(q.start_ms).set_next_token(token);
-        if let Some(end) = q.end_ms {
-            req = req.end_time(end);
+    for e in pages.iter().flat_map(|p| p.events()) {
+        let stream = e.log_stream_name().unwrap_or_default();
+        let task = stream.strip_prefix(STREAM_PREFIX).unwrap_or(stream);
+        // Filter here too: not every implementation honours the prefix.
+        if q.task.is_some_and(|t| !task.starts_with(t)) {
+            continue;
         }
-        if let Some(task) = q.task {
-            req = req.log_stream_name_prefix(format!("{STREAM_PREFIX}{task}"));
+        let key = e
+            .event_id()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{stream}/{}/{}", e.timestamp().unwrap_or(0), e.message().unwrap_or_default()));
+        if !seen.insert(key) {
+            continue;
         }
-        let page = req.send().await.map_err(sdk(format!("reading log group {}", q.group)))?;
-        for e in page.events() {
-            let stream = e.log_stream_name().unwrap_or_default();
-            let task = stream.strip_prefix(STREAM_PREFIX).unwrap_or(stream);
-            // Filter here too: not every implementation honours the prefix.
-            if q.task.is_some_and(|t| !task.starts_with(t)) {
-                continue;
-            }
-            let key = e.event_id().map(str::to_owned).unwrap_or_else(|| {
-                format!("{stream}/{}/{}", e.timestamp().unwrap_or(0), e.message().unwrap_or_default())
-            });
-            if !seen.insert(key) {
-                continue;
-            }
-            out.push(LogLine {
-                task: task.to_owned(),
-                timestamp: e.timestamp().unwrap_or(0),
-                message: e.message().unwrap_or_default().trim_end().to_owned(),
-            });
-        }
-        token = page.next_token().map(str::to_owned);
-        if token.is_none() || page.events().is_empty() {
-            break;
-        }
+        out.push(LogLine {
+            task: task.to_owned(),
+            timestamp: e.timestamp().unwrap_or(0),
+            message: e.message().unwrap_or_default().trim_end().to_owned(),
+        });
     }
     out.sort_by(|a, b| a.timestamp.cmp(&b.timestamp).then(a.task.cmp(&b.task)));
     Ok(out)
 }
 
-/// Follows the log group: polls from the newest timestamp seen, backing off
-/// from 1 s to 10 s while nothing arrives. Runs until `emit` returns false.
-pub async fn follow(aws: &Aws, mut q: Query<'_>, mut emit: impl FnMut(&LogLine) -> bool) -> Result<(), Error> {
+/// Follows the log group: polls from the newest timestamp seen, with the
+/// logs' backoff while nothing arrives. Runs until `emit` returns false.
+pub async fn follow(aws: &Clients, mut q: Query<'_>, mut emit: impl FnMut(&LogLine) -> bool) -> Result<(), Error> {
     let mut seen = HashSet::new();
-    let mut delay = Duration::from_secs(1);
+    // Until the user stops it: no limit.
+    let mut pauses = Backoff::LOGS.within(Duration::MAX);
     loop {
         let lines = fetch(aws, &q, &mut seen).await?;
         for l in &lines {
@@ -81,13 +81,10 @@ pub async fn follow(aws: &Aws, mut q: Query<'_>, mut emit: impl FnMut(&LogLine) 
                 return Ok(());
             }
         }
-        match lines.last() {
-            Some(last) => {
-                q.start_ms = last.timestamp;
-                delay = Duration::from_secs(1);
-            }
-            None => delay = (delay * 2).min(Duration::from_secs(10)),
+        if let Some(last) = lines.last() {
+            q.start_ms = last.timestamp;
+            pauses.reset();
         }
-        tokio::time::sleep(delay).await;
+        pauses.pause().await;
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use agentctl_core::model::Stack;
+use agentctl_core::names::Names;
 use agentctl_core::rollout::{ServiceSnapshot, StoppedTask};
 use aws_sdk_ecs::types::{DesiredStatus, TaskDefinition};
 use serde::Serialize;
@@ -11,47 +11,14 @@ use serde::Serialize;
 use crate::error::{sdk, Error, Meaning};
 use crate::rollout::{self, task_id};
 use crate::wait::Backoff;
-use crate::Aws;
-
-/// Where the deployment's service lives.
-pub struct ServiceRef {
-    pub deployment: String,
-    pub cluster: String,
-    pub service: String,
-    pub family: String,
-    pub log_group: String,
-    pub secret: String,
-    pub execution_role: String,
-}
-
-impl ServiceRef {
-    /// The deployment's names need no AWS call (only its bucket name needs the
-    /// account). `secret` is the credentials secret's name (`secret_name`).
-    pub fn new(deployment: &str, secret: &str) -> ServiceRef {
-        use agentctl_core::names;
-        ServiceRef {
-            deployment: deployment.to_owned(),
-            cluster: names::cluster(deployment),
-            service: names::service(deployment),
-            family: names::task_family(deployment),
-            log_group: names::log_group(deployment),
-            secret: secret.to_owned(),
-            execution_role: names::execution_role(deployment),
-        }
-    }
-
-    pub fn of(stack: &Stack) -> ServiceRef {
-        let secret = stack.get(agentctl_core::model::addr::SECRET).map_or("", |r| r.name.as_str());
-        Self::new(&stack.deployment, secret)
-    }
-}
+use crate::Clients;
 
 /// The account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`).
 pub fn account_of(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
-fn not_deployed(s: &ServiceRef) -> Error {
+fn not_deployed(s: &Names) -> Error {
     Error::NotDeployed(format!("ECS service {} in cluster {} does not exist", s.service, s.cluster))
 }
 
@@ -73,7 +40,7 @@ pub struct TaskInfo {
 }
 
 /// Running tasks, or (with `stopped`) those stopped recently (ECS keeps them about an hour).
-pub async fn tasks(aws: &Aws, s: &ServiceRef, stopped: bool) -> Result<Vec<TaskInfo>, Error> {
+pub async fn tasks(aws: &Clients, s: &Names, stopped: bool) -> Result<Vec<TaskInfo>, Error> {
     let status = if stopped { DesiredStatus::Stopped } else { DesiredStatus::Running };
     let listed = aws.ecs.list_tasks().cluster(&s.cluster).service_name(&s.service).desired_status(status).send().await;
     let arns = match listed.map_err(sdk(format!("listing tasks of {}", s.service))) {
@@ -174,17 +141,11 @@ pub struct AlarmState {
     pub state: String,
 }
 
-pub async fn status(aws: &Aws, s: &ServiceRef) -> Result<Status, Error> {
-    let names = agentctl_core::names::Names::new(
-        &s.deployment,
-        agentctl_core::names::ACCOUNT_PLACEHOLDER,
-        &aws.region,
-        Some(&s.secret),
-    );
+pub async fn status(aws: &Clients, s: &Names) -> Result<Status, Error> {
     let (snap, running, scaling, alarms) = tokio::try_join!(
         rollout::describe(&aws.ecs, &s.cluster, &s.service),
         tasks(aws, s, false),
-        crate::adapters::autoscaling::read(aws, &names),
+        crate::adapters::autoscaling::read(aws, s),
         crate::adapters::cloudwatch::alarm_states(aws, &s.deployment),
     )?;
     let service = snap.ok_or_else(|| not_deployed(s))?;
@@ -242,7 +203,7 @@ pub struct Scaled {
 /// Sets the task count. With `autoscaling_expected` (the config has it), the
 /// bounds are checked first and a count outside them is refused; without, they
 /// are read beside the change (one round trip, not two) and reported.
-pub async fn scale(aws: &Aws, s: &ServiceRef, count: u32, autoscaling_expected: bool) -> Result<Scaled, Error> {
+pub async fn scale(aws: &Clients, s: &Names, count: u32, autoscaling_expected: bool) -> Result<Scaled, Error> {
     let resource_id = format!("service/{}/{}", s.cluster, s.service);
     let outside = |bounds: Option<(u32, u32)>| bounds.filter(|(min, max)| count < *min || count > *max);
     let update = || async {
@@ -274,8 +235,8 @@ pub async fn scale(aws: &Aws, s: &ServiceRef, count: u32, autoscaling_expected: 
 
 /// Polls until the service runs `count` tasks (or `timeout`).
 pub async fn wait_running(
-    aws: &Aws,
-    s: &ServiceRef,
+    aws: &Clients,
+    s: &Names,
     count: u32,
     timeout: Duration,
     mut on_change: impl FnMut(i32, i32),
@@ -299,7 +260,7 @@ pub async fn wait_running(
 
 /// A task definition with its tags (`include=[TAGS]`: no ListTagsForResource).
 async fn describe_task_definition(
-    aws: &Aws,
+    aws: &Clients,
     arn_or_family: &str,
 ) -> Result<(TaskDefinition, Vec<aws_sdk_ecs::types::Tag>), Error> {
     let out = aws
@@ -314,13 +275,13 @@ async fn describe_task_definition(
     Ok((td, out.tags().to_vec()))
 }
 
-async fn service_snapshot(aws: &Aws, s: &ServiceRef) -> Result<ServiceSnapshot, Error> {
+async fn service_snapshot(aws: &Clients, s: &Names) -> Result<ServiceSnapshot, Error> {
     rollout::describe(&aws.ecs, &s.cluster, &s.service).await?.ok_or_else(|| not_deployed(s))
 }
 
 /// A new revision equal to `td` but for the agent image.
 async fn register_with_image(
-    aws: &Aws,
+    aws: &Clients,
     td: &TaskDefinition,
     image: &str,
     tags: Vec<aws_sdk_ecs::types::Tag>,
@@ -364,7 +325,7 @@ pub struct Started {
     pub previous_task_definition: String,
 }
 
-async fn update_task_definition(aws: &Aws, s: &ServiceRef, arn: &str, force: bool) -> Result<String, Error> {
+async fn update_task_definition(aws: &Clients, s: &Names, arn: &str, force: bool) -> Result<String, Error> {
     let out = aws
         .ecs
         .update_service()
@@ -378,7 +339,7 @@ async fn update_task_definition(aws: &Aws, s: &ServiceRef, arn: &str, force: boo
     started_deployment(out.service())
 }
 
-pub async fn redeploy(aws: &Aws, s: &ServiceRef, image: Option<&str>) -> Result<Started, Error> {
+pub async fn redeploy(aws: &Clients, s: &Names, image: Option<&str>) -> Result<Started, Error> {
     let Some(image) = image else {
         // The same revision again: new tasks, nothing to read or register.
         let out = aws
@@ -411,7 +372,7 @@ pub async fn redeploy(aws: &Aws, s: &ServiceRef, image: Option<&str>) -> Result<
     Ok(Started { deployment, task_definition: target, previous_task_definition: previous })
 }
 
-pub async fn rollback(aws: &Aws, s: &ServiceRef, to: Option<u32>) -> Result<Started, Error> {
+pub async fn rollback(aws: &Clients, s: &Names, to: Option<u32>) -> Result<Started, Error> {
     let previous = service_snapshot(aws, s).await?.task_definition;
     // `family:N` at the end of the ARN: no read needed for the current revision.
     let current: i32 = previous.rsplit(':').next().and_then(|r| r.parse().ok()).unwrap_or(0);

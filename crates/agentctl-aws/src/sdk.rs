@@ -21,15 +21,12 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
 }
 
-/// Clients for one region, plus the account they act in.
+/// The clients of every service agentctl uses, for one region. Building them
+/// sends no request: day-2 commands (scale, redeploy, rollback, tasks, logs)
+/// need nothing more, which saves them a round trip.
 #[derive(Clone, Debug)]
-pub struct Aws {
+pub struct Clients {
     pub region: String,
-    pub account_id: String,
-    /// Who agentctl acts as (for the lock holder and error messages).
-    pub caller_arn: String,
-    /// Available zones of the region for this account, sorted.
-    pub availability_zones: Vec<String>,
     /// For clients made on demand (rarely used services).
     pub sdk_config: aws_types::SdkConfig,
     /// AWS's endpoint is overridden (an emulator): nothing else off this machine
@@ -46,6 +43,25 @@ pub struct Aws {
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub quotas: aws_sdk_servicequotas::Client,
+}
+
+/// The clients, and the account and caller they act as (one round trip to
+/// STS): what every command that builds or names the stack needs.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub clients: Clients,
+    pub account_id: String,
+    /// Who agentctl acts as (for the lock holder and error messages).
+    pub caller_arn: String,
+    /// Available zones of the region for this account, sorted.
+    pub availability_zones: Vec<String>,
+}
+
+impl std::ops::Deref for Aws {
+    type Target = Clients;
+    fn deref(&self) -> &Clients {
+        &self.clients
+    }
 }
 
 /// A client of `$service` for `$config`, failing fast when AWS is unreachable.
@@ -86,15 +102,14 @@ impl Aws {
     /// Builds the clients and asks STS who we are: one round trip, and the
     /// account id every ARN and the bucket name needs.
     pub async fn connect(settings: &AwsSettings, region: &str) -> Result<Aws, Error> {
-        let mut aws = Self::clients(settings, region).await;
-        aws.identify().await?;
-        Ok(aws)
+        let clients = Clients::new(settings, region).await;
+        let (account_id, caller_arn, availability_zones) = identify(&clients).await?;
+        Ok(Aws { clients, account_id, caller_arn, availability_zones })
     }
+}
 
-    /// The clients alone, without a request: for commands that only need the
-    /// deployment's names (scale, redeploy, rollback, tasks, logs), which saves
-    /// them a round trip. `account_id`, `caller_arn` and the zones stay empty.
-    pub async fn clients(settings: &AwsSettings, region: &str) -> Aws {
+impl Clients {
+    pub async fn new(settings: &AwsSettings, region: &str) -> Clients {
         // Throttling and transient errors are retried by the SDK's standard
         // strategy (exponential backoff with jitter); we do not hand-roll it.
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -126,11 +141,8 @@ impl Aws {
             .force_path_style(custom_endpoint)
             .retry_classifier(FailFastWhenUnreachable)
             .build();
-        Aws {
+        Clients {
             region: region.to_owned(),
-            account_id: String::new(),
-            caller_arn: String::new(),
-            availability_zones: Vec::new(),
             custom_endpoint,
             sdk_config: config.clone(),
             ec2: client!(aws_sdk_ec2, &config),
@@ -151,20 +163,23 @@ impl Aws {
     pub(crate) fn ecr_in(&self, region: &str) -> aws_sdk_ecr::Client {
         aws_sdk_ecr::Client::from_conf(
             aws_sdk_ecr::config::Builder::from(&self.sdk_config)
-                .region(aws_sdk_ecr::config::Region::new(region.to_owned()))
+                .region(Region::new(region.to_owned()))
                 .retry_classifier(FailFastWhenUnreachable)
                 .build(),
         )
     }
+}
 
-    /// Who we are and where new subnets can go: one wave, both needed by the model.
-    async fn identify(&mut self) -> Result<(), Error> {
-        let sts = &self.sts;
+/// Who we are (account, caller) and where new subnets can go: one wave, both
+/// needed by the model.
+async fn identify(c: &Clients) -> Result<(String, String, Vec<String>), Error> {
+    {
+        let sts = &c.sts;
         let zone_filter =
             |name: &str, value: &str| aws_sdk_ec2::types::Filter::builder().name(name).values(value).build();
         let (who, zones) = tokio::join!(
             sts.get_caller_identity().send(),
-            self.ec2
+            c.ec2
                 .describe_availability_zones()
                 .filters(zone_filter("state", "available"))
                 .filters(zone_filter("zone-type", "availability-zone"))
@@ -184,10 +199,7 @@ impl Aws {
             .filter_map(|z| z.zone_name().map(str::to_owned))
             .collect();
         availability_zones.sort();
-        self.account_id = who.account().unwrap_or_default().to_owned();
-        self.caller_arn = who.arn().unwrap_or_default().to_owned();
-        self.availability_zones = availability_zones;
-        Ok(())
+        Ok((who.account().unwrap_or_default().to_owned(), who.arn().unwrap_or_default().to_owned(), availability_zones))
     }
 }
 
@@ -201,11 +213,8 @@ impl Aws {
             .region(Region::new("us-east-1"))
             .endpoint_url("http://127.0.0.1:9")
             .build();
-        Aws {
+        let clients = Clients {
             region: "us-east-1".into(),
-            account_id: "123456789012".into(),
-            caller_arn: "arn:aws:iam::123456789012:user/test".into(),
-            availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
             custom_endpoint: true,
             sdk_config: config.clone(),
             ec2: aws_sdk_ec2::Client::new(&config),
@@ -219,6 +228,12 @@ impl Aws {
             autoscaling: aws_sdk_applicationautoscaling::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             quotas: aws_sdk_servicequotas::Client::new(&config),
+        };
+        Aws {
+            clients,
+            account_id: "123456789012".into(),
+            caller_arn: "arn:aws:iam::123456789012:user/test".into(),
+            availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
         }
     }
 }

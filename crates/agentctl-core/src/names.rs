@@ -69,7 +69,8 @@ pub struct Names {
     pub secret: String,
     pub execution_role: String,
     pub task_role: String,
-    pub bucket: String,
+    /// `None` while the AWS account is not known (day-2 commands make no STS call).
+    pub bucket: Option<String>,
     pub log_group: String,
     pub flow_log_group: String,
     pub flow_log_role: String,
@@ -83,9 +84,9 @@ pub struct Names {
 }
 
 impl Names {
-    /// `account` completes the bucket's name (the placeholder offline);
-    /// `secret` is `secret_name` when the config gives one.
-    pub fn new(deployment: &str, account: &str, region: &str, secret: Option<&str>) -> Names {
+    /// `account` completes the bucket's name (the placeholder offline, `None`
+    /// when unknown); `secret` is `secret_name` when the config gives one.
+    pub fn new(deployment: &str, account: Option<&str>, region: &str, secret: Option<&str>) -> Names {
         Names {
             deployment: deployment.to_owned(),
             vpc: network(deployment, "vpc"),
@@ -97,7 +98,7 @@ impl Names {
             secret: secret.map_or_else(|| self::secret(deployment), str::to_owned),
             execution_role: execution_role(deployment),
             task_role: task_role(deployment),
-            bucket: bucket(deployment, account, region),
+            bucket: account.map(|account| bucket(deployment, account, region)),
             log_group: log_group(deployment),
             flow_log_group: flow_log_group(deployment),
             flow_log_role: flow_log_role(deployment),
@@ -110,8 +111,8 @@ impl Names {
         }
     }
 
-    /// The names of `config`'s deployment in `account`.
-    pub fn of_config(config: &crate::config::Config, account: &str) -> Names {
+    /// The names of `config`'s deployment in `account`, when known.
+    pub fn of_config(config: &crate::config::Config, account: Option<&str>) -> Names {
         Names::new(&config.name, account, &config.region, Some(&config.secret_name))
     }
 
@@ -141,7 +142,7 @@ impl Names {
             a::SECRET => &self.secret,
             a::EXECUTION_ROLE => &self.execution_role,
             a::TASK_ROLE => &self.task_role,
-            a::BUCKET => &self.bucket,
+            a::BUCKET => self.bucket.as_deref()?,
             a::LOG_GROUP => &self.log_group,
             a::FLOW_LOG_GROUP => &self.flow_log_group,
             a::FLOW_LOG_ROLE => &self.flow_log_role,

@@ -649,7 +649,7 @@ fn named_secrets_buckets_and_policies_are_looked_up_with_evidence_and_fix() {
         ),
     ]);
     // Prefixes are not looked up: they name no one secret.
-    assert_eq!(agentctl_core::doctor::exact_secret_names(&config), ["typo-pasword", "warehouse-password"]);
+    assert_eq!(exact_secret_names(&config), ["typo-pasword", "warehouse-password"]);
     let access = AccessFacts {
         secrets: vec![("typo-pasword".into(), Lookup::Missing), ("warehouse-password".into(), Lookup::Found)],
         buckets: vec![
@@ -700,7 +700,7 @@ fn a_deny_in_the_users_policy_that_blocks_the_baseline_fails_the_effective_check
 #[test]
 fn the_simulators_verdicts_win_over_the_rendered_policies() {
     let config = access_config(&[("secrets_access", "\"read\"")]);
-    let needs = agentctl_core::doctor::agent_needs(&config, "123456789012");
+    let needs = agent_needs(&config, "123456789012");
     let results = needs
         .iter()
         .map(|(action, resource)| Simulated {

@@ -3,6 +3,9 @@
 //! literal ids and ARNs, and a checkov scan that fails on any finding not in the
 //! documented exception list.
 
+// Measurements go to the test log (bench/ reads some of them).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

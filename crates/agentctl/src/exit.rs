@@ -64,12 +64,6 @@ impl From<agentctl_aws::Error> for Failure {
             E::Interrupted => Code::Aborted,
             _ => Code::Failure,
         };
-        let mut causes = Vec::new();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            causes.push(s.to_string());
-            source = s.source();
-        }
-        Failure { code, message: e.to_string(), help: e.help(), causes }
+        Failure { code, message: e.to_string(), help: e.help(), causes: e.causes() }
     }
 }

@@ -20,12 +20,14 @@ use crate::settings::{ProgressStyle, Settings};
 pub struct Printer {
     style: ProgressStyle,
     color: bool,
+    /// `-v`: failures show their cause chain.
+    verbose: bool,
     bars: Mutex<Option<(MultiProgress, HashMap<String, ProgressBar>)>>,
 }
 
 impl Printer {
     pub fn new(settings: &Settings) -> Self {
-        Self { style: settings.progress, color: settings.color, bars: Mutex::new(None) }
+        Self { style: settings.progress, color: settings.color, verbose: settings.verbose > 0, bars: Mutex::new(None) }
     }
 
     pub fn is_json(&self) -> bool {
@@ -108,8 +110,12 @@ impl Printer {
         let head = if self.color { "error".red().bold().to_string() } else { "error".to_owned() };
         let mut text = Text::new();
         text.line(format_args!("{head}: {}", f.message));
-        for cause in &f.causes {
-            text.line(format_args!("  caused by: {cause}"));
+        // What lay under an AWS error (the SDK's layers, the OS's words) is for
+        // those who ask; the message already says what failed.
+        if self.verbose {
+            for cause in &f.causes {
+                text.line(format_args!("  caused by: {cause}"));
+            }
         }
         if let Some(help) = &f.help {
             text.line(format_args!("  help: {help}"));

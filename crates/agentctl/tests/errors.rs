@@ -62,3 +62,21 @@ fn an_endpoint_that_refuses_or_does_not_resolve_is_one_line_with_what_to_check()
         }
     }
 }
+
+#[test]
+fn verbose_shows_the_cause_chain_as_sentences() {
+    let dir = tempfile::tempdir().unwrap();
+    config(dir.path());
+    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    let (code, quiet) = run(dir.path(), &["status"], &endpoint);
+    assert_eq!(code, 1, "{quiet}");
+    assert!(!quiet.contains("caused by"), "{quiet}");
+    let (code, verbose) = run(dir.path(), &["-v", "status"], &endpoint);
+    assert_eq!(code, 1, "{verbose}");
+    let causes: Vec<&str> = verbose.lines().filter(|l| l.trim_start().starts_with("caused by: ")).collect();
+    assert!(!causes.is_empty(), "{verbose}");
+    assert!(causes.iter().any(|c| c.contains("Connection refused")), "{causes:?}");
+    for debug in ["DispatchFailure", "ConnectorError", "Some(", " { "] {
+        assert!(!verbose.contains(debug), "a Debug dump reached the user:\n{verbose}");
+    }
+}

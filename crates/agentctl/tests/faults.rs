@@ -3,6 +3,9 @@
 //! exact wire shape of each AWS protocol, so the SDK's retry strategy sees
 //! what it would see from AWS.
 
+// Measurements go to the test log (bench/ reads some of them).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod support;
 
 use std::process::Stdio;

@@ -1,5 +1,8 @@
 //! apply / plan / destroy against a private moto server per test.
 
+// Measurements go to the test log (bench/ reads some of them).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod support;
 
 use std::time::Duration;

@@ -215,6 +215,7 @@ async fn faulted(state: &State, req: Request) -> Option<Response> {
     };
     let end_ms = state.stats.now_ms();
     let status = reply.as_ref().map_or(0, |r| r.status);
+    #[allow(clippy::print_stderr)] // the request log `--verbose` asks for
     if cfg.verbose {
         eprintln!("{start_ms:10.3} {end_ms:10.3} {status:3} {:13} {key}", d.fault.name());
     }

@@ -17,7 +17,7 @@ use aws_sdk_applicationautoscaling::types::{
 
 use super::{outputs, Adapter, DeleteOptions, Outputs, ReadContext};
 use crate::error::{sdk, Error};
-use crate::Aws;
+use crate::{Aws, Clients};
 
 const NS: ServiceNamespace = ServiceNamespace::Ecs;
 const DIM: ScalableDimension = ScalableDimension::EcsServiceDesiredCount;
@@ -37,40 +37,16 @@ fn key_of<'a>(deployment: &str, name: &'a str) -> &'a str {
     name.strip_prefix(deployment).and_then(|n| n.strip_prefix('-')).unwrap_or(name)
 }
 
-/// The service's scaling, every kind of it (for `status`).
-pub(crate) async fn read(aws: &Aws, names: &Names) -> Result<BTreeMap<Address, LiveResource>, Error> {
-    let cx = ReadContext::default();
-    let (target, policies, actions) = tokio::try_join!(
-        ScalableTargetSpec::read(aws, names, cx),
-        ScalingPolicySpec::read(aws, names, cx),
-        ScheduledActionSpec::read(aws, names, cx),
-    )?;
+/// The service's scaling, every kind of it (for `status`, which knows no account).
+pub(crate) async fn read(aws: &Clients, names: &Names) -> Result<BTreeMap<Address, LiveResource>, Error> {
+    let (target, policies, actions) =
+        tokio::try_join!(read_target(aws, names), read_policies(aws, names), read_actions(aws, names))?;
     Ok(target.into_iter().chain(policies).chain(actions).collect())
 }
 
 impl Adapter for ScalableTargetSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        let resource_id = names.scaling_resource_id();
-        let targets = aws
-            .autoscaling
-            .describe_scalable_targets()
-            .service_namespace(NS)
-            .resource_ids(&resource_id)
-            .send()
-            .await
-            .map_err(sdk("reading the scalable target"))?;
-        let found = targets.scalable_targets().iter().find(|t| t.resource_id() == resource_id);
-        Ok(found
-            .map(|t| {
-                let spec = ScalableTargetSpec {
-                    resource_id: resource_id.clone(),
-                    min: t.min_capacity() as u32,
-                    max: t.max_capacity() as u32,
-                };
-                (addr::SCALABLE_TARGET, live(&resource_id, Spec::ScalableTarget(spec)))
-            })
-            .into_iter()
-            .collect())
+        read_target(aws, names).await
     }
 
     /// Register overwrites: create and update are the same call.
@@ -114,41 +90,7 @@ impl Adapter for ScalableTargetSpec {
 
 impl Adapter for ScalingPolicySpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        let resource_id = names.scaling_resource_id();
-        let policies: Vec<_> = aws
-            .autoscaling
-            .describe_scaling_policies()
-            .service_namespace(NS)
-            .resource_id(&resource_id)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("reading scaling policies"))?;
-        let mut out = Vec::new();
-        for p in &policies {
-            let Some(cfg) = p.target_tracking_scaling_policy_configuration() else { continue };
-            let metric = match (cfg.predefined_metric_specification(), cfg.customized_metric_specification()) {
-                (Some(m), _) => m.predefined_metric_type().as_str().to_owned(),
-                (None, Some(m)) => {
-                    format!("{}/{}", m.namespace().unwrap_or_default(), m.metric_name().unwrap_or_default())
-                }
-                _ => String::new(),
-            };
-            let spec = ScalingPolicySpec {
-                resource_id: resource_id.clone(),
-                metric,
-                target: cfg.target_value(),
-                scale_in_cooldown: cfg.scale_in_cooldown().unwrap_or(0) as u32,
-                scale_out_cooldown: cfg.scale_out_cooldown().unwrap_or(0) as u32,
-            };
-            out.push((
-                Address::named(Kind::ScalingPolicy, key_of(&names.deployment, p.policy_name())),
-                live(p.policy_name(), Spec::ScalingPolicy(spec)),
-            ));
-        }
-        Ok(out)
+        read_policies(aws, names).await
     }
 
     /// Put overwrites: create and update are the same call.
@@ -223,36 +165,7 @@ impl Adapter for ScalingPolicySpec {
 
 impl Adapter for ScheduledActionSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        let resource_id = names.scaling_resource_id();
-        let actions: Vec<_> = aws
-            .autoscaling
-            .describe_scheduled_actions()
-            .service_namespace(NS)
-            .resource_id(&resource_id)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("reading scheduled actions"))?;
-        Ok(actions
-            .iter()
-            .map(|a| {
-                let target = a.scalable_target_action();
-                let spec = ScheduledActionSpec {
-                    resource_id: resource_id.clone(),
-                    schedule: a.schedule().to_owned(),
-                    // No time zone means UTC.
-                    timezone: a.timezone().map(str::to_owned).filter(|t| t != "UTC"),
-                    min: target.and_then(|t| t.min_capacity()).map(|n| n as u32),
-                    max: target.and_then(|t| t.max_capacity()).map(|n| n as u32),
-                };
-                (
-                    Address::named(Kind::ScheduledAction, key_of(&names.deployment, a.scheduled_action_name())),
-                    live(a.scheduled_action_name(), Spec::ScheduledAction(spec)),
-                )
-            })
-            .collect())
+        read_actions(aws, names).await
     }
 
     /// Put overwrites: create and update are the same call.
@@ -310,7 +223,7 @@ fn split_resource_id(id: &str) -> (&str, &str) {
 }
 
 /// (min, max) when autoscaling is on for the service.
-pub async fn bounds(aws: &Aws, resource_id: &str) -> Result<Option<(u32, u32)>, Error> {
+pub async fn bounds(aws: &Clients, resource_id: &str) -> Result<Option<(u32, u32)>, Error> {
     let out = aws
         .autoscaling
         .describe_scalable_targets()
@@ -324,4 +237,99 @@ pub async fn bounds(aws: &Aws, resource_id: &str) -> Result<Option<(u32, u32)>, 
         .iter()
         .find(|t| t.resource_id() == resource_id)
         .map(|t| (t.min_capacity() as u32, t.max_capacity() as u32)))
+}
+
+async fn read_target(aws: &Clients, names: &Names) -> Result<Vec<(Address, LiveResource)>, Error> {
+    let resource_id = names.scaling_resource_id();
+    let targets = aws
+        .autoscaling
+        .describe_scalable_targets()
+        .service_namespace(NS)
+        .resource_ids(&resource_id)
+        .send()
+        .await
+        .map_err(sdk("reading the scalable target"))?;
+    let found = targets.scalable_targets().iter().find(|t| t.resource_id() == resource_id);
+    Ok(found
+        .map(|t| {
+            let spec = ScalableTargetSpec {
+                resource_id: resource_id.clone(),
+                min: t.min_capacity() as u32,
+                max: t.max_capacity() as u32,
+            };
+            (addr::SCALABLE_TARGET, live(&resource_id, Spec::ScalableTarget(spec)))
+        })
+        .into_iter()
+        .collect())
+}
+
+async fn read_policies(aws: &Clients, names: &Names) -> Result<Vec<(Address, LiveResource)>, Error> {
+    let resource_id = names.scaling_resource_id();
+    let policies: Vec<_> = aws
+        .autoscaling
+        .describe_scaling_policies()
+        .service_namespace(NS)
+        .resource_id(&resource_id)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk("reading scaling policies"))?;
+    let mut out = Vec::new();
+    for p in &policies {
+        let Some(cfg) = p.target_tracking_scaling_policy_configuration() else { continue };
+        let metric = match (cfg.predefined_metric_specification(), cfg.customized_metric_specification()) {
+            (Some(m), _) => m.predefined_metric_type().as_str().to_owned(),
+            (None, Some(m)) => {
+                format!("{}/{}", m.namespace().unwrap_or_default(), m.metric_name().unwrap_or_default())
+            }
+            _ => String::new(),
+        };
+        let spec = ScalingPolicySpec {
+            resource_id: resource_id.clone(),
+            metric,
+            target: cfg.target_value(),
+            scale_in_cooldown: cfg.scale_in_cooldown().unwrap_or(0) as u32,
+            scale_out_cooldown: cfg.scale_out_cooldown().unwrap_or(0) as u32,
+        };
+        out.push((
+            Address::named(Kind::ScalingPolicy, key_of(&names.deployment, p.policy_name())),
+            live(p.policy_name(), Spec::ScalingPolicy(spec)),
+        ));
+    }
+    Ok(out)
+}
+
+async fn read_actions(aws: &Clients, names: &Names) -> Result<Vec<(Address, LiveResource)>, Error> {
+    let resource_id = names.scaling_resource_id();
+    let actions: Vec<_> = aws
+        .autoscaling
+        .describe_scheduled_actions()
+        .service_namespace(NS)
+        .resource_id(&resource_id)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk("reading scheduled actions"))?;
+    Ok(actions
+        .iter()
+        .map(|a| {
+            let target = a.scalable_target_action();
+            let spec = ScheduledActionSpec {
+                resource_id: resource_id.clone(),
+                schedule: a.schedule().to_owned(),
+                // No time zone means UTC.
+                timezone: a.timezone().map(str::to_owned).filter(|t| t != "UTC"),
+                min: target.and_then(|t| t.min_capacity()).map(|n| n as u32),
+                max: target.and_then(|t| t.max_capacity()).map(|n| n as u32),
+            };
+            (
+                Address::named(Kind::ScheduledAction, key_of(&names.deployment, a.scheduled_action_name())),
+                live(a.scheduled_action_name(), Spec::ScheduledAction(spec)),
+            )
+        })
+        .collect())
 }

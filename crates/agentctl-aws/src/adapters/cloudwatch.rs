@@ -10,7 +10,7 @@ use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StandardUnit, Sta
 
 use super::{outputs, tag_delta, Adapter, DeleteOptions, Outputs, ReadContext};
 use crate::error::{sdk, Error, Meaning};
-use crate::Aws;
+use crate::{Aws, Clients};
 
 /// The alarm keys agentctl may create (`DEPLOYMENT-key`).
 pub(crate) const ALARM_KEYS: [&str; 5] =
@@ -222,7 +222,7 @@ async fn read_dashboard(aws: &Aws, names: &Names) -> Result<Vec<(Address, LiveRe
 }
 
 /// `(alarm name, state)` of the deployment's alarms, for `status`.
-pub async fn alarm_states(aws: &Aws, deployment: &str) -> Result<Vec<(String, String)>, Error> {
+pub async fn alarm_states(aws: &Clients, deployment: &str) -> Result<Vec<(String, String)>, Error> {
     let names: Vec<String> = ALARM_KEYS.iter().map(|k| format!("{deployment}-{k}")).collect();
     let out =
         aws.cloudwatch.describe_alarms().set_alarm_names(Some(names)).send().await.map_err(sdk("reading alarms"))?;

@@ -701,7 +701,7 @@ where
 {
     const ATTEMPTS: u32 = 8;
     // The attempts bound this wait, not time.
-    let mut pauses = crate::wait::Backoff::CREATE.within(std::time::Duration::MAX);
+    let mut pauses = wait::Backoff::CREATE.within(std::time::Duration::MAX);
     let mut unsure_before = false;
     let mut n = 0;
     loop {

@@ -33,7 +33,8 @@ fn absent_ok<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
 
 impl Adapter for BucketSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        Ok(read(aws, &names.bucket).await?.map(|l| (addr::BUCKET, l)).into_iter().collect())
+        let Some(bucket) = &names.bucket else { return Ok(vec![]) };
+        Ok(read(aws, bucket).await?.map(|l| (addr::BUCKET, l)).into_iter().collect())
     }
 
     async fn create(&self, aws: &Aws, r: &Resource, _: &Known) -> Result<Outputs, Error> {

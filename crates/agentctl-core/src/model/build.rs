@@ -37,7 +37,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
     let region = config.region.as_str();
     let account = ctx.account();
     let part = partition(region);
-    let n = Names::of_config(config, account);
+    let n = Names::of_config(config, Some(account));
     let mut resources = Vec::new();
     let tags = |resource_name: Option<&str>| {
         let mut t: BTreeMap<String, String> = config.tags.clone();
@@ -146,7 +146,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
             "client_id": c.client_id.expose(),
             "client_secret": c.client_secret.expose(),
         });
-        crate::secret::SecretString::new(json.to_string())
+        SecretString::new(json.to_string())
     });
     push(
         addr::SECRET,
@@ -188,7 +188,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         }),
         vec![],
     );
-    let bucket = config.create_bucket.then(|| n.bucket.clone());
+    let bucket = config.create_bucket.then(|| n.bucket.clone()).flatten();
     let bucket_arn = bucket.as_ref().map(|b| format!("arn:{part}:s3:::{b}"));
     let task_role = n.task_role.clone();
     push(

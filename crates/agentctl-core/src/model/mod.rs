@@ -172,6 +172,12 @@ impl Stack {
         out
     }
 
+    /// The deployment's names, in `account` when known.
+    pub fn names(&self, account: Option<&str>) -> crate::names::Names {
+        let secret = self.get(addr::SECRET).map(|r| r.name.as_str());
+        crate::names::Names::new(&self.deployment, account, &self.region, secret)
+    }
+
     /// Addresses that depend on `addr`, directly.
     pub fn dependents(&self, addr: Address) -> BTreeSet<Address> {
         self.resources.iter().filter(|r| r.depends_on.contains(&addr)).map(|r| r.addr).collect()

@@ -75,7 +75,7 @@ async fn apply_locked(
     // The service changed: wait for the deployment this apply started.
     match report.service_deployment() {
         Some(deployment) => {
-            let s = agentctl_aws::ops::ServiceRef::of(&stack);
+            let s = stack.names(Some(&aws.account_id));
             let ctx = super::rollout::diagnosis_context(
                 &aws.region,
                 &aws.account_id,

@@ -1,9 +1,10 @@
 //! What the day-2 commands share: the service they work on, and how tasks read.
 
 use agentctl_aws::lock::format_utc;
-use agentctl_aws::ops::{ServiceRef, TaskInfo};
-use agentctl_aws::Aws;
+use agentctl_aws::ops::TaskInfo;
+use agentctl_aws::Clients;
 use agentctl_core::config::{CredentialsNeeded, Loaded};
+use agentctl_core::names::Names;
 use agentctl_core::text::Table;
 
 use super::load_config;
@@ -13,11 +14,12 @@ use crate::settings::Settings;
 
 /// The config, clients and service without asking AWS who we are: these
 /// commands work on the service by name, one round trip sooner.
-pub async fn connect_service(settings: &Settings, printer: &Printer) -> Result<(Loaded, Aws, ServiceRef), Failure> {
+pub async fn connect_service(settings: &Settings, printer: &Printer) -> Result<(Loaded, Clients, Names), Failure> {
     let loaded = load_config(settings, printer, CredentialsNeeded::No)?;
-    let aws = Aws::clients(&settings.aws, &loaded.config.region).await;
-    let service = ServiceRef::new(&loaded.config.name, &loaded.config.secret_name);
-    Ok((loaded, aws, service))
+    let clients = Clients::new(&settings.aws, &loaded.config.region).await;
+    // The account is not known without asking STS: names that need it stay unset.
+    let names = Names::of_config(&loaded.config, None);
+    Ok((loaded, clients, names))
 }
 
 /// A time in seconds since the epoch, or `-`.

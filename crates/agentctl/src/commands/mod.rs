@@ -137,7 +137,7 @@ async fn connect(
 /// Zone names differ between accounts: a pinned zone must be one this account
 /// has, found out before anything is changed (plan and apply; destroy and the
 /// day-2 commands do not place subnets).
-fn check_pinned_zones(config: &agentctl_core::config::Config, aws: &Aws) -> Result<(), Failure> {
+fn check_pinned_zones(config: &config::Config, aws: &Aws) -> Result<(), Failure> {
     let missing: Vec<&str> =
         config.availability_zones.iter().filter(|z| !aws.availability_zones.contains(z)).map(String::as_str).collect();
     if missing.is_empty() {

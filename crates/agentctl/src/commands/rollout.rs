@@ -1,8 +1,8 @@
 //! Waiting for a rollout this command started, and telling the truth about it.
 
-use agentctl_aws::ops::ServiceRef;
 use agentctl_aws::rollout::{self, Outcome, Target, WatchOptions, WatchReport};
-use agentctl_aws::Aws;
+use agentctl_aws::Clients;
+use agentctl_core::names::Names;
 use agentctl_core::rollout::DiagnosisContext;
 use agentctl_core::text::Text;
 
@@ -12,13 +12,7 @@ use crate::printer::Printer;
 
 /// What diagnosis needs to name the fix. `account` comes from an ARN the
 /// command already read when it made no STS call.
-pub fn diagnosis_context(
-    region: &str,
-    account: &str,
-    s: &ServiceRef,
-    image: &str,
-    memory_mib: u32,
-) -> DiagnosisContext {
+pub fn diagnosis_context(region: &str, account: &str, s: &Names, image: &str, memory_mib: u32) -> DiagnosisContext {
     DiagnosisContext {
         image: image.to_owned(),
         execution_role: s.execution_role.clone(),
@@ -33,8 +27,8 @@ pub fn diagnosis_context(
 
 /// Waits for `deployment` (unless --no-wait) and maps its outcome to an exit code.
 pub async fn wait(
-    aws: &Aws,
-    s: &ServiceRef,
+    aws: &Clients,
+    s: &Names,
     deployment: &str,
     ctx: &DiagnosisContext,
     args: &WaitArgs,

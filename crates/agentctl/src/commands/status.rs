@@ -1,7 +1,7 @@
 //! `agentctl status`: the service, its deployments and tasks, autoscaling, alarms, recent events, outputs.
 
 use agentctl_aws::lock::format_utc;
-use agentctl_aws::ops::{self, ServiceRef};
+use agentctl_aws::ops;
 use agentctl_core::config::CredentialsNeeded;
 use agentctl_core::text::{Table, Text};
 use serde_json::json;
@@ -15,7 +15,7 @@ use crate::settings::Settings;
 pub async fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
     let (loaded, aws) = connect(settings, printer, CredentialsNeeded::No).await?;
     let stack = stack(&loaded, &aws);
-    let s = ServiceRef::of(&stack);
+    let s = stack.names(Some(&aws.account_id));
     let (status, outputs) = tokio::try_join!(ops::status(&aws, &s), agentctl_aws::outputs::read(&aws, &stack))?;
     let svc = &status.service;
     let mut out = Text::new();
