@@ -70,10 +70,16 @@ impl Outputs {
             "security_group_ids",
             if self.security_group_ids.is_empty() { none() } else { self.security_group_ids.join(", ") },
         );
-        let mut out = format!("Deployment \"{}\" in {} (account {})\n", self.deployment, self.region, self.account_id);
+        let mut table = agentctl_core::text::Table::new().indent(2);
         for (k, v) in rows {
-            out.push_str(&format!("  {k:<20} {v}\n"));
+            table.row([k.to_owned(), v]);
         }
-        out
+        format!(
+            "Deployment \"{}\" in {} (account {})\n{}",
+            self.deployment,
+            self.region,
+            self.account_id,
+            table.render()
+        )
     }
 }
