@@ -244,18 +244,9 @@ fn cost_matches_the_hand_computed_figure() {
         "region = \"us-east-1\"\naccount_id = \"4f1c2a9e-7d3b-4c8e-9a61-2b5d8e0f3c17\"\nagent_id = \"a7e3c9d1-0b2f-4e6a-8c5d-9f1b3e7a2d40\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agentctl"))
-        .current_dir(dir.path())
-        .args(["cost", "-o", "json"])
-        .env_clear()
-        .env("TF_VAR_client_id", support::CLIENT_ID)
-        .env("TF_VAR_client_secret", support::CLIENT_SECRET)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    support::assert_no_secret(&stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("85.06"), "{stdout}");
+    let out = support::run_offline(dir.path(), &["cost", "-o", "json"], &support::AGENT_CREDENTIALS);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("85.06"), "{}", out.stdout);
 }
 
 #[test]

@@ -185,20 +185,14 @@ fn each_kind_of_change_plans_applies_and_converges() {
         no_changes(&w);
     }
     // A new secret value: the plan says it changed, never what it is.
-    let mut cmd = w.command(&["plan", "--detailed-exitcode"]);
-    cmd.env("TF_VAR_client_secret", "csec-SENTINEL-rotated");
-    let out = cmd.output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    let rotated = [("TF_VAR_client_secret", "csec-SENTINEL-rotated")];
+    let plan = w.run_env(&["plan", "--detailed-exitcode"], &rotated);
+    let text = plan.all();
+    plan.expect_code(2);
     assert!(text.contains("(sensitive value changed)") && !text.contains("csec-SENTINEL"), "{text}");
-    let mut cmd = w.command(&["apply", "--yes"]);
-    cmd.env("TF_VAR_client_secret", "csec-SENTINEL-rotated");
-    let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("csec-SENTINEL")
-            && !String::from_utf8_lossy(&out.stdout).contains("csec-SENTINEL")
-    );
+    let applied = w.run_env(&["apply", "--yes"], &rotated);
+    applied.expect_code(0);
+    assert!(!applied.all().contains("csec-SENTINEL"), "{}", applied.all());
     rt().block_on(async {
         let sm = aws_sdk_secretsmanager::Client::new(&w.sdk().await);
         let v = sm.get_secret_value().secret_id("chg-agent-credentials").send().await.unwrap();

@@ -14,6 +14,13 @@ pub const CLIENT_ID: &str = "cid-SENTINEL-7c1f04";
 pub const CLIENT_SECRET: &str = "csec-SENTINEL-9b2e51";
 pub const REGION: &str = "us-east-1";
 
+/// The agent credentials as agentctl reads them from the environment.
+pub const AGENT_CREDENTIALS: [(&str, &str); 2] =
+    [("TF_VAR_client_id", CLIENT_ID), ("TF_VAR_client_secret", CLIENT_SECRET)];
+
+/// Access keys moto accepts (it accepts any).
+pub const TEST_KEYS: [(&str, &str); 2] = [("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")];
+
 pub const INSTALL_HINT: &str = "moto_server was not found on PATH. Install it with:\n    python3 -m pip install -r requirements-test.txt\n(or run ./scripts/test.sh, which installs everything the tests need)";
 
 fn find_on_path(exe: &str) -> Option<PathBuf> {
@@ -37,7 +44,7 @@ impl Moto {
         let exe = find_on_path("moto_server").unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         for _ in 0..5 {
             // The OS picks a free port; moto binds it right after (a rare race is retried).
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let port = free_port();
             let mut child = Command::new(&exe)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -82,6 +89,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     buf.starts_with("HTTP/").then_some(buf)
 }
 
+/// A finished agentctl run.
 pub struct Run {
     pub code: i32,
     pub stdout: String,
@@ -89,6 +97,19 @@ pub struct Run {
 }
 
 impl Run {
+    /// The run `out` came from; fails the test if a credential appears in its
+    /// output.
+    #[track_caller]
+    pub fn checked(out: Output) -> Run {
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert_no_secret(&run.all());
+        run
+    }
+
     pub fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
@@ -147,30 +168,11 @@ impl World {
         std::fs::write(self.config_path(), text).unwrap();
     }
 
-    /// The environment every agentctl run gets: hermetic, pointed at moto.
-    pub fn envs(&self) -> Vec<(String, String)> {
-        let d = self.dir.path().display();
-        [
-            ("PATH", std::env::var("PATH").unwrap_or_default()),
-            ("HOME", d.to_string()),
-            ("CI", "true".into()),
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_ENDPOINT_URL", self.endpoint()),
-            ("AWS_EC2_METADATA_DISABLED", "true".into()),
-            ("AWS_CONFIG_FILE", format!("{d}/no-aws-config")),
-            ("AWS_SHARED_CREDENTIALS_FILE", format!("{d}/no-aws-credentials")),
-            ("TF_VAR_client_id", CLIENT_ID.into()),
-            ("TF_VAR_client_secret", CLIENT_SECRET.into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
-    }
-
+    /// agentctl in the world's folder, hermetic (see `hermetic`), pointed at
+    /// moto (or the proxy) with test keys and the agent credentials.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentctl"));
-        cmd.current_dir(self.dir.path()).args(args).env_clear().envs(self.envs()).stdin(Stdio::null());
+        let mut cmd = hermetic(self.dir.path(), args);
+        cmd.env("AWS_ENDPOINT_URL", self.endpoint()).envs(TEST_KEYS).envs(AGENT_CREDENTIALS);
         cmd
     }
 
@@ -185,14 +187,7 @@ impl World {
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = self.command(args);
         cmd.envs(env.iter().copied());
-        let out: Output = cmd.output().expect("run agentctl");
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        assert_no_secret(&run.all());
-        run
+        Run::checked(cmd.output().expect("run agentctl"))
     }
 
     pub fn dir(&self) -> &Path {
@@ -209,6 +204,42 @@ impl World {
     }
 }
 
+/// agentctl in `dir` with nothing of this process's environment but PATH:
+/// HOME and the AWS config and credentials files inside `dir` (where there are
+/// none), no instance metadata, CI set (no colours, no spinners), stdin not a
+/// terminal. No endpoint and no keys: the caller adds them.
+fn hermetic(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentctl"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("CI", "true")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs agentctl in `dir` without moto: hermetic, no AWS keys, and
+/// AWS_ENDPOINT_URL on a closed loopback port, so any AWS call fails; `env`
+/// comes last and may set or replace any of it. Fails the test if a credential
+/// appears in the output.
+pub fn run_offline(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = hermetic(dir, args);
+    cmd.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", free_port())).envs(env.iter().copied());
+    Run::checked(cmd.output().expect("run agentctl"))
+}
+
+/// A loopback port nothing listens on (bound, then released): free for a
+/// server to take, refused to a client.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Fails the test if a credential appears in `text`.
 #[track_caller]
 pub fn assert_no_secret(text: &str) {
     assert!(!text.contains(CLIENT_ID), "client_id leaked:\n{text}");
