@@ -255,14 +255,6 @@ fn duration_flags_share_one_grammar_and_bad_ones_are_usage_errors() {
 }
 
 #[test]
-fn apply_without_a_terminal_or_yes_refuses_instead_of_hanging() {
-    // Needs AWS to get as far as the confirmation: covered against moto in
-    // tests/stack.rs; here, the flag parsing and the documented code exist.
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    assert!(readme.contains("| 6 | not confirmed"));
-}
-
-#[test]
 fn readme_configuration_table_shows_each_variable_with_the_schemas_type_and_default() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     for var in agentctl_core::config::schema::VARIABLES {

@@ -334,6 +334,24 @@ fn a_lock_left_by_a_killed_run_on_this_host_is_taken_over() {
     assert!(r.stderr.contains("took over the lock"), "{}", r.stderr);
 }
 
+/// Without `--yes` and without a terminal to ask on (World::command gives
+/// agentctl a null stdin), apply refuses at once: exit 6, what to do instead,
+/// nothing created and the lock released.
+#[test]
+fn apply_without_a_terminal_or_yes_refuses_instead_of_hanging() {
+    let w = World::new("noyes");
+    w.config("");
+    let r = w.run(&["apply"]);
+    r.expect_code(6);
+    assert!(
+        r.stderr.contains("refusing to change AWS without confirmation: there is no terminal to ask on"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("run it again with --yes"), "{}", r.stderr);
+    assert_eq!(owned(&w), Vec::<String>::new(), "an unconfirmed apply created something or kept its lock");
+}
+
 /// A run waiting at its confirmation prompt holds the lock: a second run fails
 /// fast naming it. The first runs on a pseudo-terminal, as a person would.
 #[test]
