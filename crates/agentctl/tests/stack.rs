@@ -113,7 +113,7 @@ fn everything_existing_is_used_and_never_touched() {
     let w = World::new("exall");
     let (vpc, subnets, sg) = rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
-        let (vpc, subnets) = support::create_network(&ec2, 8).await;
+        let support::BuiltNetwork { vpc, subnets } = support::Network::new(8).build(&ec2).await;
         let sg = ec2
             .create_security_group()
             .group_name("theirs")

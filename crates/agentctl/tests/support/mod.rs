@@ -327,26 +327,169 @@ pub fn owned_resources(w: &World) -> Vec<String> {
     })
 }
 
-/// A VPC (`10.N.0.0/16`, DNS hostnames on) with a subnet in each of us-east-1a
-/// and us-east-1b (`10.N.1.0/24`, `10.N.2.0/24`), as a user's existing network.
-pub async fn create_network(ec2: &aws_sdk_ec2::Client, n: u8) -> (String, Vec<String>) {
-    let vpc = ec2.create_vpc().cidr_block(format!("10.{n}.0.0/16")).send().await.unwrap();
-    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
-    let on = aws_sdk_ec2::types::AttributeBooleanValue::builder().value(true).build();
-    ec2.modify_vpc_attribute().vpc_id(&vpc).enable_dns_hostnames(on).send().await.unwrap();
-    let mut subnets = Vec::new();
-    for (i, az) in [(1, "us-east-1a"), (2, "us-east-1b")] {
-        let s = ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(format!("10.{n}.{i}.0/24"))
-            .availability_zone(az)
+/// Where a network's own route table sends 0.0.0.0/0.
+#[derive(Clone, Copy, Debug)]
+pub enum DefaultRoute {
+    /// To an internet gateway attached to the VPC: public subnets.
+    InternetGateway,
+    /// To a NAT gateway in a subnet of its own (`10.N.100.0/24`): private
+    /// subnets with a way out.
+    Nat,
+    /// Nowhere: private subnets without a way out.
+    Nowhere,
+}
+
+/// A user's existing network, built in moto: a VPC `10.N.0.0/16` with DNS
+/// support and hostnames on, and its subnets (by default `10.N.1.0/24` in
+/// us-east-1a and `10.N.2.0/24` in us-east-1b), untagged and on the VPC's main
+/// route table unless told otherwise.
+pub struct Network {
+    n: u8,
+    subnets: Vec<(String, String)>,
+    name_prefix: Option<String>,
+    tags: Vec<(String, String)>,
+    default_route: Option<DefaultRoute>,
+    public_ip: bool,
+}
+
+/// The ids of what `Network::build` made.
+pub struct BuiltNetwork {
+    pub vpc: String,
+    /// In the order the subnets were given.
+    pub subnets: Vec<String>,
+}
+
+impl Network {
+    pub fn new(n: u8) -> Network {
+        Network {
+            n,
+            subnets: vec![
+                (format!("10.{n}.1.0/24"), "us-east-1a".into()),
+                (format!("10.{n}.2.0/24"), "us-east-1b".into()),
+            ],
+            name_prefix: None,
+            tags: Vec::new(),
+            default_route: None,
+            public_ip: false,
+        }
+    }
+
+    /// These subnets, as (CIDR, zone), instead of the default two.
+    pub fn subnets(mut self, subnets: &[(&str, &str)]) -> Network {
+        self.subnets = subnets.iter().map(|&(cidr, zone)| (cidr.into(), zone.into())).collect();
+        self
+    }
+
+    /// `Name` tags the way the reference Terraform module gives them:
+    /// `PREFIX-vpc`, `PREFIX-igw`, `PREFIX-public-route-table` (or
+    /// `-private-route-table` without an internet gateway), `PREFIX-ecs-subnet-I`
+    /// (I from 0, in the order given).
+    pub fn named(mut self, prefix: &str) -> Network {
+        self.name_prefix = Some(prefix.into());
+        self
+    }
+
+    /// A tag on everything the network is made of, besides `Name`.
+    pub fn tag(mut self, key: &str, value: &str) -> Network {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// The subnets get a route table of their own whose 0.0.0.0/0 goes where
+    /// `route` says.
+    pub fn default_route(mut self, route: DefaultRoute) -> Network {
+        self.default_route = Some(route);
+        self
+    }
+
+    /// The subnets give what starts in them a public IP.
+    pub fn public_ip_on_launch(mut self) -> Network {
+        self.public_ip = true;
+        self
+    }
+
+    pub async fn build(self, ec2: &aws_sdk_ec2::Client) -> BuiltNetwork {
+        use aws_sdk_ec2::types::{AttributeBooleanValue, DomainType, ResourceType, Tag, TagSpecification};
+        let on = || AttributeBooleanValue::builder().value(true).build();
+        // The common tags, plus `Name` if the network is named; None if no tag at all.
+        let tags = |kind: ResourceType, name: &str| {
+            let mut tags: Vec<Tag> = self.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+            if let Some(prefix) = &self.name_prefix {
+                tags.push(Tag::builder().key("Name").value(format!("{prefix}-{name}")).build());
+            }
+            (!tags.is_empty())
+                .then(|| vec![TagSpecification::builder().resource_type(kind).set_tags(Some(tags)).build()])
+        };
+        let n = self.n;
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block(format!("10.{n}.0.0/16"))
+            .set_tag_specifications(tags(ResourceType::Vpc, "vpc"))
             .send()
             .await
             .unwrap();
-        subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_owned());
+        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+        ec2.modify_vpc_attribute().vpc_id(&vpc).enable_dns_support(on()).send().await.unwrap();
+        ec2.modify_vpc_attribute().vpc_id(&vpc).enable_dns_hostnames(on()).send().await.unwrap();
+        let mut subnets = Vec::new();
+        for (i, (cidr, zone)) in self.subnets.iter().enumerate() {
+            let s = ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(cidr)
+                .availability_zone(zone)
+                .set_tag_specifications(tags(ResourceType::Subnet, &format!("ecs-subnet-{i}")))
+                .send()
+                .await
+                .unwrap();
+            let s = s.subnet().unwrap().subnet_id().unwrap().to_owned();
+            if self.public_ip {
+                ec2.modify_subnet_attribute().subnet_id(&s).map_public_ip_on_launch(on()).send().await.unwrap();
+            }
+            subnets.push(s);
+        }
+        let Some(route) = self.default_route else { return BuiltNetwork { vpc, subnets } };
+        let table_name = match route {
+            DefaultRoute::InternetGateway => "public-route-table",
+            DefaultRoute::Nat | DefaultRoute::Nowhere => "private-route-table",
+        };
+        let table = ec2
+            .create_route_table()
+            .vpc_id(&vpc)
+            .set_tag_specifications(tags(ResourceType::RouteTable, table_name))
+            .send()
+            .await
+            .unwrap();
+        let table = table.route_table().unwrap().route_table_id().unwrap().to_owned();
+        for s in &subnets {
+            ec2.associate_route_table().route_table_id(&table).subnet_id(s).send().await.unwrap();
+        }
+        let out = ec2.create_route().route_table_id(&table).destination_cidr_block("0.0.0.0/0");
+        match route {
+            DefaultRoute::InternetGateway => {
+                let igw = ec2
+                    .create_internet_gateway()
+                    .set_tag_specifications(tags(ResourceType::InternetGateway, "igw"))
+                    .send()
+                    .await
+                    .unwrap();
+                let igw = igw.internet_gateway().unwrap().internet_gateway_id().unwrap().to_owned();
+                ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&vpc).send().await.unwrap();
+                out.gateway_id(igw).send().await.unwrap();
+            }
+            DefaultRoute::Nat => {
+                let public =
+                    ec2.create_subnet().vpc_id(&vpc).cidr_block(format!("10.{n}.100.0/24")).send().await.unwrap();
+                let public = public.subnet().unwrap().subnet_id().unwrap().to_owned();
+                let eip = ec2.allocate_address().domain(DomainType::Vpc).send().await.unwrap();
+                let eip = eip.allocation_id().unwrap().to_owned();
+                let nat = ec2.create_nat_gateway().subnet_id(&public).allocation_id(eip).send().await.unwrap();
+                out.nat_gateway_id(nat.nat_gateway().unwrap().nat_gateway_id().unwrap()).send().await.unwrap();
+            }
+            DefaultRoute::Nowhere => {}
+        }
+        BuiltNetwork { vpc, subnets }
     }
-    (vpc, subnets)
 }
 
 /// The body of a plain GET to the test's moto, for answers the SDK cannot parse
