@@ -2,11 +2,7 @@
 
 mod support;
 
-use support::{BuiltNetwork, DefaultRoute, Network, World};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
+use support::{rt, BuiltNetwork, DefaultRoute, Network, World};
 
 struct Net {
     vpc: String,

@@ -140,7 +140,7 @@ fn two_applies_at_once_one_proceeds_the_other_is_locked() {
 #[test]
 fn the_sdk_reads_injected_faults_as_retryable_aws_errors() {
     let w = World::new("sdkshape");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = support::rt();
     let probe = |rates: Rates| -> (Vec<(String, Option<String>)>, Value) {
         let mut cfg = faultproxy::Config::new(w.moto.endpoint.clone());
         cfg.rates = rates;

@@ -6,11 +6,7 @@
 
 mod support;
 
-use support::{BuiltNetwork, DefaultRoute, Network, World, CLIENT_ID, CLIENT_SECRET, REGION};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
+use support::{rt, BuiltNetwork, DefaultRoute, Network, World, CLIENT_ID, CLIENT_SECRET, REGION};
 
 /// The module's random_string salt: six letters and digits.
 const SALT: &str = "Xy7k2Q";

@@ -7,13 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Run, World, CLIENT_ID, CLIENT_SECRET};
-
-const TAG: &str = "agentctl:deployment";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
+use support::{rt, Run, World, CLIENT_ID, CLIENT_SECRET, OWNERSHIP_TAG};
 
 fn no_changes(w: &World) {
     let plan = w.run(&["plan", "--detailed-exitcode"]);
@@ -27,7 +21,7 @@ fn apply(w: &World) -> Run {
     r
 }
 
-/// Everything carrying our ownership tag, per service, as "kind name" lines.
+/// Everything of this deployment left in moto (support::owned_resources).
 fn owned(w: &World) -> Vec<String> {
     support::owned_resources(w)
 }
@@ -453,7 +447,7 @@ fn an_untagged_bucket_from_a_killed_run_is_adopted_only_when_its_lock_says_so() 
     no_changes(&w);
     rt().block_on(async {
         let t = aws_sdk_s3::Client::new(&w.sdk().await).get_bucket_tagging().bucket(bucket).send().await.unwrap();
-        assert!(t.tag_set().iter().any(|t| t.key() == TAG && t.value() == "adopt"));
+        assert!(t.tag_set().iter().any(|t| t.key() == OWNERSHIP_TAG && t.value() == "adopt"));
     });
 }
 
@@ -631,7 +625,7 @@ fn pinned_zones_place_the_subnets_and_a_zone_the_account_lacks_stops_before_any_
         let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
         let subnets = ec2
             .describe_subnets()
-            .filters(aws_sdk_ec2::types::Filter::builder().name(format!("tag:{TAG}")).values("zone").build())
+            .filters(aws_sdk_ec2::types::Filter::builder().name(format!("tag:{OWNERSHIP_TAG}")).values("zone").build())
             .send()
             .await
             .unwrap();

@@ -1,6 +1,8 @@
 //! Test harness: a private moto server per test on a free loopback port, a temp
-//! folder with a config, and a runner for the agentctl binary that checks every
-//! run's output for the credentials.
+//! folder with a config, and runners for the agentctl binary (against moto, or
+//! without it) that check every run's output for the credentials; plus what
+//! tests build or inspect around it: users' existing networks, what a
+//! deployment left behind, a fake image registry, a pseudo-terminal.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -21,7 +23,7 @@ pub const AGENT_CREDENTIALS: [(&str, &str); 2] =
 /// Access keys moto accepts (it accepts any).
 pub const TEST_KEYS: [(&str, &str); 2] = [("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")];
 
-pub const INSTALL_HINT: &str = "moto_server was not found on PATH. Install it with:\n    python3 -m pip install -r requirements-test.txt\n(or run ./scripts/test.sh, which installs everything the tests need)";
+const INSTALL_HINT: &str = "moto_server was not found on PATH. Install it with:\n    python3 -m pip install -r requirements-test.txt\n(or run ./scripts/test.sh, which installs everything the tests need)";
 
 fn find_on_path(exe: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(exe)).find(|p| p.is_file()))
@@ -35,12 +37,8 @@ pub struct Moto {
 }
 
 impl Moto {
-    pub fn start() -> Moto {
-        Moto::start_with_env(&[])
-    }
-
     /// A moto with extra environment variables (e.g. `PYTHONPATH` for a shim).
-    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
+    pub fn start(env: &[(&str, &str)]) -> Moto {
         let exe = find_on_path("moto_server").unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         for _ in 0..5 {
             // The OS picks a free port; moto binds it right after (a rare race is retried).
@@ -132,12 +130,12 @@ pub struct World {
 
 impl World {
     pub fn new(name: &str) -> World {
-        World { moto: Moto::start(), dir: tempfile::tempdir().unwrap(), name: name.to_owned(), proxy: None }
+        World::with_moto_env(name, &[])
     }
 
     /// A world whose moto gets extra environment variables.
     pub fn with_moto_env(name: &str, env: &[(&str, &str)]) -> World {
-        World { moto: Moto::start_with_env(env), dir: tempfile::tempdir().unwrap(), name: name.to_owned(), proxy: None }
+        World { moto: Moto::start(env), dir: tempfile::tempdir().unwrap(), name: name.to_owned(), proxy: None }
     }
 
     /// A world whose agentctl runs go through a faultproxy (in this process)
@@ -155,17 +153,13 @@ impl World {
         self.proxy.as_ref().map_or_else(|| self.moto.endpoint.clone(), |p| p.url())
     }
 
-    pub fn config_path(&self) -> PathBuf {
-        self.dir.path().join("terraform.tfvars")
-    }
-
     /// Writes the config: the common part plus `extra` lines.
     pub fn config(&self, extra: &str) {
         let text = format!(
             "name = \"{}\"\nregion = \"{REGION}\"\naccount_id = \"4f1c2a9e-7d3b-4c8e-9a61-2b5d8e0f3c17\"\nagent_id = \"a7e3c9d1-0b2f-4e6a-8c5d-9f1b3e7a2d40\"\nmatillion_region = \"eu1\"\n{extra}\n",
             self.name
         );
-        std::fs::write(self.config_path(), text).unwrap();
+        std::fs::write(self.dir.path().join("terraform.tfvars"), text).unwrap();
     }
 
     /// agentctl in the world's folder, hermetic (see `hermetic`), pointed at
@@ -190,10 +184,8 @@ impl World {
         Run::checked(cmd.output().expect("run agentctl"))
     }
 
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
+    /// SDK settings for the test's own calls, straight to moto (never through
+    /// the proxy).
     pub async fn sdk(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
@@ -239,6 +231,11 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// A runtime for a test's own SDK calls: `rt().block_on(async { ... })`.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
 /// Fails the test if a credential appears in `text`.
 #[track_caller]
 pub fn assert_no_secret(text: &str) {
@@ -250,10 +247,11 @@ pub fn assert_no_secret(text: &str) {
 pub const OWNERSHIP_TAG: &str = "agentctl:deployment";
 
 /// Everything of this deployment left in moto, per service, as "kind name"
-/// lines (a copy of stack.rs's `owned`, shared with the other test files).
+/// lines, sorted: resources tagged with its name, IAM roles, log groups,
+/// buckets and secrets named after it, its active cluster, its task definitions,
+/// and every SSM parameter (the lock among them).
 pub fn owned_resources(w: &World) -> Vec<String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
+    rt().block_on(async {
         let cfg = w.sdk().await;
         let ec2 = aws_sdk_ec2::Client::new(&cfg);
         let tag_filter =
