@@ -8,13 +8,9 @@ use std::collections::BTreeMap;
 
 use agentctl_core::policy::{evaluate, Decision, Request};
 use serde_json::Value;
-use support::{owned_resources, Run, World, REGION};
+use support::{owned_resources, rt, Run, World, REGION};
 
 const ACCOUNT: &str = "123456789012";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
 
 fn apply(w: &World) -> Run {
     let r = w.run(&["apply", "--yes"]);

@@ -1,11 +1,13 @@
 //! The CLI without AWS: validate, offline plan, exit codes, and that the
 //! credentials never show in any output.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod support;
 
-const CLIENT_ID: &str = "cid-SENTINEL-cli-31d7";
-const CLIENT_SECRET: &str = "csec-SENTINEL-cli-88a0";
+use std::path::PathBuf;
+
+use support::{run_offline, CLIENT_ID, CLIENT_SECRET};
+
+const CREDS: &[(&str, &str)] = &support::AGENT_CREDENTIALS;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -15,43 +17,6 @@ fn repo() -> PathBuf {
 fn user_examples() -> PathBuf {
     repo().join("crates/agentctl-core/tests/fixtures/examples")
 }
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs agentctl hermetically (no AWS credentials: any AWS call would fail).
-fn agentctl(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_agentctl"))
-        .current_dir(dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CI", "true")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let o = Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    };
-    for s in [CLIENT_ID, CLIENT_SECRET] {
-        assert!(
-            !o.stdout.contains(s) && !o.stderr.contains(s),
-            "credential in output of {args:?}:\n{}\n{}",
-            o.stdout,
-            o.stderr
-        );
-    }
-    o
-}
-
-const CREDS: &[(&str, &str)] = &[("TF_VAR_client_id", CLIENT_ID), ("TF_VAR_client_secret", CLIENT_SECRET)];
 
 /// The example config, with `extra` lines replacing assignments of the same name.
 fn good_config(dir: &std::path::Path, extra: &str) {
@@ -64,7 +29,7 @@ fn good_config(dir: &std::path::Path, extra: &str) {
 
 #[test]
 fn seed_quickstart_fails_naming_each_trap_with_its_line() {
-    let o = agentctl(&user_examples(), &["validate", "--no-color", "-c", "seed-quickstart.tfvars"], &[]);
+    let o = run_offline(&user_examples(), &["validate", "--no-color", "-c", "seed-quickstart.tfvars"], &[]);
     assert_eq!(o.code, 3, "{}", o.stderr);
     for expected in [
         "[seed-quickstart.tfvars:8:21]", // matillion_region = "us-east-1"
@@ -86,7 +51,7 @@ fn seed_quickstart_fails_naming_each_trap_with_its_line() {
 #[test]
 fn reference_example_fails_naming_each_real_problem() {
     let o =
-        agentctl(&user_examples(), &["validate", "--no-color", "-c", "reference-example.tfvars", "-o", "json"], &[]);
+        run_offline(&user_examples(), &["validate", "--no-color", "-c", "reference-example.tfvars", "-o", "json"], &[]);
     assert_eq!(o.code, 3);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(v["valid"], false);
@@ -106,10 +71,10 @@ fn reference_example_fails_naming_each_real_problem() {
 fn a_corrected_config_validates_and_plans_every_resource_offline() {
     let dir = tempfile::tempdir().unwrap();
     good_config(dir.path(), "");
-    let v = agentctl(dir.path(), &["validate"], CREDS);
+    let v = run_offline(dir.path(), &["validate"], CREDS);
     assert_eq!(v.code, 0, "{}", v.stderr);
     assert!(v.stdout.contains("is valid: deployment \"data-insights\" in eu-west-1, 14 resources"), "{}", v.stdout);
-    let p = agentctl(dir.path(), &["plan", "--offline"], CREDS);
+    let p = run_offline(dir.path(), &["plan", "--offline"], CREDS);
     assert_eq!(p.code, 0, "{}", p.stderr);
     for name in [
         "data-insights-vpc",
@@ -130,7 +95,7 @@ fn a_corrected_config_validates_and_plans_every_resource_offline() {
     ] {
         assert!(p.stdout.contains(name), "offline plan lacks {name:?}:\n{}", p.stdout);
     }
-    let j = agentctl(dir.path(), &["plan", "--offline", "-o", "json"], CREDS);
+    let j = run_offline(dir.path(), &["plan", "--offline", "-o", "json"], CREDS);
     let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
     assert_eq!(v["summary"]["create"], 14);
     let service = v["resources"].as_array().unwrap().iter().find(|r| r["address"] == "ecs_service.agent").unwrap();
@@ -152,11 +117,11 @@ fn credentials_never_appear_in_validate_or_plan_output() {
         &["plan", "--offline", "-o", "json"],
         &["plan", "--offline", "-o", "json", "-vvv"],
     ] {
-        let o = agentctl(dir.path(), args, CREDS);
+        let o = run_offline(dir.path(), args, CREDS);
         assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
     }
     good_config(dir.path(), &format!("client_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\""));
-    let o = agentctl(dir.path(), &["validate", "--no-color"], &[]);
+    let o = run_offline(dir.path(), &["validate", "--no-color"], &[]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(
         o.stderr.contains("`client_secret` is written in the config file") && o.stderr.contains("TF_VAR_client_secret"),
@@ -165,11 +130,11 @@ fn credentials_never_appear_in_validate_or_plan_output() {
     );
     for args in [&["plan", "--offline", "-vvv"][..], &["plan", "--offline", "-o", "json"], &["validate", "-o", "json"]]
     {
-        assert_eq!(agentctl(dir.path(), args, &[]).code, 0);
+        assert_eq!(run_offline(dir.path(), args, &[]).code, 0);
     }
     // Invalid config: errors print, the values do not.
     good_config(dir.path(), &format!("client_secret = \"{CLIENT_SECRET}\"\nagent_cpu = 3"));
-    let o = agentctl(dir.path(), &["plan", "--offline"], CREDS);
+    let o = run_offline(dir.path(), &["plan", "--offline"], CREDS);
     assert_eq!(o.code, 3);
 }
 
@@ -179,7 +144,7 @@ fn invalid_config_is_exit_3_before_any_aws_call() {
     good_config(dir.path(), "agent_memory = 3000\ndesired_cont = 2");
     // An unreachable endpoint: had agentctl called AWS, it would report a network error instead.
     for cmd in [&["plan"][..], &["apply", "--yes"], &["destroy", "--yes"], &["outputs"]] {
-        let o = agentctl(dir.path(), cmd, CREDS);
+        let o = run_offline(dir.path(), cmd, CREDS);
         assert_eq!(o.code, 3, "{cmd:?}: {}", o.stderr);
         assert!(o.stderr.contains("nothing was sent to AWS"), "{}", o.stderr);
         assert!(
@@ -200,7 +165,7 @@ fn bad_agent_access_settings_are_exit_3_located_before_any_aws_call() {
          task_role_policy_arns = [\"ReadOnlyAccess\"]\ntask_role_policy = \"{\\\"Version\\\": 1}\"\nagent_cpu = 2048\nrunner_cpu = 2048",
     );
     for cmd in [&["validate"][..], &["plan"], &["apply", "--yes"]] {
-        let o = agentctl(dir.path(), cmd, CREDS);
+        let o = run_offline(dir.path(), cmd, CREDS);
         assert_eq!(o.code, 3, "{cmd:?}: {}", o.stderr);
         for expected in [
             "`secrets_access` = \"write\" is not one of",
@@ -220,12 +185,12 @@ fn bad_agent_access_settings_are_exit_3_located_before_any_aws_call() {
 #[test]
 fn usage_errors_are_exit_3_and_help_is_exit_0() {
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(agentctl(dir.path(), &["frobnicate"], &[]).code, 3);
-    assert_eq!(agentctl(dir.path(), &["apply", "--parallelism", "0"], &[]).code, 3);
-    let h = agentctl(dir.path(), &["--help"], &[]);
+    assert_eq!(run_offline(dir.path(), &["frobnicate"], &[]).code, 3);
+    assert_eq!(run_offline(dir.path(), &["apply", "--parallelism", "0"], &[]).code, 3);
+    let h = run_offline(dir.path(), &["--help"], &[]);
     assert_eq!(h.code, 0);
     assert!(h.stdout.contains("validate") && h.stdout.contains("destroy"));
-    let missing = agentctl(dir.path(), &["validate"], &[]);
+    let missing = run_offline(dir.path(), &["validate"], &[]);
     assert_eq!(missing.code, 3);
     assert!(missing.stderr.contains("cannot read config file terraform.tfvars"), "{}", missing.stderr);
 }
@@ -235,13 +200,13 @@ fn only_commands_that_use_the_agent_credentials_ask_for_them() {
     let dir = tempfile::tempdir().unwrap();
     good_config(dir.path(), ""); // no client_id or client_secret in the file, none in the environment
     for args in [&["iam-policy"][..], &["cost"], &["export", "terraform", "--out", "tf"]] {
-        let o = agentctl(dir.path(), args, &[]);
+        let o = run_offline(dir.path(), args, &[]);
         assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
         assert!(!o.stderr.contains("client_id") && !o.stderr.contains("client_secret"), "{args:?}: {}", o.stderr);
     }
     // validate checks the whole config; plan compares the secret, apply writes it.
     for args in [&["validate"][..], &["plan", "--offline"], &["apply", "--yes"]] {
-        let o = agentctl(dir.path(), args, &[]);
+        let o = run_offline(dir.path(), args, &[]);
         assert_eq!(o.code, 3, "{args:?}: {}", o.stderr);
         assert!(
             o.stderr.contains("`client_id` is required") && o.stderr.contains("`client_secret` is required"),
@@ -256,7 +221,7 @@ fn duration_flags_share_one_grammar_and_bad_ones_are_usage_errors() {
     // No config here: a command whose flags parse stops at reading it.
     let dir = tempfile::tempdir().unwrap();
     let parses = |args: &[&str]| {
-        let o = agentctl(dir.path(), args, &[]);
+        let o = run_offline(dir.path(), args, &[]);
         assert_eq!(o.code, 3, "{args:?}: {}", o.stderr);
         o.stderr.contains("cannot read config file")
     };
@@ -278,7 +243,7 @@ fn duration_flags_share_one_grammar_and_bad_ones_are_usage_errors() {
         &["apply", "--timeout", "99999999999999999999s"],
         &["rollback", "--timeout", "500000000000y"],
     ] {
-        let o = agentctl(dir.path(), args, &[]);
+        let o = run_offline(dir.path(), args, &[]);
         assert_eq!(o.code, 3, "{args:?}: {}", o.stderr);
         assert!(
             o.stderr.contains(&format!("invalid value '{}'", args[args.len() - 1])) && o.stderr.contains("1h30m"),
@@ -287,14 +252,6 @@ fn duration_flags_share_one_grammar_and_bad_ones_are_usage_errors() {
         );
         assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
     }
-}
-
-#[test]
-fn apply_without_a_terminal_or_yes_refuses_instead_of_hanging() {
-    // Needs AWS to get as far as the confirmation: covered against moto in
-    // tests/stack.rs; here, the flag parsing and the documented code exist.
-    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    assert!(readme.contains("| 6 | not confirmed"));
 }
 
 #[test]
@@ -329,7 +286,7 @@ fn readme_documents_every_exit_code() {
 
 #[test]
 fn validate_output_of_the_seed_quickstart_is_stable() {
-    let o = agentctl(&user_examples(), &["validate", "--no-color", "-c", "seed-quickstart.tfvars"], &[]);
+    let o = run_offline(&user_examples(), &["validate", "--no-color", "-c", "seed-quickstart.tfvars"], &[]);
     insta::assert_snapshot!(o.stderr);
 }
 
@@ -339,7 +296,7 @@ fn export_terraform_writes_the_stack_without_credentials_and_identically_twice()
     good_config(dir.path(), &format!("client_secret = \"{CLIENT_SECRET}\""));
     let mut outputs = Vec::new();
     for out in ["tf-a", "tf-b"] {
-        let o = agentctl(dir.path(), &["export", "terraform", "--out", out], CREDS);
+        let o = run_offline(dir.path(), &["export", "terraform", "--out", out], CREDS);
         assert_eq!(o.code, 0, "{}", o.stderr);
         assert!(o.stdout.contains("main.tf.json"), "{}", o.stdout);
         let main = std::fs::read_to_string(dir.path().join(out).join("main.tf.json")).unwrap();

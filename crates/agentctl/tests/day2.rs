@@ -7,11 +7,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use support::World;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
+use support::{rt, World};
 
 fn deployed(name: &str) -> World {
     let w = World::new(name);

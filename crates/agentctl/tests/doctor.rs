@@ -2,11 +2,7 @@
 
 mod support;
 
-use support::World;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
+use support::{rt, BuiltNetwork, DefaultRoute, Network, World};
 
 struct Net {
     vpc: String,
@@ -14,88 +10,13 @@ struct Net {
     sg: String,
 }
 
-enum Out {
-    InternetGateway,
-    Nat,
-    Nothing,
-}
-
-/// A VPC with two subnets whose route table sends 0.0.0.0/0 where `out` says,
-/// and a security group with the given egress (None: AWS's default all-out).
-fn build_net(w: &World, out: Out, egress_443: bool) -> Net {
+/// The doctor's test network (`10.9.0.0/16`, two subnets on a route table of
+/// their own whose 0.0.0.0/0 goes where `route` says) and a security group with
+/// the given egress (true: AWS's default all-out; false: SSH only).
+fn build_net(w: &World, route: DefaultRoute, egress_443: bool) -> Net {
     rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
-        let (vpc, subnets) = support::create_network(&ec2, 9).await;
-        let rt_id = ec2
-            .create_route_table()
-            .vpc_id(&vpc)
-            .send()
-            .await
-            .unwrap()
-            .route_table()
-            .unwrap()
-            .route_table_id()
-            .unwrap()
-            .to_owned();
-        for s in &subnets {
-            ec2.associate_route_table().route_table_id(&rt_id).subnet_id(s).send().await.unwrap();
-        }
-        match out {
-            Out::InternetGateway => {
-                let igw = ec2
-                    .create_internet_gateway()
-                    .send()
-                    .await
-                    .unwrap()
-                    .internet_gateway()
-                    .unwrap()
-                    .internet_gateway_id()
-                    .unwrap()
-                    .to_owned();
-                ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&vpc).send().await.unwrap();
-                ec2.create_route()
-                    .route_table_id(&rt_id)
-                    .destination_cidr_block("0.0.0.0/0")
-                    .gateway_id(&igw)
-                    .send()
-                    .await
-                    .unwrap();
-            }
-            Out::Nat => {
-                // The NAT lives in a public subnet of its own.
-                let public = ec2
-                    .create_subnet()
-                    .vpc_id(&vpc)
-                    .cidr_block("10.9.100.0/24")
-                    .send()
-                    .await
-                    .unwrap()
-                    .subnet()
-                    .unwrap()
-                    .subnet_id()
-                    .unwrap()
-                    .to_owned();
-                let eip = ec2
-                    .allocate_address()
-                    .domain(aws_sdk_ec2::types::DomainType::Vpc)
-                    .send()
-                    .await
-                    .unwrap()
-                    .allocation_id()
-                    .unwrap()
-                    .to_owned();
-                let nat = ec2.create_nat_gateway().subnet_id(&public).allocation_id(eip).send().await.unwrap();
-                let nat = nat.nat_gateway().unwrap().nat_gateway_id().unwrap().to_owned();
-                ec2.create_route()
-                    .route_table_id(&rt_id)
-                    .destination_cidr_block("0.0.0.0/0")
-                    .nat_gateway_id(&nat)
-                    .send()
-                    .await
-                    .unwrap();
-            }
-            Out::Nothing => {}
-        }
+        let BuiltNetwork { vpc, subnets } = Network::new(9).default_route(route).build(&ec2).await;
         let sg = ec2
             .create_security_group()
             .group_name("agents")
@@ -147,7 +68,7 @@ fn check<'a>(v: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
 #[test]
 fn public_subnets_with_an_internet_gateway_pass_and_need_a_public_ip() {
     let w = World::new("dpub");
-    let net = build_net(&w, Out::InternetGateway, true);
+    let net = build_net(&w, DefaultRoute::InternetGateway, true);
     existing_config(&w, &net, true, &net.subnets);
     let (code, v) = doctor(&w);
     assert_eq!(check(&v, "network.path_out")["status"], "pass", "{v:#}");
@@ -165,7 +86,7 @@ fn public_subnets_with_an_internet_gateway_pass_and_need_a_public_ip() {
 #[test]
 fn private_subnets_with_a_nat_gateway_pass() {
     let w = World::new("dnat");
-    let net = build_net(&w, Out::Nat, true);
+    let net = build_net(&w, DefaultRoute::Nat, true);
     existing_config(&w, &net, false, &net.subnets);
     let (code, v) = doctor(&w);
     assert_eq!(check(&v, "network.path_out")["status"], "pass", "{v:#}");
@@ -175,7 +96,7 @@ fn private_subnets_with_a_nat_gateway_pass() {
 #[test]
 fn private_subnets_without_a_route_out_fail_with_the_fix() {
     let w = World::new("dnone");
-    let net = build_net(&w, Out::Nothing, true);
+    let net = build_net(&w, DefaultRoute::Nowhere, true);
     existing_config(&w, &net, false, &net.subnets);
     let (code, v) = doctor(&w);
     assert_eq!(code, 1);
@@ -193,7 +114,7 @@ fn private_subnets_without_a_route_out_fail_with_the_fix() {
 #[test]
 fn a_security_group_without_https_egress_fails() {
     let w = World::new("dsg");
-    let net = build_net(&w, Out::InternetGateway, false);
+    let net = build_net(&w, DefaultRoute::InternetGateway, false);
     existing_config(&w, &net, true, &net.subnets);
     let (code, v) = doctor(&w);
     assert_eq!(code, 1);
@@ -205,7 +126,7 @@ fn a_security_group_without_https_egress_fails() {
 #[test]
 fn a_missing_subnet_fails() {
     let w = World::new("dmiss");
-    let net = build_net(&w, Out::InternetGateway, true);
+    let net = build_net(&w, DefaultRoute::InternetGateway, true);
     let subnets = vec![net.subnets[0].clone(), "subnet-0123456789abcdef0".to_owned()];
     existing_config(&w, &net, true, &subnets);
     let (code, v) = doctor(&w);
@@ -244,18 +165,9 @@ fn cost_matches_the_hand_computed_figure() {
         "region = \"us-east-1\"\naccount_id = \"4f1c2a9e-7d3b-4c8e-9a61-2b5d8e0f3c17\"\nagent_id = \"a7e3c9d1-0b2f-4e6a-8c5d-9f1b3e7a2d40\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agentctl"))
-        .current_dir(dir.path())
-        .args(["cost", "-o", "json"])
-        .env_clear()
-        .env("TF_VAR_client_id", support::CLIENT_ID)
-        .env("TF_VAR_client_secret", support::CLIENT_SECRET)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    support::assert_no_secret(&stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("85.06"), "{stdout}");
+    let out = support::run_offline(dir.path(), &["cost", "-o", "json"], &support::AGENT_CREDENTIALS);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("85.06"), "{}", out.stdout);
 }
 
 #[test]

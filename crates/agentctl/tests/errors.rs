@@ -3,32 +3,12 @@
 
 mod support;
 
-use std::process::Command;
+use support::{free_port, Run};
 
-/// A loopback port nothing listens on (bound, then released).
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn run(dir: &std::path::Path, args: &[&str], endpoint: &str) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_agentctl"))
-        .current_dir(dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CI", "true")
-        .env("HOME", dir)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("TF_VAR_client_id", support::CLIENT_ID)
-        .env("TF_VAR_client_secret", support::CLIENT_SECRET)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    support::assert_no_secret(&stderr);
-    (out.status.code().unwrap_or(-1), stderr)
+/// agentctl with test keys and the agent credentials, sending to `endpoint`.
+fn run(dir: &std::path::Path, args: &[&str], endpoint: &str) -> Run {
+    let env = [&[("AWS_ENDPOINT_URL", endpoint)][..], &support::TEST_KEYS, &support::AGENT_CREDENTIALS].concat();
+    support::run_offline(dir, args, &env)
 }
 
 fn config(dir: &std::path::Path) {
@@ -43,13 +23,13 @@ fn config(dir: &std::path::Path) {
 fn an_endpoint_that_refuses_or_does_not_resolve_is_one_line_with_what_to_check() {
     let dir = tempfile::tempdir().unwrap();
     config(dir.path());
-    let refused = format!("http://127.0.0.1:{}", closed_port());
+    let refused = format!("http://127.0.0.1:{}", free_port());
     for (endpoint, why) in
         [(refused.as_str(), "Connection refused"), ("http://agentctl-test.invalid:4566", "failed to lookup address")]
     {
         // status asks STS first; scale makes no STS call and meets ECS first.
         for args in [&["status"][..], &["scale", "3", "--no-wait"]] {
-            let (code, stderr) = run(dir.path(), args, endpoint);
+            let Run { code, stderr, .. } = run(dir.path(), args, endpoint);
             assert_eq!(code, 1, "{args:?} {endpoint}: {stderr}");
             let first = stderr.lines().next().unwrap_or_default();
             assert!(first.starts_with("error: "), "{first}");
@@ -67,11 +47,11 @@ fn an_endpoint_that_refuses_or_does_not_resolve_is_one_line_with_what_to_check()
 fn verbose_shows_the_cause_chain_as_sentences() {
     let dir = tempfile::tempdir().unwrap();
     config(dir.path());
-    let endpoint = format!("http://127.0.0.1:{}", closed_port());
-    let (code, quiet) = run(dir.path(), &["status"], &endpoint);
+    let endpoint = format!("http://127.0.0.1:{}", free_port());
+    let Run { code, stderr: quiet, .. } = run(dir.path(), &["status"], &endpoint);
     assert_eq!(code, 1, "{quiet}");
     assert!(!quiet.contains("caused by"), "{quiet}");
-    let (code, verbose) = run(dir.path(), &["-v", "status"], &endpoint);
+    let Run { code, stderr: verbose, .. } = run(dir.path(), &["-v", "status"], &endpoint);
     assert_eq!(code, 1, "{verbose}");
     let causes: Vec<&str> = verbose.lines().filter(|l| l.trim_start().starts_with("caused by: ")).collect();
     assert!(!causes.is_empty(), "{verbose}");

@@ -119,19 +119,7 @@ fn two_applies_at_once_one_proceeds_the_other_is_locked() {
     w.config("");
     let spawn = || w.command(&["apply", "--yes"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let (a, b) = (spawn(), spawn());
-    let runs: Vec<Run> = [a, b]
-        .into_iter()
-        .map(|c| {
-            let out = c.wait_with_output().unwrap();
-            let run = Run {
-                code: out.status.code().unwrap_or(-1),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            };
-            support::assert_no_secret(&run.all());
-            run
-        })
-        .collect();
+    let runs: Vec<Run> = [a, b].into_iter().map(|c| Run::checked(c.wait_with_output().unwrap())).collect();
     let mut codes: Vec<i32> = runs.iter().map(|r| r.code).collect();
     codes.sort();
     assert_eq!(
@@ -152,7 +140,7 @@ fn two_applies_at_once_one_proceeds_the_other_is_locked() {
 #[test]
 fn the_sdk_reads_injected_faults_as_retryable_aws_errors() {
     let w = World::new("sdkshape");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = support::rt();
     let probe = |rates: Rates| -> (Vec<(String, Option<String>)>, Value) {
         let mut cfg = faultproxy::Config::new(w.moto.endpoint.clone());
         cfg.rates = rates;

@@ -49,14 +49,10 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::{owned_resources, World, REGION};
+use support::{owned_resources, rt, World, REGION};
 
 /// moto's account for every access key it does not know otherwise.
 const ACCOUNT: &str = "123456789012";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
 
 #[derive(Clone)]
 struct Keys {
@@ -410,7 +406,7 @@ fn the_hardening_switches_run_with_only_the_printed_policy() {
     // the apply naming it.
     let (w, _shim) = world("lph");
     let logs_bucket = "central-access-logs-of-lph";
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    rt().block_on(async {
         let s3 = aws_sdk_s3::Client::new(&w.sdk().await);
         s3.create_bucket().bucket(logs_bucket).send().await.unwrap();
         let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{

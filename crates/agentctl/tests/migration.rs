@@ -6,11 +6,7 @@
 
 mod support;
 
-use support::{World, CLIENT_ID, CLIENT_SECRET, REGION};
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
+use support::{rt, BuiltNetwork, DefaultRoute, Network, World, CLIENT_ID, CLIENT_SECRET, REGION};
 
 /// The module's random_string salt: six letters and digits.
 const SALT: &str = "Xy7k2Q";
@@ -23,13 +19,16 @@ struct Reference {
     security_groups: Vec<String>,
 }
 
+/// The module's var.tags, merged into every resource it makes.
+const TEAM: (&str, &str) = ("team", "data");
+
 fn tag(k: &str, v: &str) -> aws_sdk_ec2::types::Tag {
     aws_sdk_ec2::types::Tag::builder().key(k).value(v).build()
 }
 
 fn tags(kind: aws_sdk_ec2::types::ResourceType, name: Option<&str>) -> aws_sdk_ec2::types::TagSpecification {
     // The module merges var.tags into every resource, plus `Name` on most.
-    let mut b = aws_sdk_ec2::types::TagSpecification::builder().resource_type(kind).tags(tag("team", "data"));
+    let mut b = aws_sdk_ec2::types::TagSpecification::builder().resource_type(kind).tags(tag(TEAM.0, TEAM.1));
     if let Some(n) = name {
         b = b.tags(tag("Name", n));
     }
@@ -41,72 +40,18 @@ fn tags(kind: aws_sdk_ec2::types::ResourceType, name: Option<&str>) -> aws_sdk_e
 fn build_reference(w: &World) -> Reference {
     let id = format!("{}-{SALT}", w.name);
     rt().block_on(async {
-        use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+        use aws_sdk_ec2::types::ResourceType;
         let cfg = w.sdk().await;
         let ec2 = aws_sdk_ec2::Client::new(&cfg);
         // Network: VPC, IGW, public route table, two subnets, two security groups.
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .tag_specifications(tags(ResourceType::Vpc, Some(&format!("{id}-vpc"))))
-            .send()
-            .await
-            .unwrap()
-            .vpc()
-            .unwrap()
-            .vpc_id()
-            .unwrap()
-            .to_owned();
-        let on = || AttributeBooleanValue::builder().value(true).build();
-        ec2.modify_vpc_attribute().vpc_id(&vpc).enable_dns_support(on()).send().await.unwrap();
-        ec2.modify_vpc_attribute().vpc_id(&vpc).enable_dns_hostnames(on()).send().await.unwrap();
-        let igw = ec2
-            .create_internet_gateway()
-            .tag_specifications(tags(ResourceType::InternetGateway, Some(&format!("{id}-igw"))))
-            .send()
-            .await
-            .unwrap()
-            .internet_gateway()
-            .unwrap()
-            .internet_gateway_id()
-            .unwrap()
-            .to_owned();
-        ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&vpc).send().await.unwrap();
-        let rtb = ec2
-            .create_route_table()
-            .vpc_id(&vpc)
-            .tag_specifications(tags(ResourceType::RouteTable, Some(&format!("{id}-public-route-table"))))
-            .send()
-            .await
-            .unwrap()
-            .route_table()
-            .unwrap()
-            .route_table_id()
-            .unwrap()
-            .to_owned();
-        ec2.create_route()
-            .route_table_id(&rtb)
-            .destination_cidr_block("0.0.0.0/0")
-            .gateway_id(&igw)
-            .send()
-            .await
-            .unwrap();
-        let mut subnets = Vec::new();
-        for (i, (cidr, az)) in [("10.0.0.0/24", "us-east-1b"), ("10.0.1.0/24", "us-east-1a")].into_iter().enumerate() {
-            let s = ec2
-                .create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(cidr)
-                .availability_zone(az)
-                .tag_specifications(tags(ResourceType::Subnet, Some(&format!("{id}-ecs-subnet-{i}"))))
-                .send()
-                .await
-                .unwrap();
-            let s = s.subnet().unwrap().subnet_id().unwrap().to_owned();
-            ec2.modify_subnet_attribute().subnet_id(&s).map_public_ip_on_launch(on()).send().await.unwrap();
-            ec2.associate_route_table().route_table_id(&rtb).subnet_id(&s).send().await.unwrap();
-            subnets.push(s);
-        }
+        let BuiltNetwork { vpc, subnets } = Network::new(0)
+            .subnets(&[("10.0.0.0/24", "us-east-1b"), ("10.0.1.0/24", "us-east-1a")])
+            .named(&id)
+            .tag(TEAM.0, TEAM.1)
+            .default_route(DefaultRoute::InternetGateway)
+            .public_ip_on_launch()
+            .build(&ec2)
+            .await;
         let mut security_groups = Vec::new();
         for (name, description, name_tag) in [
             (format!("{id}-ecs-sg"), "Security group for ECS tasks", true),
@@ -198,7 +143,7 @@ fn build_reference(w: &World) -> Reference {
             .settings(
                 e::ClusterSetting::builder().name(e::ClusterSettingName::ContainerInsights).value("enabled").build(),
             )
-            .tags(ecs_tag("team", "data"))
+            .tags(ecs_tag(TEAM.0, TEAM.1))
             .tags(ecs_tag("Name", &format!("{id}-cluster")))
             .send()
             .await

@@ -4,11 +4,7 @@
 
 mod support;
 
-use support::World;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
+use support::{rt, World};
 
 const AUTOSCALING: &str = "autoscaling = {\n  min = 1\n  max = 6\n  cpu_target = 70\n  active_tasks_target = 16\n  scale_in_cooldown = 600\n}";
 const SCHEDULES: &str = "schedules = [\n  { name = \"evening-down\", schedule = \"cron(0 20 ? * MON-FRI *)\", timezone = \"Europe/London\", min = 0, max = 1 },\n  { name = \"morning-up\", schedule = \"cron(0 7 ? * MON-FRI *)\", min = 2, max = 6 },\n]";

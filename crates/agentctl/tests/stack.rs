@@ -7,13 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Run, World, CLIENT_ID, CLIENT_SECRET};
-
-const TAG: &str = "agentctl:deployment";
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
+use support::{rt, Run, World, CLIENT_ID, CLIENT_SECRET, OWNERSHIP_TAG};
 
 fn no_changes(w: &World) {
     let plan = w.run(&["plan", "--detailed-exitcode"]);
@@ -27,7 +21,7 @@ fn apply(w: &World) -> Run {
     r
 }
 
-/// Everything carrying our ownership tag, per service, as "kind name" lines.
+/// Everything of this deployment left in moto (support::owned_resources).
 fn owned(w: &World) -> Vec<String> {
     support::owned_resources(w)
 }
@@ -113,7 +107,7 @@ fn everything_existing_is_used_and_never_touched() {
     let w = World::new("exall");
     let (vpc, subnets, sg) = rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
-        let (vpc, subnets) = support::create_network(&ec2, 8).await;
+        let support::BuiltNetwork { vpc, subnets } = support::Network::new(8).build(&ec2).await;
         let sg = ec2
             .create_security_group()
             .group_name("theirs")
@@ -185,20 +179,14 @@ fn each_kind_of_change_plans_applies_and_converges() {
         no_changes(&w);
     }
     // A new secret value: the plan says it changed, never what it is.
-    let mut cmd = w.command(&["plan", "--detailed-exitcode"]);
-    cmd.env("TF_VAR_client_secret", "csec-SENTINEL-rotated");
-    let out = cmd.output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    let rotated = [("TF_VAR_client_secret", "csec-SENTINEL-rotated")];
+    let plan = w.run_env(&["plan", "--detailed-exitcode"], &rotated);
+    let text = plan.all();
+    plan.expect_code(2);
     assert!(text.contains("(sensitive value changed)") && !text.contains("csec-SENTINEL"), "{text}");
-    let mut cmd = w.command(&["apply", "--yes"]);
-    cmd.env("TF_VAR_client_secret", "csec-SENTINEL-rotated");
-    let out = cmd.output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("csec-SENTINEL")
-            && !String::from_utf8_lossy(&out.stdout).contains("csec-SENTINEL")
-    );
+    let applied = w.run_env(&["apply", "--yes"], &rotated);
+    applied.expect_code(0);
+    assert!(!applied.all().contains("csec-SENTINEL"), "{}", applied.all());
     rt().block_on(async {
         let sm = aws_sdk_secretsmanager::Client::new(&w.sdk().await);
         let v = sm.get_secret_value().secret_id("chg-agent-credentials").send().await.unwrap();
@@ -340,6 +328,24 @@ fn a_lock_left_by_a_killed_run_on_this_host_is_taken_over() {
     assert!(r.stderr.contains("took over the lock"), "{}", r.stderr);
 }
 
+/// Without `--yes` and without a terminal to ask on (World::command gives
+/// agentctl a null stdin), apply refuses at once: exit 6, what to do instead,
+/// nothing created and the lock released.
+#[test]
+fn apply_without_a_terminal_or_yes_refuses_instead_of_hanging() {
+    let w = World::new("noyes");
+    w.config("");
+    let r = w.run(&["apply"]);
+    r.expect_code(6);
+    assert!(
+        r.stderr.contains("refusing to change AWS without confirmation: there is no terminal to ask on"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("run it again with --yes"), "{}", r.stderr);
+    assert_eq!(owned(&w), Vec::<String>::new(), "an unconfirmed apply created something or kept its lock");
+}
+
 /// A run waiting at its confirmation prompt holds the lock: a second run fails
 /// fast naming it. The first runs on a pseudo-terminal, as a person would.
 #[test]
@@ -441,7 +447,7 @@ fn an_untagged_bucket_from_a_killed_run_is_adopted_only_when_its_lock_says_so() 
     no_changes(&w);
     rt().block_on(async {
         let t = aws_sdk_s3::Client::new(&w.sdk().await).get_bucket_tagging().bucket(bucket).send().await.unwrap();
-        assert!(t.tag_set().iter().any(|t| t.key() == TAG && t.value() == "adopt"));
+        assert!(t.tag_set().iter().any(|t| t.key() == OWNERSHIP_TAG && t.value() == "adopt"));
     });
 }
 
@@ -619,7 +625,7 @@ fn pinned_zones_place_the_subnets_and_a_zone_the_account_lacks_stops_before_any_
         let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
         let subnets = ec2
             .describe_subnets()
-            .filters(aws_sdk_ec2::types::Filter::builder().name(format!("tag:{TAG}")).values("zone").build())
+            .filters(aws_sdk_ec2::types::Filter::builder().name(format!("tag:{OWNERSHIP_TAG}")).values("zone").build())
             .send()
             .await
             .unwrap();

@@ -1,6 +1,8 @@
 //! Test harness: a private moto server per test on a free loopback port, a temp
-//! folder with a config, and a runner for the agentctl binary that checks every
-//! run's output for the credentials.
+//! folder with a config, and runners for the agentctl binary (against moto, or
+//! without it) that check every run's output for the credentials; plus what
+//! tests build or inspect around it: users' existing networks, what a
+//! deployment left behind, a fake image registry, a pseudo-terminal.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -14,7 +16,14 @@ pub const CLIENT_ID: &str = "cid-SENTINEL-7c1f04";
 pub const CLIENT_SECRET: &str = "csec-SENTINEL-9b2e51";
 pub const REGION: &str = "us-east-1";
 
-pub const INSTALL_HINT: &str = "moto_server was not found on PATH. Install it with:\n    python3 -m pip install -r requirements-test.txt\n(or run ./scripts/test.sh, which installs everything the tests need)";
+/// The agent credentials as agentctl reads them from the environment.
+pub const AGENT_CREDENTIALS: [(&str, &str); 2] =
+    [("TF_VAR_client_id", CLIENT_ID), ("TF_VAR_client_secret", CLIENT_SECRET)];
+
+/// Access keys moto accepts (it accepts any).
+pub const TEST_KEYS: [(&str, &str); 2] = [("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")];
+
+const INSTALL_HINT: &str = "moto_server was not found on PATH. Install it with:\n    python3 -m pip install -r requirements-test.txt\n(or run ./scripts/test.sh, which installs everything the tests need)";
 
 fn find_on_path(exe: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(exe)).find(|p| p.is_file()))
@@ -28,16 +37,12 @@ pub struct Moto {
 }
 
 impl Moto {
-    pub fn start() -> Moto {
-        Moto::start_with_env(&[])
-    }
-
     /// A moto with extra environment variables (e.g. `PYTHONPATH` for a shim).
-    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
+    pub fn start(env: &[(&str, &str)]) -> Moto {
         let exe = find_on_path("moto_server").unwrap_or_else(|| panic!("{INSTALL_HINT}"));
         for _ in 0..5 {
             // The OS picks a free port; moto binds it right after (a rare race is retried).
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let port = free_port();
             let mut child = Command::new(&exe)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
@@ -82,6 +87,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     buf.starts_with("HTTP/").then_some(buf)
 }
 
+/// A finished agentctl run.
 pub struct Run {
     pub code: i32,
     pub stdout: String,
@@ -89,6 +95,19 @@ pub struct Run {
 }
 
 impl Run {
+    /// The run `out` came from; fails the test if a credential appears in its
+    /// output.
+    #[track_caller]
+    pub fn checked(out: Output) -> Run {
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert_no_secret(&run.all());
+        run
+    }
+
     pub fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
@@ -111,12 +130,12 @@ pub struct World {
 
 impl World {
     pub fn new(name: &str) -> World {
-        World { moto: Moto::start(), dir: tempfile::tempdir().unwrap(), name: name.to_owned(), proxy: None }
+        World::with_moto_env(name, &[])
     }
 
     /// A world whose moto gets extra environment variables.
     pub fn with_moto_env(name: &str, env: &[(&str, &str)]) -> World {
-        World { moto: Moto::start_with_env(env), dir: tempfile::tempdir().unwrap(), name: name.to_owned(), proxy: None }
+        World { moto: Moto::start(env), dir: tempfile::tempdir().unwrap(), name: name.to_owned(), proxy: None }
     }
 
     /// A world whose agentctl runs go through a faultproxy (in this process)
@@ -134,43 +153,20 @@ impl World {
         self.proxy.as_ref().map_or_else(|| self.moto.endpoint.clone(), |p| p.url())
     }
 
-    pub fn config_path(&self) -> PathBuf {
-        self.dir.path().join("terraform.tfvars")
-    }
-
     /// Writes the config: the common part plus `extra` lines.
     pub fn config(&self, extra: &str) {
         let text = format!(
             "name = \"{}\"\nregion = \"{REGION}\"\naccount_id = \"4f1c2a9e-7d3b-4c8e-9a61-2b5d8e0f3c17\"\nagent_id = \"a7e3c9d1-0b2f-4e6a-8c5d-9f1b3e7a2d40\"\nmatillion_region = \"eu1\"\n{extra}\n",
             self.name
         );
-        std::fs::write(self.config_path(), text).unwrap();
+        std::fs::write(self.dir.path().join("terraform.tfvars"), text).unwrap();
     }
 
-    /// The environment every agentctl run gets: hermetic, pointed at moto.
-    pub fn envs(&self) -> Vec<(String, String)> {
-        let d = self.dir.path().display();
-        [
-            ("PATH", std::env::var("PATH").unwrap_or_default()),
-            ("HOME", d.to_string()),
-            ("CI", "true".into()),
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_ENDPOINT_URL", self.endpoint()),
-            ("AWS_EC2_METADATA_DISABLED", "true".into()),
-            ("AWS_CONFIG_FILE", format!("{d}/no-aws-config")),
-            ("AWS_SHARED_CREDENTIALS_FILE", format!("{d}/no-aws-credentials")),
-            ("TF_VAR_client_id", CLIENT_ID.into()),
-            ("TF_VAR_client_secret", CLIENT_SECRET.into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
-    }
-
+    /// agentctl in the world's folder, hermetic (see `hermetic`), pointed at
+    /// moto (or the proxy) with test keys and the agent credentials.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentctl"));
-        cmd.current_dir(self.dir.path()).args(args).env_clear().envs(self.envs()).stdin(Stdio::null());
+        let mut cmd = hermetic(self.dir.path(), args);
+        cmd.env("AWS_ENDPOINT_URL", self.endpoint()).envs(TEST_KEYS).envs(AGENT_CREDENTIALS);
         cmd
     }
 
@@ -185,20 +181,11 @@ impl World {
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = self.command(args);
         cmd.envs(env.iter().copied());
-        let out: Output = cmd.output().expect("run agentctl");
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        assert_no_secret(&run.all());
-        run
+        Run::checked(cmd.output().expect("run agentctl"))
     }
 
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
+    /// SDK settings for the test's own calls, straight to moto (never through
+    /// the proxy).
     pub async fn sdk(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
@@ -209,6 +196,47 @@ impl World {
     }
 }
 
+/// agentctl in `dir` with nothing of this process's environment but PATH:
+/// HOME and the AWS config and credentials files inside `dir` (where there are
+/// none), no instance metadata, CI set (no colours, no spinners), stdin not a
+/// terminal. No endpoint and no keys: the caller adds them.
+fn hermetic(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_agentctl"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("CI", "true")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", dir.join("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("no-aws-credentials"))
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs agentctl in `dir` without moto: hermetic, no AWS keys, and
+/// AWS_ENDPOINT_URL on a closed loopback port, so any AWS call fails; `env`
+/// comes last and may set or replace any of it. Fails the test if a credential
+/// appears in the output.
+pub fn run_offline(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut cmd = hermetic(dir, args);
+    cmd.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{}", free_port())).envs(env.iter().copied());
+    Run::checked(cmd.output().expect("run agentctl"))
+}
+
+/// A loopback port nothing listens on (bound, then released): free for a
+/// server to take, refused to a client.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A runtime for a test's own SDK calls: `rt().block_on(async { ... })`.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// Fails the test if a credential appears in `text`.
 #[track_caller]
 pub fn assert_no_secret(text: &str) {
     assert!(!text.contains(CLIENT_ID), "client_id leaked:\n{text}");
@@ -219,10 +247,11 @@ pub fn assert_no_secret(text: &str) {
 pub const OWNERSHIP_TAG: &str = "agentctl:deployment";
 
 /// Everything of this deployment left in moto, per service, as "kind name"
-/// lines (a copy of stack.rs's `owned`, shared with the other test files).
+/// lines, sorted: resources tagged with its name, IAM roles, log groups,
+/// buckets and secrets named after it, its active cluster, its task definitions,
+/// and every SSM parameter (the lock among them).
 pub fn owned_resources(w: &World) -> Vec<String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(async {
+    rt().block_on(async {
         let cfg = w.sdk().await;
         let ec2 = aws_sdk_ec2::Client::new(&cfg);
         let tag_filter =
@@ -296,26 +325,169 @@ pub fn owned_resources(w: &World) -> Vec<String> {
     })
 }
 
-/// A VPC (`10.N.0.0/16`, DNS hostnames on) with a subnet in each of us-east-1a
-/// and us-east-1b (`10.N.1.0/24`, `10.N.2.0/24`), as a user's existing network.
-pub async fn create_network(ec2: &aws_sdk_ec2::Client, n: u8) -> (String, Vec<String>) {
-    let vpc = ec2.create_vpc().cidr_block(format!("10.{n}.0.0/16")).send().await.unwrap();
-    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
-    let on = aws_sdk_ec2::types::AttributeBooleanValue::builder().value(true).build();
-    ec2.modify_vpc_attribute().vpc_id(&vpc).enable_dns_hostnames(on).send().await.unwrap();
-    let mut subnets = Vec::new();
-    for (i, az) in [(1, "us-east-1a"), (2, "us-east-1b")] {
-        let s = ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(format!("10.{n}.{i}.0/24"))
-            .availability_zone(az)
+/// Where a network's own route table sends 0.0.0.0/0.
+#[derive(Clone, Copy, Debug)]
+pub enum DefaultRoute {
+    /// To an internet gateway attached to the VPC: public subnets.
+    InternetGateway,
+    /// To a NAT gateway in a subnet of its own (`10.N.100.0/24`): private
+    /// subnets with a way out.
+    Nat,
+    /// Nowhere: private subnets without a way out.
+    Nowhere,
+}
+
+/// A user's existing network, built in moto: a VPC `10.N.0.0/16` with DNS
+/// support and hostnames on, and its subnets (by default `10.N.1.0/24` in
+/// us-east-1a and `10.N.2.0/24` in us-east-1b), untagged and on the VPC's main
+/// route table unless told otherwise.
+pub struct Network {
+    n: u8,
+    subnets: Vec<(String, String)>,
+    name_prefix: Option<String>,
+    tags: Vec<(String, String)>,
+    default_route: Option<DefaultRoute>,
+    public_ip: bool,
+}
+
+/// The ids of what `Network::build` made.
+pub struct BuiltNetwork {
+    pub vpc: String,
+    /// In the order the subnets were given.
+    pub subnets: Vec<String>,
+}
+
+impl Network {
+    pub fn new(n: u8) -> Network {
+        Network {
+            n,
+            subnets: vec![
+                (format!("10.{n}.1.0/24"), "us-east-1a".into()),
+                (format!("10.{n}.2.0/24"), "us-east-1b".into()),
+            ],
+            name_prefix: None,
+            tags: Vec::new(),
+            default_route: None,
+            public_ip: false,
+        }
+    }
+
+    /// These subnets, as (CIDR, zone), instead of the default two.
+    pub fn subnets(mut self, subnets: &[(&str, &str)]) -> Network {
+        self.subnets = subnets.iter().map(|&(cidr, zone)| (cidr.into(), zone.into())).collect();
+        self
+    }
+
+    /// `Name` tags the way the reference Terraform module gives them:
+    /// `PREFIX-vpc`, `PREFIX-igw`, `PREFIX-public-route-table` (or
+    /// `-private-route-table` without an internet gateway), `PREFIX-ecs-subnet-I`
+    /// (I from 0, in the order given).
+    pub fn named(mut self, prefix: &str) -> Network {
+        self.name_prefix = Some(prefix.into());
+        self
+    }
+
+    /// A tag on everything the network is made of, besides `Name`.
+    pub fn tag(mut self, key: &str, value: &str) -> Network {
+        self.tags.push((key.into(), value.into()));
+        self
+    }
+
+    /// The subnets get a route table of their own whose 0.0.0.0/0 goes where
+    /// `route` says.
+    pub fn default_route(mut self, route: DefaultRoute) -> Network {
+        self.default_route = Some(route);
+        self
+    }
+
+    /// The subnets give what starts in them a public IP.
+    pub fn public_ip_on_launch(mut self) -> Network {
+        self.public_ip = true;
+        self
+    }
+
+    pub async fn build(self, ec2: &aws_sdk_ec2::Client) -> BuiltNetwork {
+        use aws_sdk_ec2::types::{AttributeBooleanValue, DomainType, ResourceType, Tag, TagSpecification};
+        let on = || AttributeBooleanValue::builder().value(true).build();
+        // The common tags, plus `Name` if the network is named; None if no tag at all.
+        let tags = |kind: ResourceType, name: &str| {
+            let mut tags: Vec<Tag> = self.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+            if let Some(prefix) = &self.name_prefix {
+                tags.push(Tag::builder().key("Name").value(format!("{prefix}-{name}")).build());
+            }
+            (!tags.is_empty())
+                .then(|| vec![TagSpecification::builder().resource_type(kind).set_tags(Some(tags)).build()])
+        };
+        let n = self.n;
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block(format!("10.{n}.0.0/16"))
+            .set_tag_specifications(tags(ResourceType::Vpc, "vpc"))
             .send()
             .await
             .unwrap();
-        subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_owned());
+        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+        ec2.modify_vpc_attribute().vpc_id(&vpc).enable_dns_support(on()).send().await.unwrap();
+        ec2.modify_vpc_attribute().vpc_id(&vpc).enable_dns_hostnames(on()).send().await.unwrap();
+        let mut subnets = Vec::new();
+        for (i, (cidr, zone)) in self.subnets.iter().enumerate() {
+            let s = ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(cidr)
+                .availability_zone(zone)
+                .set_tag_specifications(tags(ResourceType::Subnet, &format!("ecs-subnet-{i}")))
+                .send()
+                .await
+                .unwrap();
+            let s = s.subnet().unwrap().subnet_id().unwrap().to_owned();
+            if self.public_ip {
+                ec2.modify_subnet_attribute().subnet_id(&s).map_public_ip_on_launch(on()).send().await.unwrap();
+            }
+            subnets.push(s);
+        }
+        let Some(route) = self.default_route else { return BuiltNetwork { vpc, subnets } };
+        let table_name = match route {
+            DefaultRoute::InternetGateway => "public-route-table",
+            DefaultRoute::Nat | DefaultRoute::Nowhere => "private-route-table",
+        };
+        let table = ec2
+            .create_route_table()
+            .vpc_id(&vpc)
+            .set_tag_specifications(tags(ResourceType::RouteTable, table_name))
+            .send()
+            .await
+            .unwrap();
+        let table = table.route_table().unwrap().route_table_id().unwrap().to_owned();
+        for s in &subnets {
+            ec2.associate_route_table().route_table_id(&table).subnet_id(s).send().await.unwrap();
+        }
+        let out = ec2.create_route().route_table_id(&table).destination_cidr_block("0.0.0.0/0");
+        match route {
+            DefaultRoute::InternetGateway => {
+                let igw = ec2
+                    .create_internet_gateway()
+                    .set_tag_specifications(tags(ResourceType::InternetGateway, "igw"))
+                    .send()
+                    .await
+                    .unwrap();
+                let igw = igw.internet_gateway().unwrap().internet_gateway_id().unwrap().to_owned();
+                ec2.attach_internet_gateway().internet_gateway_id(&igw).vpc_id(&vpc).send().await.unwrap();
+                out.gateway_id(igw).send().await.unwrap();
+            }
+            DefaultRoute::Nat => {
+                let public =
+                    ec2.create_subnet().vpc_id(&vpc).cidr_block(format!("10.{n}.100.0/24")).send().await.unwrap();
+                let public = public.subnet().unwrap().subnet_id().unwrap().to_owned();
+                let eip = ec2.allocate_address().domain(DomainType::Vpc).send().await.unwrap();
+                let eip = eip.allocation_id().unwrap().to_owned();
+                let nat = ec2.create_nat_gateway().subnet_id(&public).allocation_id(eip).send().await.unwrap();
+                out.nat_gateway_id(nat.nat_gateway().unwrap().nat_gateway_id().unwrap()).send().await.unwrap();
+            }
+            DefaultRoute::Nowhere => {}
+        }
+        BuiltNetwork { vpc, subnets }
     }
-    (vpc, subnets)
 }
 
 /// The body of a plain GET to the test's moto, for answers the SDK cannot parse
