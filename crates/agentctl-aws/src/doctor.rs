@@ -8,6 +8,7 @@ use agentctl_core::doctor::{
     Simulation, Status, SubnetFacts, VpcEndpointFacts, VpcFacts, FARGATE_ON_DEMAND_VCPU_QUOTA_CODE,
 };
 use agentctl_core::model::{addr, Stack};
+use agentctl_core::names::Names;
 use aws_sdk_ec2::types::{Filter, RouteTable};
 
 use crate::error::{sdk, Error};
@@ -121,10 +122,12 @@ async fn network(aws: &Aws, vpc_id: &str, subnet_ids: &[String], sg_ids: &[Strin
                         .collect()
                 })
             });
-            let mut cidr_blocks: Vec<String> =
-                v.cidr_block_association_set().iter().filter_map(|c| c.cidr_block().map(str::to_owned)).collect();
-            if cidr_blocks.is_empty() {
-                cidr_blocks.extend(v.cidr_block().map(str::to_owned));
+            // The primary block first: new subnets are carved from it.
+            let mut cidr_blocks: Vec<String> = v.cidr_block().map(str::to_owned).into_iter().collect();
+            for block in v.cidr_block_association_set().iter().filter_map(|c| c.cidr_block()) {
+                if !cidr_blocks.iter().any(|b| b == block) {
+                    cidr_blocks.push(block.to_owned());
+                }
             }
             Some(VpcFacts {
                 id,
@@ -135,6 +138,7 @@ async fn network(aws: &Aws, vpc_id: &str, subnet_ids: &[String], sg_ids: &[Strin
                     .and_then(|a| a.enable_dns_hostnames().and_then(|b| b.value()))
                     .unwrap_or(false),
                 dns_servers,
+                subnets: vec![],
             })
         }
     };
@@ -276,10 +280,14 @@ pub async fn facts(aws: &Aws, config: &Config) -> Result<DoctorFacts, Error> {
     };
     let (network, quota, image, access) = tokio::join!(
         async {
-            match &existing {
-                Some((vpc, subnets)) => network(aws, vpc, subnets, &sg_ids).await.map(Some),
-                None => Ok(None),
+            let Some((vpc, subnets)) = &existing else { return Ok(None) };
+            let mut facts = network(aws, vpc, subnets, &sg_ids).await?;
+            // New subnets in it: where there is room.
+            if let (Some(v), NetworkConfig::ExistingVpc { .. }) = (facts.vpc.as_mut(), &config.network) {
+                let names = Names::of_config(config, Some(&aws.account_id));
+                v.subnets = crate::adapters::ec2::room_in_vpc(aws, vpc, &names).await?.1;
             }
+            Ok(Some(facts))
         },
         fargate_quota(aws),
         crate::registry::lookup(aws, &config.image_url),

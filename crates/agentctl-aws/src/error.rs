@@ -34,6 +34,10 @@ pub enum Error {
     #[error("{0}")]
     NotDeployed(String),
 
+    /// The config does not fit what AWS holds; found before any change.
+    #[error("{message}")]
+    Input { message: String, help: String },
+
     #[error("interrupted: stopped launching new operations; in-flight ones finished")]
     Interrupted,
 
@@ -275,6 +279,7 @@ impl Error {
                 errors.join("\n")
             ),
             Error::Interrupted => "run the same command again to finish".into(),
+            Error::Input { help, .. } => help.clone(),
             Error::NotDeployed(_) => "run `agentctl apply` first (or check --region and -c)".into(),
             _ => return None,
         })

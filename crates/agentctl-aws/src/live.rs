@@ -1,6 +1,8 @@
 //! Reads what AWS holds for a deployment into the core's `Live` state, and turns
 //! it into plans for apply and destroy.
 
+use agentctl_core::cidr;
+use agentctl_core::config::{Config, NetworkConfig};
 use agentctl_core::model::{Context, Stack};
 use agentctl_core::plan::{self, Action, Foreign, Live, Plan, ResourceChange};
 
@@ -11,12 +13,38 @@ use crate::error::Error;
 use crate::Aws;
 
 impl Aws {
+    /// What every stack of this account needs: its id and zones.
     pub fn context(&self) -> Context {
         Context {
             aws_account_id: Some(self.account_id.clone()),
             availability_zones: Some(self.availability_zones.clone()),
+            subnet_cidr_blocks: None,
         }
     }
+}
+
+/// The context a plan of `config` needs: the account's and, when new subnets go
+/// in an existing VPC wherever there is room, where that is (read from the VPC,
+/// before any change). No room, or no such VPC, is the config's error.
+pub async fn plan_context(aws: &Aws, config: &Config) -> Result<Context, Error> {
+    let mut ctx = aws.context();
+    let NetworkConfig::ExistingVpc { vpc_id, cidr_block: None, .. } = &config.network else {
+        return Ok(ctx);
+    };
+    let names = Names::of_config(config, Some(&aws.account_id));
+    let (vpc_cidr, found) = match adapters::ec2::room_in_vpc(aws, vpc_id, &names).await {
+        Err(Error::Aws(e)) if e.meaning == crate::Meaning::NotFound => {
+            return Err(Error::Input {
+                message: format!("`vpc_id`: there is no VPC {vpc_id} in {}", config.region),
+                help: "check `vpc_id` and `region` (aws ec2 describe-vpcs lists the VPCs)".into(),
+            })
+        }
+        other => other?,
+    };
+    let ranges = cidr::subnet_ranges(&vpc_cidr, &found)
+        .map_err(|why| Error::Input { message: format!("VPC {vpc_id}: {why}"), help: cidr::NO_ROOM_HELP.into() })?;
+    ctx.subnet_cidr_blocks = Some(ranges);
+    Ok(ctx)
 }
 
 /// Every resource under this deployment's names, read concurrently: resources in

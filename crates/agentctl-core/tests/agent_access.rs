@@ -17,7 +17,7 @@ const REGION: &str = "eu-west-1";
 
 fn stack_of(vars: &[(&str, &str)]) -> Stack {
     let loaded = load_ok(&tfvars(&[&[("name", "\"acme\"")], vars].concat()));
-    build(&loaded.config, &Context { aws_account_id: Some(ACCOUNT.into()), availability_zones: None })
+    build(&loaded.config, &Context { aws_account_id: Some(ACCOUNT.into()), ..Context::default() })
 }
 
 /// The task role's inline policies (managed ones are AWS's to evaluate).

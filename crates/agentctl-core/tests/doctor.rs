@@ -3,6 +3,7 @@
 
 mod common;
 
+use agentctl_core::cidr::FoundSubnet;
 use agentctl_core::config::Config;
 use agentctl_core::doctor::*;
 use common::*;
@@ -83,6 +84,7 @@ fn vpc() -> VpcFacts {
         dns_support: true,
         dns_hostnames: true,
         dns_servers: Some(vec!["AmazonProvidedDNS".into()]),
+        subnets: vec![],
     }
 }
 
@@ -593,6 +595,30 @@ fn networks_agentctl_creates() {
         "{subnets:#?}"
     );
     assert!(fix(subnets).starts_with("set cidr_block to a free range inside vpc-0123abcd (10.0.0.0/16)"));
+
+    // Without `cidr_block`: the VPC's first free ranges, or why there are none.
+    let free = load_ok(&tfvars(&[("use_existing_vpc", "true"), ("vpc_id", "\"vpc-0123abcd\"")])).config;
+    let taken = |cidrs: &[&str]| {
+        let mut net = network(nat_table());
+        net.subnets.clear();
+        let vpc = net.vpc.as_mut().unwrap();
+        vpc.subnets = cidrs.iter().map(|c| FoundSubnet { cidr: (*c).into(), ours: None }).collect();
+        evaluate(&free, &facts(&free, net))
+    };
+    let list = taken(&["10.0.0.0/24", "10.0.2.0/23"]);
+    let subnets = check(&list, ids::SUBNETS);
+    assert_eq!(subnets.status, Status::Pass, "{subnets:#?}");
+    assert!(evidence(subnets).contains("(10.0.1.0/24 and 10.0.4.0/24)"), "{subnets:#?}");
+    let list = taken(&["10.0.0.0/17", "10.0.128.0/17"]);
+    let subnets = check(&list, ids::SUBNETS);
+    assert_eq!(subnets.status, Status::Fail);
+    assert!(
+        evidence(subnets).contains(
+            "vpc-0123abcd: 10.0.0.0/16 has no room for two /24 subnets; its subnets take 10.0.0.0/17, 10.0.128.0/17"
+        ),
+        "{subnets:#?}"
+    );
+    assert!(fix(subnets).contains("set `cidr_block` to a free range"));
 }
 
 #[test]

@@ -22,8 +22,14 @@ use common::*;
 use serde_json::{json, Value};
 
 const AWS_ACCOUNT: &str = "123456789012";
-const FIXTURES: [&str; 5] =
-    ["new-vpc.tfvars", "existing-vpc.tfvars", "existing-all.tfvars", "scaling.tfvars", "hardened.tfvars"];
+const FIXTURES: [&str; 6] = [
+    "new-vpc.tfvars",
+    "existing-vpc.tfvars",
+    "existing-vpc-free-ranges.tfvars",
+    "existing-all.tfvars",
+    "scaling.tfvars",
+    "hardened.tfvars",
+];
 
 fn stack_with(text: &str, env: &Env, ctx: &Context) -> Stack {
     build(&load_ok_env(text, env).config, ctx)
@@ -41,6 +47,7 @@ fn with_account(fixture_file: &str) -> Stack {
         &Context {
             aws_account_id: Some(AWS_ACCOUNT.into()),
             availability_zones: Some(vec!["us-east-1a".into(), "us-east-1b".into()]),
+            ..Context::default()
         },
     )
 }
@@ -137,6 +144,25 @@ fn credentials_are_sensitive_variables_without_default() {
         assert_eq!(v["type"], "string", "{name}");
         assert!(v.get("default").is_none(), "{name} must have no default");
     }
+}
+
+#[test]
+fn free_subnet_ranges_are_a_variable_the_plan_fills_in() {
+    let docs = terraform(&offline("existing-vpc-free-ranges.tfvars"));
+    let r = &docs["main.tf.json"]["resource"]["aws_subnet"];
+    assert_eq!(r["a"]["cidr_block"], "${var.subnet_cidr_blocks[0]}");
+    assert_eq!(r["b"]["cidr_block"], "${var.subnet_cidr_blocks[1]}");
+    let var = &docs["variables.tf.json"]["variable"]["subnet_cidr_blocks"];
+    assert_eq!(var["type"], "list(string)");
+    assert!(var.get("default").is_none() && var["description"].as_str().unwrap().contains("agentctl plan"));
+    assert_eq!(var["validation"][0]["condition"], "${length(var.subnet_cidr_blocks) == 2}");
+    // Ranges the plan read are literal; no variable then.
+    let mut ctx =
+        Context { subnet_cidr_blocks: Some(["10.0.1.0/24".into(), "10.0.4.0/24".into()]), ..Context::default() };
+    ctx.aws_account_id = Some(AWS_ACCOUNT.into());
+    let docs = terraform(&stack_with(&fixture("existing-vpc-free-ranges.tfvars"), &env_with_creds(), &ctx));
+    assert_eq!(docs["main.tf.json"]["resource"]["aws_subnet"]["b"]["cidr_block"], "10.0.4.0/24");
+    assert!(docs["variables.tf.json"]["variable"].get("subnet_cidr_blocks").is_none());
 }
 
 /// The name a model resource has in its Terraform block, with references to the
@@ -266,6 +292,10 @@ fn references_instead_of_literal_ids_and_arns() {
                         }
                         None => expr,
                     };
+                    // `var.subnet_cidr_blocks[0]`, `length(var.subnet_cidr_blocks) == 2`
+                    let expr =
+                        expr.strip_prefix("length(").and_then(|e| e.split_once(')')).map_or(expr.as_str(), |e| e.0);
+                    let expr = expr.split_once('[').map_or(expr, |e| e.0);
                     let parts: Vec<&str> = expr.split('.').collect();
                     let ok = match parts.as_slice() {
                         ["var", name] => variables.contains_key(*name),

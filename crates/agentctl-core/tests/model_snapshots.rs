@@ -14,7 +14,7 @@ const AWS_ACCOUNT: &str = "123456789012";
 /// The account and the zones AWS would report for the config's region.
 fn ctx_for(c: &Config) -> Context {
     let zones = ["a", "b", "c"].iter().map(|z| format!("{}{z}", c.region)).collect();
-    Context { aws_account_id: Some(AWS_ACCOUNT.into()), availability_zones: Some(zones) }
+    Context { aws_account_id: Some(AWS_ACCOUNT.into()), availability_zones: Some(zones), ..Context::default() }
 }
 
 fn config(fixture_file: &str) -> Config {

@@ -16,7 +16,10 @@ const AWS_ACCOUNT: &str = "123456789012";
 fn stack(fixture_file: &str) -> Stack {
     let loaded = load_ok(&fixture(fixture_file));
     let zones = ["a", "b"].iter().map(|z| format!("{}{z}", loaded.config.region)).collect();
-    build(&loaded.config, &Context { aws_account_id: Some(AWS_ACCOUNT.into()), availability_zones: Some(zones) })
+    build(
+        &loaded.config,
+        &Context { aws_account_id: Some(AWS_ACCOUNT.into()), availability_zones: Some(zones), ..Context::default() },
+    )
 }
 
 fn text(plan: &Plan, verbose: bool) -> String {

@@ -55,6 +55,7 @@ fn secrets_never_appear_in_plans_or_debug_output() {
             Context {
                 aws_account_id: Some("123456789012".into()),
                 availability_zones: Some(vec!["us-east-1a".into(), "us-east-1b".into()]),
+                ..Context::default()
             },
         ] {
             let stack = build(&loaded.config, &ctx);

@@ -62,6 +62,7 @@ impl From<agentctl_aws::Error> for Failure {
             E::Locked { .. } => Code::Locked,
             E::Foreign(_) => Code::Ownership,
             E::Interrupted => Code::Aborted,
+            E::Input { .. } => Code::InvalidInput,
             _ => Code::Failure,
         };
         Failure { code, message: e.to_string(), help: e.help(), causes: e.causes() }

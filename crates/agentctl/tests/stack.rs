@@ -103,6 +103,67 @@ fn existing_vpc_with_new_subnets_leaves_the_vpc_alone() {
 }
 
 #[test]
+fn new_subnets_in_an_existing_vpc_go_in_its_first_free_ranges_and_stay_there() {
+    let w = World::new("room");
+    let ec2 = || async { aws_sdk_ec2::Client::new(&w.sdk().await) };
+    let (vpc, theirs) = rt().block_on(async {
+        let net = support::Network::new(0).subnets(&[("10.0.0.0/24", "us-east-1a"), ("10.0.2.0/23", "us-east-1b")]);
+        let support::BuiltNetwork { vpc, subnets } = net.build(&ec2().await).await;
+        (vpc, subnets)
+    });
+    w.config(&format!("use_existing_vpc = true\nvpc_id = \"{vpc}\""));
+    let plan = w.run(&["plan", "-o", "json"]);
+    plan.expect_code(0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let range = |key: &str| {
+        let r = plan["resources"].as_array().unwrap().iter().find(|r| r["address"] == key).unwrap();
+        r["attributes"]["cidr_block"].as_str().unwrap().to_owned()
+    };
+    assert_eq!([range("subnet.a"), range("subnet.b")], ["10.0.1.0/24", "10.0.4.0/24"]);
+    apply(&w);
+    no_changes(&w);
+    // A lower range frees up: ours keep theirs (a new pick would replace them).
+    rt().block_on(async { ec2().await.delete_subnet().subnet_id(&theirs[0]).send().await.unwrap() });
+    no_changes(&w);
+    let doctor = w.run(&["doctor"]);
+    assert!(doctor.stdout.contains("(10.0.1.0/24 and 10.0.4.0/24)"), "{}", doctor.stdout);
+    w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
+    assert_eq!(owned(&w), Vec::<String>::new());
+
+    // A VPC without room for two /24s: refused before any change, saying what is taken.
+    let full = rt().block_on(async {
+        let taken =
+            ["10.1.0.0/17", "10.1.128.0/18", "10.1.192.0/19", "10.1.224.0/20", "10.1.240.0/21", "10.1.248.0/22"];
+        let mut net: Vec<(&str, &str)> = taken.iter().map(|c| (*c, "us-east-1a")).collect();
+        net.extend([("10.1.252.0/23", "us-east-1b"), ("10.1.254.0/24", "us-east-1b")]);
+        support::Network::new(1).subnets(&net).build(&ec2().await).await.vpc
+    });
+    w.config(&format!("use_existing_vpc = true\nvpc_id = \"{full}\""));
+    for args in [&["plan"][..], &["apply", "--yes"]] {
+        let refused = w.run(args);
+        refused.expect_code(3);
+        assert!(
+            refused.stderr.contains(&format!(
+                "VPC {full}: 10.1.0.0/16 has no room for two /24 subnets; its subnets take 10.1.0.0/17, 10.1.128.0/18"
+            )),
+            "{}",
+            refused.stderr
+        );
+        assert!(refused.stderr.contains("set `cidr_block` to a free range"), "{}", refused.stderr);
+    }
+    assert_eq!(owned(&w), Vec::<String>::new(), "nothing may be created, and the lock is gone");
+    // No such VPC: the config's error too.
+    w.config("use_existing_vpc = true\nvpc_id = \"vpc-0123456789abcdef0\"");
+    let missing = w.run(&["plan"]);
+    missing.expect_code(3);
+    assert!(
+        missing.stderr.contains("`vpc_id`: there is no VPC vpc-0123456789abcdef0 in us-east-1"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
 fn everything_existing_is_used_and_never_touched() {
     let w = World::new("exall");
     let (vpc, subnets, sg) = rt().block_on(async {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use agentctl_core::cidr::FoundSubnet;
 use agentctl_core::model::{
     addr, Address, EgressRule, FlowLogSpec, InternetGatewaySpec, Resource, Route, RouteTableSpec, SecurityGroupSpec,
     Spec, SubnetSpec, VpcSpec,
@@ -301,6 +302,33 @@ impl Adapter for InternetGatewaySpec {
         }
         aws.ec2.delete_internet_gateway().internet_gateway_id(id).send().await.map(|_| ()).map_err(sdk(&what))
     }
+}
+
+/// An existing VPC's primary CIDR and every subnet in it, the deployment's two
+/// marked (by Name and ownership tag): where new subnets can go.
+pub async fn room_in_vpc(aws: &Aws, vpc_id: &str, names: &Names) -> Result<(String, Vec<FoundSubnet>), Error> {
+    let (vpcs, subnets) = tokio::join!(
+        aws.ec2.describe_vpcs().vpc_ids(vpc_id).send(),
+        aws.ec2.describe_subnets().filters(filter("vpc-id", &[vpc_id])).into_paginator().items().send().try_collect(),
+    );
+    let reading = format!("reading VPC {vpc_id}");
+    let vpc_cidr = vpcs.map_err(sdk(&reading))?.vpcs().first().and_then(|v| v.cidr_block()).map(str::to_owned);
+    let Some(vpc_cidr) = vpc_cidr else {
+        return Err(Error::Aws(ApiError::new(reading, "InvalidVpcID.NotFound", format!("no VPC {vpc_id} here"))));
+    };
+    let ours = |s: &aws_sdk_ec2::types::Subnet| {
+        let tags = tags_of(s.tags());
+        if tags.get(agentctl_core::model::OWNERSHIP_TAG) != Some(&names.deployment) {
+            return None;
+        }
+        [&names.subnet_a, &names.subnet_b].iter().position(|n| tags.get("Name") == Some(n))
+    };
+    let found = subnets
+        .map_err(sdk(format!("reading the subnets of VPC {vpc_id}")))?
+        .iter()
+        .map(|s| FoundSubnet { cidr: s.cidr_block().unwrap_or_default().to_owned(), ours: ours(s) })
+        .collect();
+    Ok((vpc_cidr, found))
 }
 
 impl Adapter for SubnetSpec {

@@ -6,7 +6,7 @@
 
 pub mod autoscaling;
 pub mod cloudwatch;
-mod ec2;
+pub(crate) mod ec2;
 pub(crate) mod ecs;
 pub(crate) mod iam;
 mod logs;

@@ -199,8 +199,9 @@ pub struct Alarms {
 pub enum NetworkConfig {
     /// agentctl creates the VPC, IGW, route table, two subnets.
     New { cidr_block: String, security_group: SecurityGroupConfig },
-    /// Existing VPC; agentctl creates two subnets in it (carved from `cidr_block`).
-    ExistingVpc { vpc_id: String, cidr_block: String, security_group: SecurityGroupConfig },
+    /// Existing VPC; agentctl creates two subnets in it, carved from
+    /// `cidr_block` when given, else in the first free ranges of the VPC.
+    ExistingVpc { vpc_id: String, cidr_block: Option<String>, security_group: SecurityGroupConfig },
     /// Existing VPC and subnets.
     Existing { vpc_id: String, subnet_ids: Vec<String>, security_group: SecurityGroupConfig },
 }

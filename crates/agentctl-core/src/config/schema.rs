@@ -80,7 +80,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable { name: "client_secret", ty: Ty::String, default: None, sensitive: true, description: "Agent OAuth client secret (sensitive). Prefer TF_VAR_client_secret." },
     var("use_existing_vpc", Ty::Bool, Some("false"), "Deploy into vpc_id instead of creating a VPC."),
     var("vpc_id", Ty::String, Some("null"), "Existing VPC id; requires use_existing_vpc = true."),
-    var("cidr_block", Ty::String, Some("\"10.0.0.0/16\""), "CIDR of the VPC agentctl creates; new subnets are carved from it."),
+    var("cidr_block", Ty::String, Some("\"10.0.0.0/16\""), "CIDR of the VPC agentctl creates; new subnets are carved from it (in an existing VPC, unset means its first free ranges)."),
     var("use_existing_subnet", Ty::Bool, Some("false"), "Run tasks in subnet_ids instead of creating two subnets."),
     var("subnet_ids", Ty::ListOfString, Some("[]"), "Existing subnet ids; requires use_existing_subnet = true."),
     var("use_existing_security_group", Ty::Bool, Some("false"), "Attach security_group_ids instead of creating one."),

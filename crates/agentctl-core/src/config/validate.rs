@@ -950,19 +950,11 @@ fn check_network(r: &mut Reader, n: NetworkInput, assign_public_ip: bool) -> Opt
                 .help("list subnets in at least two Availability Zones"),
         );
     }
-    // New subnets in someone's VPC must be carved from a free range of it: the
-    // default 10.0.0.0/16 is almost never right there.
-    if n.use_existing_vpc && !n.use_existing_subnet && !cidr_given {
-        let span = r.span("use_existing_vpc");
-        r.diags.push(
-            Diagnostic::warning("agentctl creates two subnets in the existing VPC from `cidr_block`, which is not set: the default 10.0.0.0/16 must be a free range of that VPC")
-                .at(span)
-                .label("new subnets need a free range")
-                .help("set `cidr_block` to a free block inside the VPC (two subnets are carved from its start); `agentctl doctor` checks it against the VPC"),
-        );
-    }
+    // New subnets in someone's VPC go where there is room (agentctl reads the
+    // VPC, as the reference module does) unless `cidr_block` says where.
+    let picks_ranges = n.use_existing_vpc && !cidr_given;
     let creates_subnets = !n.use_existing_subnet;
-    if creates_subnets {
+    if creates_subnets && !picks_ranges {
         if let Err(why) = crate::cidr::Cidr::parse(&n.cidr_block).and_then(|c| c.subnets_for_agent().map(|_| ())) {
             r.error(
                 "cidr_block",
@@ -992,7 +984,11 @@ fn check_network(r: &mut Reader, n: NetworkInput, assign_public_ip: bool) -> Opt
     };
     Some(match (n.use_existing_vpc, n.use_existing_subnet) {
         (false, _) => NetworkConfig::New { cidr_block: n.cidr_block, security_group },
-        (true, false) => NetworkConfig::ExistingVpc { vpc_id: n.vpc_id?, cidr_block: n.cidr_block, security_group },
+        (true, false) => NetworkConfig::ExistingVpc {
+            vpc_id: n.vpc_id?,
+            cidr_block: cidr_given.then_some(n.cidr_block),
+            security_group,
+        },
         (true, true) => NetworkConfig::Existing {
             vpc_id: n.vpc_id?,
             subnet_ids: n.subnet_ids.into_iter().map(|(id, _)| id).collect(),

@@ -237,13 +237,24 @@ pub struct NetworkFacts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VpcFacts {
     pub id: String,
-    /// Primary and secondary IPv4 blocks.
+    /// The primary IPv4 block, then any secondary ones.
     pub cidr_blocks: Vec<String>,
     pub dns_support: bool,
     pub dns_hostnames: bool,
     /// `domain-name-servers` of the VPC's DHCP options, e.g. `["AmazonProvidedDNS"]`;
     /// `None` when not read.
     pub dns_servers: Option<Vec<String>>,
+    /// Every subnet of the VPC, for where new subnets can go.
+    #[serde(default)]
+    pub subnets: Vec<crate::cidr::FoundSubnet>,
+}
+
+impl VpcFacts {
+    /// Where apply puts new subnets when the config leaves it to agentctl: the
+    /// first free ranges of the primary block, or the ones ours already have.
+    pub fn free_subnet_ranges(&self) -> Result<[String; 2], String> {
+        crate::cidr::subnet_ranges(self.cidr_blocks.first().map_or("", String::as_str), &self.subnets)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -407,7 +418,7 @@ pub fn evaluate(config: &Config, facts: &DoctorFacts) -> Checklist {
         Credentials::Valid { account, .. } => Some(account.clone()),
         _ => None,
     };
-    let ctx = model::Context { aws_account_id: account, availability_zones: None };
+    let ctx = model::Context { aws_account_id: account, ..model::Context::default() };
     checks.extend(access::checks(config, &ctx, &facts.access));
     Checklist { checks }
 }
@@ -527,8 +538,11 @@ pub fn check_network(config: &Config, facts: &DoctorFacts, max_percent: u32) -> 
                     .with(format!("agentctl creates two subnets from {cidr_block} in {region}a and {region}b")),
             );
         }
-        (NetworkConfig::ExistingVpc { vpc_id, cidr_block, .. }, n) => {
+        (NetworkConfig::ExistingVpc { vpc_id, cidr_block: Some(cidr_block), .. }, n) => {
             out.push(check_new_subnets_fit(vpc_id, cidr_block, region, n.and_then(|n| n.vpc.as_ref())));
+        }
+        (NetworkConfig::ExistingVpc { vpc_id, cidr_block: None, .. }, n) => {
+            out.push(check_room_for_subnets(vpc_id, region, n.and_then(|n| n.vpc.as_ref())));
         }
         (NetworkConfig::Existing { .. }, None) => {
             out.push(Check::not_checked(ids::SUBNETS, net_title(ids::SUBNETS), not_gathered));
@@ -616,9 +630,21 @@ fn on_off(b: bool) -> &'static str {
     }
 }
 
-fn cidr_contains(block: &Cidr, inner: &Cidr) -> bool {
-    let mask = if block.prefix == 0 { 0 } else { u32::MAX << (32 - block.prefix) };
-    inner.prefix >= block.prefix && u32::from(inner.addr) & mask == u32::from(block.addr)
+/// Existing VPC, new subnets where there is room: the ranges plan will show.
+fn check_room_for_subnets(vpc_id: &str, region: &str, vpc: Option<&VpcFacts>) -> Check {
+    let title = net_title(ids::SUBNETS);
+    let Some(vpc) = vpc else {
+        return Check::new(ids::SUBNETS, title, Status::Pass)
+            .with(format!("agentctl creates two subnets in the first free ranges of {vpc_id} (plan shows them)"));
+    };
+    match vpc.free_subnet_ranges() {
+        Ok([a, b]) => Check::new(ids::SUBNETS, title, Status::Pass).with(format!(
+            "agentctl creates two subnets ({a} and {b}) in {region} zones of {vpc_id}, in its first free ranges"
+        )),
+        Err(why) => Check::new(ids::SUBNETS, title, Status::Fail)
+            .with(format!("{vpc_id}: {why}"))
+            .fix(crate::cidr::NO_ROOM_HELP),
+    }
 }
 
 /// Existing VPC, new subnets: they must fit inside one of the VPC's blocks.
@@ -634,7 +660,7 @@ fn check_new_subnets_fit(vpc_id: &str, cidr_block: &str, region: &str, vpc: Opti
         return Check::new(ids::SUBNETS, title, Status::Pass).with(base);
     };
     let blocks: Vec<Cidr> = vpc.cidr_blocks.iter().filter_map(|b| Cidr::parse(b).ok()).collect();
-    let fits = subnets.as_ref().is_ok_and(|s| s.iter().all(|sub| blocks.iter().any(|b| cidr_contains(b, sub))));
+    let fits = subnets.as_ref().is_ok_and(|s| s.iter().all(|sub| blocks.iter().any(|b| b.contains(sub))));
     if fits {
         Check::new(ids::SUBNETS, title, Status::Pass).with(base)
     } else {
@@ -1389,14 +1415,6 @@ mod tests {
         assert!(!allows(&rule("tcp", Some((80, 80)), "0.0.0.0/0"), "tcp", 443));
         assert!(!allows(&rule("udp", Some((53, 53)), "0.0.0.0/0"), "tcp", 53));
         assert!(allows(&rule("17", Some((53, 53)), "10.0.0.2/32"), "udp", 53));
-    }
-
-    #[test]
-    fn cidr_containment() {
-        let p = |s: &str| Cidr::parse(s).unwrap();
-        assert!(cidr_contains(&p("10.0.0.0/16"), &p("10.0.1.0/24")));
-        assert!(!cidr_contains(&p("10.0.0.0/16"), &p("10.1.0.0/24")));
-        assert!(!cidr_contains(&p("10.0.0.0/24"), &p("10.0.0.0/16")));
     }
 
     #[test]

@@ -70,6 +70,10 @@ pub const AWS_PROVIDER_VERSION: &str = ">= 5.0, < 7.0";
 const ACCOUNT_REF: &str = "${data.aws_caller_identity.current.account_id}";
 /// The region's Availability Zones, filtered as agentctl reads them.
 const ZONES_REF: &str = "data.aws_availability_zones.available";
+/// The ranges of new subnets in an existing VPC, when the config leaves them to
+/// agentctl: Terraform cannot keep a pick from what exists stable, so the user
+/// gives the ones `agentctl plan` shows.
+const SUBNET_RANGES_VAR: &str = "var.subnet_cidr_blocks";
 
 /// The Terraform resource type that builds a model resource of this kind.
 pub fn resource_type(kind: Kind) -> &'static str {
@@ -111,6 +115,7 @@ pub fn terraform(stack: &Stack) -> BTreeMap<String, Value> {
     if used(ACCOUNT_REF) {
         data.insert("aws_caller_identity".into(), json!({"current": {}}));
     }
+    let subnet_ranges_variable = used(SUBNET_RANGES_VAR);
     if used(ZONES_REF) {
         data.insert(
             "aws_availability_zones".into(),
@@ -146,7 +151,7 @@ pub fn terraform(stack: &Stack) -> BTreeMap<String, Value> {
 
     BTreeMap::from([
         ("main.tf.json".to_owned(), Value::Object(main)),
-        ("variables.tf.json".to_owned(), variables()),
+        ("variables.tf.json".to_owned(), variables(subnet_ranges_variable)),
         ("outputs.tf.json".to_owned(), outputs),
     ])
 }
@@ -177,7 +182,7 @@ pub fn write_terraform(stack: &Stack, dir: &std::path::Path) -> std::io::Result<
     Ok(written)
 }
 
-fn variables() -> Value {
+fn variables(subnet_ranges: bool) -> Value {
     let var = |description: &str| {
         json!({
             "type": "string",
@@ -186,14 +191,22 @@ fn variables() -> Value {
             "nullable": false
         })
     };
-    json!({
-        "variable": {
-            "client_id": var("Matillion agent OAuth client id. Set it with TF_VAR_client_id; never commit it."),
-            "client_secret": var(
-                "Matillion agent OAuth client secret. Set it with TF_VAR_client_secret; never commit it."
-            )
-        }
-    })
+    let mut vars = json!({
+        "client_id": var("Matillion agent OAuth client id. Set it with TF_VAR_client_id; never commit it."),
+        "client_secret": var("Matillion agent OAuth client secret. Set it with TF_VAR_client_secret; never commit it."),
+    });
+    if subnet_ranges {
+        vars["subnet_cidr_blocks"] = json!({
+            "type": "list(string)",
+            "description": "The ranges of the agent's two new subnets in the existing VPC: the free ones `agentctl plan` shows.",
+            "nullable": false,
+            "validation": [{
+                "condition": "${length(var.subnet_cidr_blocks) == 2}",
+                "error_message": "Give two CIDR blocks, one per subnet."
+            }]
+        });
+    }
+    json!({ "variable": vars })
 }
 
 fn outputs(stack: &Stack, refs: &Refs) -> Value {
@@ -323,7 +336,7 @@ impl Refs {
                 continue;
             }
             if rest.starts_with("${") {
-                if let Some((reference, len)) = self.model_reference(rest).or_else(|| zone_reference(rest)) {
+                if let Some((reference, len)) = self.model_reference(rest).or_else(|| aws_reference(rest)) {
                     out.push_str(&reference);
                     i += len;
                 } else {
@@ -383,16 +396,22 @@ impl Refs {
     }
 }
 
-/// `${aws.availability_zones[N]}` (a zone the model picks once it knows the
-/// account's zones) as the same pick in Terraform: the N-th of the region's
-/// available zones, sorted, as agentctl reads them.
-fn zone_reference(rest: &str) -> Option<(String, usize)> {
-    let after = rest.strip_prefix("${aws.availability_zones[")?;
+/// A value the model knows once it reads the account, `${aws.LIST[N]}`, as
+/// Terraform: `availability_zones` (the zones for new subnets) as the same pick
+/// from the region's available zones, sorted as agentctl reads them;
+/// `free_cidr_blocks` (where new subnets go in an existing VPC) as the variable
+/// `subnet_cidr_blocks`.
+fn aws_reference(rest: &str) -> Option<(String, usize)> {
+    let after = rest.strip_prefix("${aws.")?;
+    let (list, after) = after.split_once('[')?;
     let digits = after.find(|c: char| !c.is_ascii_digit())?;
     let n: usize = after[..digits].parse().ok()?;
-    after[digits..]
-        .starts_with("]}")
-        .then(|| (format!("${{sort({ZONES_REF}.names)[{n}]}}"), "${aws.availability_zones[".len() + digits + 2))
+    let terraform = match list {
+        "availability_zones" => format!("${{sort({ZONES_REF}.names)[{n}]}}"),
+        "free_cidr_blocks" => format!("${{{SUBNET_RANGES_VAR}[{n}]}}"),
+        _ => return None,
+    };
+    after[digits..].starts_with("]}").then(|| (terraform, "${aws.[".len() + list.len() + digits + 2))
 }
 
 /// The account the model was built for: the `aws:SourceAccount` of a role's trust

@@ -79,7 +79,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                 &n,
                 ctx,
                 &config.availability_zones,
-                cidr_block,
+                carve(cidr_block),
                 addr::VPC.reference("id"),
                 Some(addr::VPC),
             );
@@ -108,7 +108,8 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         }
         NetworkConfig::ExistingVpc { vpc_id, cidr_block, .. } => {
             existing.vpc_id = Some(vpc_id.clone());
-            let (a, b) = push_subnets(&mut push, &n, ctx, &config.availability_zones, cidr_block, vpc_id.clone(), None);
+            let cidrs = cidr_block.as_deref().map_or_else(|| ctx.free_subnet_ranges(), carve);
+            let (a, b) = push_subnets(&mut push, &n, ctx, &config.availability_zones, cidrs, vpc_id.clone(), None);
             (vpc_id.clone(), None, vec![a, b], vec![addr::SUBNET_A, addr::SUBNET_B])
         }
         NetworkConfig::Existing { vpc_id, subnet_ids, .. } => {
@@ -345,6 +346,12 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
     Stack { deployment: name.to_owned(), region: region.to_owned(), resources, existing, access: config.access.clone() }
 }
 
+/// The two subnets carved from the start of `block` (validated).
+fn carve(block: &str) -> [String; 2] {
+    let [a, b] = Cidr::parse(block).and_then(|c| c.subnets_for_agent()).expect("validated CIDR");
+    [a.to_string(), b.to_string()]
+}
+
 /// Multipart uploads the agent never finished cost storage until aborted.
 pub const ABORT_INCOMPLETE_UPLOAD_DAYS: u32 = 7;
 /// How long a versioned staging bucket keeps a replaced or deleted version.
@@ -404,11 +411,10 @@ fn push_subnets(
     n: &Names,
     ctx: &Context,
     zones: &[String],
-    cidr_block: &str,
+    cidrs: [String; 2],
     vpc_id: String,
     vpc_dep: Option<Address>,
 ) -> (String, String) {
-    let cidrs = Cidr::parse(cidr_block).and_then(|c| c.subnets_for_agent()).expect("validated CIDR");
     for (i, (addr, name)) in [(addr::SUBNET_A, &n.subnet_a), (addr::SUBNET_B, &n.subnet_b)].into_iter().enumerate() {
         push(
             addr,
@@ -416,7 +422,7 @@ fn push_subnets(
             true,
             Spec::Subnet(SubnetSpec {
                 vpc_id: vpc_id.clone(),
-                cidr_block: cidrs[i].to_string(),
+                cidr_block: cidrs[i].clone(),
                 availability_zone: zones.get(i).cloned().unwrap_or_else(|| ctx.zone(i)),
             }),
             vpc_dep.into_iter().collect(),

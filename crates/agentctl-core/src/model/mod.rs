@@ -103,6 +103,10 @@ pub struct Context {
     /// subnets go in the first two. Zone letters differ between accounts, so
     /// they are read, not assumed.
     pub availability_zones: Option<Vec<String>>,
+    /// Where new subnets go in an existing VPC when the config leaves it to
+    /// agentctl: the first free ranges of the VPC, or the ranges its subnets of
+    /// an earlier apply already have.
+    pub subnet_cidr_blocks: Option<[String; 2]>,
 }
 
 impl Context {
@@ -116,6 +120,12 @@ impl Context {
             Some(z) => z.clone(),
             None => format!("${{aws.availability_zones[{n}]}}"),
         }
+    }
+
+    /// The ranges of new subnets in an existing VPC that the config leaves to
+    /// agentctl, or references known once the VPC is read.
+    pub fn free_subnet_ranges(&self) -> [String; 2] {
+        self.subnet_cidr_blocks.clone().unwrap_or_else(|| [0, 1].map(|n| format!("${{aws.free_cidr_blocks[{n}]}}")))
     }
 }
 

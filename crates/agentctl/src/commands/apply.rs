@@ -5,7 +5,7 @@ use agentctl_core::config::CredentialsNeeded;
 use agentctl_core::plan::Action;
 use serde_json::json;
 
-use super::{check_pinned_zones, confirm, connect, plan::show, stack, until_interrupted};
+use super::{check_pinned_zones, confirm, connect, plan::show, planned_stack, until_interrupted};
 use crate::cli::ApplyArgs;
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
@@ -38,8 +38,9 @@ async fn apply_locked(
     aws: &agentctl_aws::Aws,
     lock: &mut agentctl_aws::lock::Lock,
 ) -> Result<Code, Failure> {
-    let stack = stack(loaded, aws);
-    let (plan, live) = agentctl_aws::live::plan(aws, &stack, lock.adoptable()).await?;
+    // Read under the lock: where new subnets go depends on what exists.
+    let stack = &planned_stack(loaded, aws).await?;
+    let (plan, live) = agentctl_aws::live::plan(aws, stack, lock.adoptable()).await?;
     show(&plan, Some(&loaded.config), settings, printer);
     if !plan.has_changes() {
         return Ok(Code::Ok);
@@ -59,7 +60,7 @@ async fn apply_locked(
     });
     let opts = Options { parallelism: args.parallelism as usize, delete: DeleteOptions::default() };
     let cancel = Cancel::default();
-    let applying = apply::apply(aws, &stack, &plan, &live, opts, printer, &cancel, before_create);
+    let applying = apply::apply(aws, stack, &plan, &live, opts, printer, &cancel, before_create);
     let report = until_interrupted(printer, &cancel, applying).await?;
     let summary = format!(
         "Apply complete: {} created, {} updated, {} replaced, {} deleted.\n",

@@ -18,7 +18,9 @@ pub async fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure
     match agentctl_aws::Aws::connect(&settings.aws, &config.region).await {
         Ok(aws) => {
             facts = agentctl_aws::doctor::facts(&aws, config).await?;
-            let stack = model::build(config, &aws.context());
+            let mut ctx = aws.context();
+            ctx.subnet_cidr_blocks = facts.network.as_ref().and_then(|n| n.vpc.as_ref()?.free_subnet_ranges().ok());
+            let stack = model::build(config, &ctx);
             own = agentctl_aws::doctor::own_resources(&aws, &stack, config).await?;
             own.push(agentctl_aws::doctor::reference_stack(&aws, config).await);
         }

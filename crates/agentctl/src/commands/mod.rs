@@ -154,8 +154,15 @@ fn check_pinned_zones(config: &config::Config, aws: &Aws) -> Result<(), Failure>
     .help(format!("choose two of: {}", aws.availability_zones.join(", "))))
 }
 
+/// The stack under the deployment's names, for commands that read or remove it.
 fn stack(loaded: &Loaded, aws: &Aws) -> Stack {
     model::build(&loaded.config, &aws.context())
+}
+
+/// The stack apply would build: also reads where new subnets go in an existing VPC.
+async fn planned_stack(loaded: &Loaded, aws: &Aws) -> Result<Stack, Failure> {
+    let ctx = agentctl_aws::live::plan_context(aws, &loaded.config).await?;
+    Ok(model::build(&loaded.config, &ctx))
 }
 
 /// Runs `work` (apply's or destroy's operations) so that Ctrl-C cancels

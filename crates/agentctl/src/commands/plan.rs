@@ -4,7 +4,7 @@ use agentctl_core::config::{Config, CredentialsNeeded};
 use agentctl_core::model::{self, Context};
 use agentctl_core::plan::{self, render, Plan};
 
-use super::{check_pinned_zones, connect, load_config, stack};
+use super::{check_pinned_zones, connect, load_config, planned_stack};
 use crate::cli::PlanArgs;
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
@@ -32,7 +32,7 @@ pub fn offline(settings: &Settings, printer: &Printer) -> Result<Code, Failure> 
 pub async fn live(settings: &Settings, printer: &Printer, args: &PlanArgs) -> Result<Code, Failure> {
     let (loaded, aws) = connect(settings, printer, CredentialsNeeded::Yes).await?;
     check_pinned_zones(&loaded.config, &aws)?;
-    let stack = stack(&loaded, &aws);
+    let stack = planned_stack(&loaded, &aws).await?;
     let (plan, _) = agentctl_aws::live::plan(&aws, &stack, &[]).await?;
     show(&plan, Some(&loaded.config), settings, printer);
     Ok(if args.detailed_exitcode && plan.has_changes() { Code::Changes } else { Code::Ok })
