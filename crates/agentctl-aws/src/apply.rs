@@ -195,11 +195,11 @@ async fn delete_in_order(
     cancel: &Cancel,
     report: &mut Report,
 ) -> Result<(), Error> {
-    // A delete waits for every delete of a deeper kind (its possible dependents).
+    // A delete waits for every deeper delete (its possible dependents).
     let addrs: Vec<Address> = nodes.iter().map(|n| n.addr).collect();
     for n in &mut nodes {
-        let depth = agentctl_core::model::depth(n.addr.kind);
-        n.deps = addrs.iter().copied().filter(|a| agentctl_core::model::depth(a.kind) > depth).collect();
+        let depth = agentctl_core::model::depth(n.addr);
+        n.deps = addrs.iter().copied().filter(|a| agentctl_core::model::depth(*a) > depth).collect();
     }
     let find = |addr: Address| {
         live.orphans.iter().find(|(a, _, _)| *a == addr).map(|(_, _, l)| l).or_else(|| live.resources.get(&addr))

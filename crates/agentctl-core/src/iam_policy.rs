@@ -805,7 +805,7 @@ mod tests {
 
     #[test]
     fn iam_policy_fits_a_roles_inline_policy_even_for_the_longest_name() {
-        let name = "a".repeat(names::max_prefix_len("eu-west-1", true));
+        let name = "a".repeat(names::max_prefix_len("eu-west-1", true, false));
         let p = operator_policy(&stack_named(&name, ""), "111122223333");
         assert!(p.to_string().contains(&format!("role/{name}-execution-role")));
         // Too big for a managed policy (6,144); a role's inline policy holds it.

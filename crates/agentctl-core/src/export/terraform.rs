@@ -44,9 +44,10 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::model::{
-    addr, Address, AlarmSpec, BucketSpec, ClusterSpec, ContainerSpec, DashboardSpec, EgressRule, FlowLogSpec, Kind,
-    LogGroupSpec, Resource, RoleSpec, RouteTableSpec, ScalableTargetSpec, ScalingPolicySpec, ScheduledActionSpec,
-    SecurityGroupSpec, ServiceSpec, Spec, Stack, SubnetSpec, TaskDefinitionSpec, VpcSpec, LIFECYCLE_RULE_ID,
+    addr, Address, AlarmSpec, BucketSpec, ClusterSpec, ContainerSpec, DashboardSpec, EgressRule, FlowLogSpec,
+    HttpNamespaceSpec, Kind, LogGroupSpec, Resource, RoleSpec, RouteTableSpec, ScalableTargetSpec, ScalingPolicySpec,
+    ScheduledActionSpec, SecurityGroupSpec, ServiceSpec, Spec, Stack, SubnetSpec, TaskDefinitionSpec, VpcSpec,
+    LIFECYCLE_RULE_ID,
 };
 use crate::names;
 use crate::regions::partition;
@@ -630,6 +631,12 @@ fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
                 );
             }
         }
+        Spec::HttpNamespace(HttpNamespaceSpec { description }) => out.resource(
+            owner,
+            ty,
+            key,
+            json!({"name": refs.string(&r.name), "description": refs.string(description), "tags": tags}),
+        ),
         Spec::S3Bucket(bucket) => emit_bucket(r, bucket, refs, out, tags),
         Spec::LogGroup(LogGroupSpec { retention_in_days, kms_key_id }) => out.resource(
             owner,
