@@ -135,7 +135,7 @@ pub async fn apply(
                 first.run.await?;
             }
             let facts = resource.addr.kind.facts();
-            match (op, l) {
+            let outputs = match (op, l) {
                 (Op::Create, _) => adapters::create(aws, &resource, &known).await,
                 (Op::Update, Some(l)) => adapters::update(aws, &resource, &l, &known).await,
                 // A new revision replaces it; the old ones go with destroy.
@@ -150,7 +150,13 @@ pub async fn apply(
                 (Op::Update | Op::Replace, None) | (Op::Delete, _) => {
                     Err(Error::aws(format!("applying {}", resource.addr), format!("{op:?} without its live resource")))
                 }
+            }?;
+            if resource.wait_for_steady_state {
+                if let Some(deployment) = outputs.get("deployment_id") {
+                    wait_steady(aws, stack, &resource, deployment, progress).await?;
+                }
             }
+            Ok(outputs)
         }
     };
     walk(nodes, opts.parallelism, progress, cancel, &mut report, &mut known, run).await?;
@@ -165,6 +171,37 @@ pub async fn apply(
         .collect();
     delete_in_order(aws, deletes, live, opts, progress, cancel, &mut report).await?;
     Ok(report)
+}
+
+/// Waits for the deployment that applying `r` (an ECS service) started to
+/// complete: what depends on it starts only then (agent tasks must find the
+/// script runner's alias when they launch).
+async fn wait_steady(
+    aws: &Aws,
+    stack: &Stack,
+    r: &agentctl_core::model::Resource,
+    deployment: &str,
+    progress: &dyn Progress,
+) -> Result<(), Error> {
+    use agentctl_core::model::ServiceRole;
+    let view = [ServiceRole::Agent, ServiceRole::ScriptRunner]
+        .into_iter()
+        .find(|role| role.address() == r.addr)
+        .and_then(|role| stack.ecs_service(role))
+        .ok_or_else(|| Error::aws(format!("waiting for {}", r.addr), "not an ECS service of the stack"))?;
+    let role = view.role;
+    let target = crate::rollout::Target {
+        cluster: &view.cluster,
+        service: &view.service,
+        deployment,
+        log_group: &view.log_group,
+    };
+    let opts = crate::rollout::WatchOptions::default();
+    let report = crate::rollout::watch(&aws.ecs, &aws.logs, &target, &view.diagnosis_context(), opts, progress).await?;
+    match report.outcome {
+        crate::rollout::Outcome::Completed => Ok(()),
+        _ => Err(Error::NotSteady { service: view.service, role, report: Box::new(report) }),
+    }
 }
 
 /// Destroys everything in a destroy plan, dependents first.

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use agentctl_core::model::{
-    addr, Address, CapacityItem, ClusterSpec, ContainerSpec, KeyValue, MountPoint, Resource, SecretRef, ServiceSpec,
-    Spec, TaskDefinitionSpec,
+    addr, Address, CapacityItem, ClusterSpec, ContainerSpec, KeyValue, KindSpec, MountPoint, PortMapping, Resource,
+    SecretRef, ServiceConnect, ServiceConnectService, ServiceSpec, Spec, TaskDefinitionSpec,
 };
 use agentctl_core::names::Names;
 use agentctl_core::plan::{Known, LiveResource};
@@ -15,7 +15,7 @@ use aws_sdk_ecs::types::{
     ClusterSettingName, Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, CpuArchitecture,
     DeploymentCircuitBreaker, DeploymentConfiguration, EphemeralStorage, KeyValuePair, LaunchType, LogConfiguration,
     LogDriver, NetworkConfiguration, NetworkMode, OsFamily, PropagateTags, RuntimePlatform, Secret, ServiceField, Tag,
-    TaskDefinitionField, Volume,
+    TaskDefinitionField, TransportProtocol, Volume,
 };
 
 use super::{outputs, tag_delta, Adapter, DeleteOptions, Outputs, ReadContext};
@@ -126,7 +126,14 @@ impl Adapter for ClusterSpec {
 
 impl Adapter for TaskDefinitionSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        Ok(at(addr::TASK_DEFINITION, read_task_definition(aws, &names.family).await?))
+        let families = names.of_kind(Self::KIND);
+        let found = futures::future::try_join_all(
+            families
+                .into_iter()
+                .map(|(a, family)| async move { Ok::<_, Error>(at(a, read_task_definition(aws, family).await?)) }),
+        )
+        .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     /// A new revision: task definitions are immutable, so replacing one is this too.
@@ -279,11 +286,22 @@ fn container_spec(c: &ContainerDefinition) -> ContainerSpec {
         })
         .collect();
     mount_points.sort();
+    let mut port_mappings: Vec<PortMapping> = c
+        .port_mappings()
+        .iter()
+        .map(|p| PortMapping {
+            name: p.name().unwrap_or_default().to_owned(),
+            container_port: p.container_port().unwrap_or(0) as u16,
+            protocol: p.protocol().map_or("tcp".to_owned(), |p| p.as_str().to_owned()),
+        })
+        .collect();
+    port_mappings.sort();
     let log = c.log_configuration();
     ContainerSpec {
         name: c.name().unwrap_or_default().to_owned(),
         image: c.image().unwrap_or_default().to_owned(),
         essential: c.essential().unwrap_or(true),
+        port_mappings,
         environment,
         secrets,
         user: c.user().filter(|u| !u.is_empty()).map(str::to_owned),
@@ -339,11 +357,14 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
         maximum_percent: dc.and_then(|d| d.maximum_percent()).unwrap_or(200) as u32,
         propagate_tags: s.propagate_tags().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "NONE".into()),
         capacity_provider_strategy: capacity_items(s.capacity_provider_strategy()),
+        service_connect: service_connect_of(s),
     };
     // AWS always reports the deployment configuration, and a launch type or a
     // capacity provider strategy; an emulator may drop them.
+    // An emulator that drops the deployment configuration drops Service Connect
+    // too (moto keeps neither): both are unreported then.
     let mut unreported = if dc.is_none() {
-        vec!["circuit_breaker_rollback", "minimum_healthy_percent", "maximum_percent"]
+        vec!["circuit_breaker_rollback", "minimum_healthy_percent", "maximum_percent", "service_connect"]
     } else {
         vec![]
     };
@@ -359,6 +380,59 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
         spec: Spec::EcsService(spec),
         unreported,
     }))
+}
+
+/// Service Connect as the service's current deployment has it (ECS keeps it
+/// per deployment: the PRIMARY one is what the service is now).
+fn service_connect_of(s: &aws_sdk_ecs::types::Service) -> Option<ServiceConnect> {
+    let primary = s.deployments().iter().find(|d| d.status() == Some("PRIMARY"))?;
+    let sc = primary.service_connect_configuration().filter(|c| c.enabled())?;
+    let mut services: Vec<ServiceConnectService> = sc
+        .services()
+        .iter()
+        .flat_map(|svc| {
+            svc.client_aliases().iter().map(|alias| ServiceConnectService {
+                port_name: svc.port_name().to_owned(),
+                dns_name: alias.dns_name().unwrap_or_default().to_owned(),
+                port: alias.port() as u16,
+            })
+        })
+        .collect();
+    services.sort();
+    Some(ServiceConnect { namespace: sc.namespace().unwrap_or_default().to_owned(), services })
+}
+
+/// The service's Service Connect configuration for ECS; `enabled: false` leaves the namespace.
+fn service_connect_configuration(
+    sc: Option<&ServiceConnect>,
+    known: &Known,
+) -> aws_sdk_ecs::types::ServiceConnectConfiguration {
+    use aws_sdk_ecs::types::{ServiceConnectClientAlias, ServiceConnectConfiguration, ServiceConnectService as Sc};
+    let Some(sc) = sc else {
+        return ServiceConnectConfiguration::builder().enabled(false).build();
+    };
+    let services = sc
+        .services
+        .iter()
+        .map(|s| {
+            Sc::builder()
+                .port_name(&s.port_name)
+                .client_aliases(
+                    ServiceConnectClientAlias::builder()
+                        .dns_name(&s.dns_name)
+                        .port(i32::from(s.port))
+                        .build()
+                        .expect("port is set"),
+                )
+                .build()
+                .expect("port name is set")
+        })
+        .collect();
+    ServiceConnectConfiguration::builder()
+        .enabled(true)
+        .namespace(known.resolve_str(&sc.namespace))
+        .set_services(Some(services))
+        .build()
 }
 
 fn capacity_items(items: &[CapacityProviderStrategyItem]) -> Vec<CapacityItem> {
@@ -427,10 +501,22 @@ async fn register(aws: &Aws, r: &Resource, s: &TaskDefinitionSpec, known: &Known
                 .set_options(Some(c.log_options.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>()))
                 .build()
                 .expect("log driver");
+            let ports = c
+                .port_mappings
+                .iter()
+                .map(|p| {
+                    aws_sdk_ecs::types::PortMapping::builder()
+                        .name(&p.name)
+                        .container_port(i32::from(p.container_port))
+                        .protocol(TransportProtocol::from(p.protocol.as_str()))
+                        .build()
+                })
+                .collect();
             ContainerDefinition::builder()
                 .name(&c.name)
                 .image(&c.image)
                 .essential(c.essential)
+                .set_port_mappings(Some(ports))
                 .set_environment(Some(env))
                 .set_secrets(Some(secrets))
                 .set_user(c.user.clone())
@@ -532,6 +618,9 @@ async fn create_service(aws: &Aws, r: &Resource, s: &ServiceSpec, known: &Known)
             .network_configuration(network(s, known))
             .deployment_configuration(deployment(s))
             .propagate_tags(PropagateTags::from(s.propagate_tags.as_str()))
+            .set_service_connect_configuration(
+                s.service_connect.as_ref().map(|sc| service_connect_configuration(Some(sc), known)),
+            )
             .enable_ecs_managed_tags(true)
             .set_tags(Some(ecs_tags(&r.tags)))
             .send()
@@ -580,7 +669,12 @@ async fn wait_until_gone(aws: &Aws, cluster: &str, name: &str) -> Result<(), Err
 
 impl Adapter for ServiceSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        Ok(at(addr::SERVICE, read_service(aws, &names.cluster, &names.service).await?))
+        let services = names.of_kind(Self::KIND);
+        let found = futures::future::try_join_all(services.into_iter().map(|(a, service)| async move {
+            Ok::<_, Error>(at(a, read_service(aws, &names.cluster, service).await?))
+        }))
+        .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn create(&self, aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
@@ -610,6 +704,7 @@ impl Adapter for ServiceSpec {
                 "circuit_breaker_rollback" => want_resolved.circuit_breaker_rollback = have.circuit_breaker_rollback,
                 "minimum_healthy_percent" => want_resolved.minimum_healthy_percent = have.minimum_healthy_percent,
                 "maximum_percent" => want_resolved.maximum_percent = have.maximum_percent,
+                "service_connect" => want_resolved.service_connect.clone_from(&have.service_connect),
                 _ => {}
             }
         }
@@ -618,7 +713,14 @@ impl Adapter for ServiceSpec {
         want_resolved.subnets.sort();
         want_resolved.security_groups = want.security_groups.iter().map(|s| known.resolve_str(s)).collect();
         want_resolved.security_groups.sort();
+        if let Some(sc) = &mut want_resolved.service_connect {
+            sc.namespace = known.resolve_str(&sc.namespace);
+        }
         if want_resolved != *have {
+            // Sent only when it changes: any Service Connect change starts a
+            // deployment (the agent's tasks join or leave the namespace).
+            let service_connect = (want_resolved.service_connect != have.service_connect)
+                .then(|| service_connect_configuration(want.service_connect.as_ref(), known));
             let out = aws
                 .ecs
                 .update_service()
@@ -634,6 +736,7 @@ impl Adapter for ServiceSpec {
                 .deployment_configuration(deployment(want))
                 .propagate_tags(PropagateTags::from(want.propagate_tags.as_str()))
                 .platform_version(&want.platform_version)
+                .set_service_connect_configuration(service_connect)
                 .send()
                 .await
                 .map_err(sdk(format!("updating ECS service {}", r.name)))?;

@@ -6,6 +6,7 @@
 //! else, ARNs included, is computed from the name, region and AWS account.
 
 mod build;
+mod ecs_service;
 pub mod iam;
 mod kinds;
 
@@ -14,7 +15,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use build::{build, AGENT_CONTAINER};
+pub use build::{build, AGENT_CONTAINER, SCRIPT_RUNNER_CONTAINER, SCRIPT_RUNNER_DNS_NAME, SCRIPT_RUNNER_PORT};
+pub use ecs_service::{EcsServiceView, ServiceRole};
 pub use kinds::*;
 
 use crate::secret::SecretString;
