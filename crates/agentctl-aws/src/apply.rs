@@ -451,4 +451,63 @@ mod tests {
         assert!(matches!(err, Error::Interrupted), "{err:?}");
         assert_eq!(report.done.len(), 1, "the in-flight one finished, the next never started");
     }
+
+    /// The script runner's deployment rolled back: the wait fails naming the
+    /// outcome, so nothing that depends on the runner (the agent's service) runs.
+    #[tokio::test]
+    async fn a_runner_that_does_not_become_steady_stops_what_depends_on_it() {
+        use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+        use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
+        use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState, Service};
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+        let text = "name = \"maia\"\nregion = \"us-east-1\"\naccount_id = \"6b1f3c9e-2d4a-4c8b-9f1e-0a7d5c3b2e1f\"\n\
+                    agent_id = \"0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f\"\nenable_script_runner = true\n";
+        let loaded = agentctl_core::config::load(
+            agentctl_core::diagnostics::SourceFile::new("t.tfvars", text.to_owned()),
+            &agentctl_core::config::Env::default(),
+            agentctl_core::config::CredentialsNeeded::No,
+        )
+        .unwrap();
+        let stack = agentctl_core::model::build(&loaded.config, &agentctl_core::model::Context::default());
+        let runner = stack.get(addr::SCRIPT_RUNNER_SERVICE).unwrap().clone();
+        let deployment = |id: &str, status: &str, state: DeploymentRolloutState| {
+            Deployment::builder()
+                .id(id)
+                .status(status)
+                .rollout_state(state)
+                .rollout_state_reason("tasks failed to start")
+                .task_definition(format!(
+                    "arn:aws:ecs:us-east-1:123456789012:task-definition/maia-script-runner:{}",
+                    id.len()
+                ))
+                .desired_count(1)
+                .build()
+        };
+        let rolled_back = DescribeServicesOutput::builder()
+            .services(
+                Service::builder()
+                    .service_name("maia-script-runner")
+                    .status("ACTIVE")
+                    .deployments(deployment("ecs-svc/new", "ACTIVE", DeploymentRolloutState::Failed))
+                    .deployments(deployment("ecs-svc/old1", "PRIMARY", DeploymentRolloutState::InProgress))
+                    .build(),
+            )
+            .build();
+        let describe = mock!(aws_sdk_ecs::Client::describe_services).then_output(move || rolled_back.clone());
+        let list = mock!(aws_sdk_ecs::Client::list_tasks).then_output(|| ListTasksOutput::builder().build());
+        let mut aws = Aws::unreachable();
+        aws.clients.ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&describe, &list]);
+        let err = wait_steady(&aws, &stack, &runner, "ecs-svc/new", &Recorder::default()).await.unwrap_err();
+        match &err {
+            Error::NotSteady { service, role, report } => {
+                assert_eq!(service, "maia-script-runner");
+                assert_eq!(*role, agentctl_core::model::ServiceRole::ScriptRunner);
+                assert!(matches!(report.outcome, crate::rollout::Outcome::RolledBack { .. }), "{:?}", report.outcome);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err.to_string().contains("ECS service maia-script-runner did not become steady"), "{err}");
+        assert!(err.to_string().contains("rolled it back"), "{err}");
+    }
 }

@@ -530,7 +530,8 @@ fn script_runner_wiring(stack: &Stack, live: &agentctl_core::plan::Live) -> Chec
         None => missing.push("the Cloud Map namespace does not exist".to_owned()),
     }
     let arn = namespace.and_then(|ns| ns.outputs.get("arn"));
-    let service_connect = |a| match live.resources.get(&a).map(|l| (&l.spec, l.unreported.contains(&"service_connect"))) {
+    let service_connect = |a| match live.resources.get(&a).map(|l| (&l.spec, l.unreported.contains(&"service_connect")))
+    {
         Some((Spec::EcsService(s), unreported)) => Some((s.service_connect.clone(), unreported)),
         _ => None,
     };
@@ -541,7 +542,10 @@ fn script_runner_wiring(stack: &Stack, live: &agentctl_core::plan::Live) -> Chec
         Some((sc, false)) => {
             let registered = sc.as_ref().is_some_and(|sc| {
                 Some(&sc.namespace) == arn
-                    && sc.services.iter().any(|s| s.dns_name == SCRIPT_RUNNER_DNS_NAME && s.port == SCRIPT_RUNNER_PORT.1)
+                    && sc
+                        .services
+                        .iter()
+                        .any(|s| s.dns_name == SCRIPT_RUNNER_DNS_NAME && s.port == SCRIPT_RUNNER_PORT.1)
             });
             if registered {
                 c.evidence.push(format!("the script runner's service registers {alias} in it"));
@@ -552,7 +556,8 @@ fn script_runner_wiring(stack: &Stack, live: &agentctl_core::plan::Live) -> Chec
                 Some((Some(agent), _)) if Some(&agent.namespace) == arn => {
                     c.evidence.push("the agent's service is a client of the namespace".into())
                 }
-                Some(_) => missing.push("the agent's service is not in the namespace: its tasks cannot resolve script-runner".into()),
+                Some(_) => missing
+                    .push("the agent's service is not in the namespace: its tasks cannot resolve script-runner".into()),
                 None => missing.push("the agent's service does not exist".into()),
             }
         }

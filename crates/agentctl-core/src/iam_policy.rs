@@ -93,9 +93,8 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
     };
     let name = stack.deployment.as_str();
     let secret_name = stack.get(addr::SECRET).map_or_else(|| names::secret(name), |r| r.name.clone());
-    let keypair_secret_name = stack
-        .get(addr::RUNNER_KEYPAIR_SECRET)
-        .map_or_else(|| names::runner_keypair_secret(name), |r| r.name.clone());
+    let keypair_secret_name =
+        stack.get(addr::RUNNER_KEYPAIR_SECRET).map_or_else(|| names::runner_keypair_secret(name), |r| r.name.clone());
     let mut st: Vec<Value> = Vec::new();
 
     // --- EC2 ---------------------------------------------------------------------
@@ -227,7 +226,8 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
     let cluster = a.cluster();
     let service_arn = |service: &str| a.ecs(&format!("service/{}/{service}", names::cluster(name)));
     let services = vec![service_arn(&names::service(name)), service_arn(&names::script_runner(name))];
-    let families = [names::task_family(name), names::script_runner(name)].map(|f| a.ecs(&format!("task-definition/{f}:*")));
+    let families =
+        [names::task_family(name), names::script_runner(name)].map(|f| a.ecs(&format!("task-definition/{f}:*")));
     // CreateCluster and RegisterTaskDefinition are not scoped by resource ARN in
     // ECS's authorization reference: `*`, but only with this deployment's tag.
     st.push(statement(
@@ -736,7 +736,10 @@ mod tests {
         );
         assert_eq!(
             resources(sid(&p, "S3StagingBucket")),
-            vec!["arn:aws:s3:::acme-staging-111122223333-eu-west-1", "arn:aws:s3:::acme-staging-111122223333-eu-west-1/*"]
+            vec![
+                "arn:aws:s3:::acme-staging-111122223333-eu-west-1",
+                "arn:aws:s3:::acme-staging-111122223333-eu-west-1/*"
+            ]
         );
         assert_eq!(
             resources(sid(&p, "EcsDeploymentResources")),
@@ -904,7 +907,7 @@ mod tests {
             assert_eq!(part["Version"], "2012-10-17");
         }
         // Every statement once, in order.
-        let rejoined: Vec<&Value> = parts.iter().flat_map(|d| statements(d)).collect();
+        let rejoined: Vec<&Value> = parts.iter().flat_map(statements).collect();
         assert_eq!(rejoined, statements(&p).iter().collect::<Vec<_>>());
     }
 

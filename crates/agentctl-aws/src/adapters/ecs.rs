@@ -361,10 +361,8 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
     };
     // AWS always reports the deployment configuration, and a launch type or a
     // capacity provider strategy; an emulator may drop them.
-    // An emulator that drops the deployment configuration drops Service Connect
-    // too (moto keeps neither): both are unreported then.
     let mut unreported = if dc.is_none() {
-        vec!["circuit_breaker_rollback", "minimum_healthy_percent", "maximum_percent", "service_connect"]
+        vec!["circuit_breaker_rollback", "minimum_healthy_percent", "maximum_percent"]
     } else {
         vec![]
     };
@@ -372,6 +370,14 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
     // changed in place: "EC2" without a strategy is an emulator dropping ours.
     if s.capacity_provider_strategy().is_empty() && matches!(s.launch_type(), None | Some(LaunchType::Ec2)) {
         unreported.push("capacity_provider_strategy");
+    }
+    // ECS reports Service Connect on the deployment, beside the deployment's
+    // capacity provider strategy, which every deployment of agentctl's
+    // services has: a deployment without one comes from an emulator that keeps
+    // neither (moto).
+    let primary = s.deployments().iter().find(|d| d.status() == Some("PRIMARY"));
+    if primary.is_some_and(|d| d.capacity_provider_strategy().is_empty()) {
+        unreported.push("service_connect");
     }
     Ok(Some(LiveResource {
         id: arn.clone(),
@@ -799,4 +805,230 @@ async fn update_tags(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<(), Er
             .map_err(sdk(format!("untagging {}", r.name)))?;
     }
     Ok(())
+}
+
+/// Service Connect against recorded ECS responses: moto keeps none of it.
+#[cfg(test)]
+mod service_connect_tests {
+    use agentctl_core::model::{
+        addr, CapacityItem, Resource, ServiceConnect, ServiceConnectService, ServiceSpec, Spec,
+    };
+    use agentctl_core::plan::{Known, LiveResource};
+    use aws_sdk_ecs::operation::create_service::CreateServiceOutput;
+    use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+    use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
+    use aws_sdk_ecs::types::{
+        DeploymentConfiguration, Service, ServiceConnectClientAlias, ServiceConnectConfiguration,
+        ServiceConnectService as Sc,
+    };
+    use aws_smithy_mocks::{mock, mock_client};
+
+    use super::Adapter;
+
+    const NAMESPACE: &str = "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-abcdefghij012345";
+
+    fn alias() -> ServiceConnectService {
+        ServiceConnectService { port_name: "ssh".into(), dns_name: "script-runner".into(), port: 2222 }
+    }
+
+    /// What ECS reports for a Service Connect service: the settings on its
+    /// PRIMARY deployment (as DescribeServices returns them).
+    /// `emulated`: deployments without their capacity provider strategy, as moto answers.
+    fn described(sc: Option<ServiceConnectConfiguration>, emulated: bool) -> DescribeServicesOutput {
+        let fargate = || {
+            aws_sdk_ecs::types::CapacityProviderStrategyItem::builder()
+                .capacity_provider("FARGATE")
+                .weight(1)
+                .build()
+                .unwrap()
+        };
+        let mut deployment = aws_sdk_ecs::types::Deployment::builder().id("ecs-svc/1").status("PRIMARY");
+        if !emulated {
+            deployment = deployment.capacity_provider_strategy(fargate());
+        }
+        if let Some(sc) = sc {
+            deployment = deployment.service_connect_configuration(sc);
+        }
+        let mut service = Service::builder()
+            .service_arn("arn:aws:ecs:us-east-1:123456789012:service/maia/maia-script-runner")
+            .service_name("maia-script-runner")
+            .cluster_arn("arn:aws:ecs:us-east-1:123456789012:cluster/maia")
+            .status("ACTIVE")
+            .desired_count(1)
+            .deployments(deployment.build());
+        // moto keeps the service's strategy once an update set it; its
+        // deployments never have one.
+        service = service
+            .deployment_configuration(DeploymentConfiguration::builder().build())
+            .capacity_provider_strategy(fargate());
+        DescribeServicesOutput::builder().services(service.build()).build()
+    }
+
+    fn recorded(namespace: &str, aliases: bool) -> ServiceConnectConfiguration {
+        let mut sc = ServiceConnectConfiguration::builder().enabled(true).namespace(namespace);
+        if aliases {
+            sc = sc.services(
+                Sc::builder()
+                    .port_name("ssh")
+                    .client_aliases(
+                        ServiceConnectClientAlias::builder().dns_name("script-runner").port(2222).build().unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            );
+        }
+        sc.build()
+    }
+
+    async fn read(out: DescribeServicesOutput) -> LiveResource {
+        let rule = mock!(aws_sdk_ecs::Client::describe_services).then_output(move || out.clone());
+        let mut aws = crate::Aws::unreachable();
+        aws.clients.ecs = mock_client!(aws_sdk_ecs, [&rule]);
+        super::read_service(&aws, "maia", "maia-script-runner").await.unwrap().unwrap()
+    }
+
+    fn spec(l: &LiveResource) -> &ServiceSpec {
+        let Spec::EcsService(s) = &l.spec else { panic!("not a service") };
+        s
+    }
+
+    #[tokio::test]
+    async fn the_alias_is_read_off_the_primary_deployment() {
+        let l = read(described(Some(recorded(NAMESPACE, true)), false)).await;
+        assert_eq!(
+            spec(&l).service_connect,
+            Some(ServiceConnect { namespace: NAMESPACE.into(), services: vec![alias()] })
+        );
+        assert!(!l.unreported.contains(&"service_connect"));
+        // A client only: the namespace, no services.
+        let l = read(described(Some(recorded(NAMESPACE, false)), false)).await;
+        assert_eq!(spec(&l).service_connect, Some(ServiceConnect { namespace: NAMESPACE.into(), services: vec![] }));
+        // AWS reports nothing when it is off: off, and compared.
+        let l = read(described(None, false)).await;
+        assert_eq!(spec(&l).service_connect, None);
+        assert!(!l.unreported.contains(&"service_connect"));
+        // An emulator's deployment without its strategy (AWS always reports it
+        // for agentctl's services) drops this too: not compared.
+        let l = read(described(None, true)).await;
+        assert!(l.unreported.contains(&"service_connect"));
+    }
+
+    fn resource(service_connect: Option<ServiceConnect>) -> Resource {
+        Resource {
+            addr: addr::SCRIPT_RUNNER_SERVICE,
+            name: "maia-script-runner".into(),
+            tags: Default::default(),
+            spec: Spec::EcsService(ServiceSpec {
+                cluster: "maia".into(),
+                task_definition: "${task_definition.script_runner.arn}".into(),
+                desired_count: 1,
+                platform_version: "LATEST".into(),
+                subnets: vec!["subnet-1".into()],
+                security_groups: vec!["sg-1".into()],
+                assign_public_ip: true,
+                circuit_breaker_rollback: true,
+                minimum_healthy_percent: 100,
+                maximum_percent: 200,
+                propagate_tags: "SERVICE".into(),
+                capacity_provider_strategy: vec![CapacityItem { provider: "FARGATE".into(), base: 0, weight: 1 }],
+                service_connect,
+            }),
+            depends_on: vec![],
+            ignore_changes: vec![],
+            wait_for_steady_state: true,
+        }
+    }
+
+    fn known() -> Known {
+        let mut k = Known::default();
+        k.insert(addr::NAMESPACE, "arn", NAMESPACE.into());
+        k.insert(
+            addr::SCRIPT_RUNNER_TASK_DEFINITION,
+            "arn",
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/maia-script-runner:1".into(),
+        );
+        k
+    }
+
+    /// The Service Connect settings a request sent: enabled, namespace, and
+    /// (port name, DNS name, port) of each alias.
+    type Sent = (bool, Option<String>, Vec<(String, String, i32)>);
+
+    fn sent(sc: Option<&ServiceConnectConfiguration>) -> Option<Sent> {
+        sc.map(|sc| {
+            let aliases = sc
+                .services()
+                .iter()
+                .flat_map(|s| {
+                    s.client_aliases()
+                        .iter()
+                        .map(|a| (s.port_name().to_owned(), a.dns_name().unwrap_or_default().to_owned(), a.port()))
+                })
+                .collect();
+            (sc.enabled(), sc.namespace().map(str::to_owned), aliases)
+        })
+    }
+
+    #[tokio::test]
+    async fn the_runner_is_created_registering_its_alias_in_the_namespace() {
+        let r =
+            resource(Some(ServiceConnect { namespace: "${http_namespace.main.arn}".into(), services: vec![alias()] }));
+        let create = mock!(aws_sdk_ecs::Client::create_service)
+            .match_requests(|req| {
+                sent(req.service_connect_configuration())
+                    == Some((true, Some(NAMESPACE.into()), vec![("ssh".into(), "script-runner".into(), 2222)]))
+            })
+            .then_output(|| CreateServiceOutput::builder().build());
+        let mut aws = crate::Aws::unreachable();
+        aws.clients.ecs = mock_client!(aws_sdk_ecs, [&create]);
+        let Spec::EcsService(want) = &r.spec else { unreachable!() };
+        want.create(&aws, &r, &known()).await.unwrap();
+        assert_eq!(create.num_calls(), 1);
+    }
+
+    /// An update of the service from `have` to `want`, and what it sent.
+    async fn update(
+        have: Option<ServiceConnect>,
+        want: Option<ServiceConnect>,
+    ) -> Option<(bool, Option<String>, Vec<(String, String, i32)>)> {
+        let sent_sc = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let seen = sent_sc.clone();
+        let rule = mock!(aws_sdk_ecs::Client::update_service)
+            .match_requests(move |req| {
+                *seen.lock().unwrap() = Some(sent(req.service_connect_configuration()));
+                true
+            })
+            .then_output(|| UpdateServiceOutput::builder().build());
+        let mut aws = crate::Aws::unreachable();
+        aws.clients.ecs = mock_client!(aws_sdk_ecs, [&rule]);
+        let r = resource(want);
+        let Spec::EcsService(want) = &r.spec else { unreachable!() };
+        let mut have_spec = want.clone();
+        have_spec.task_definition = "arn:aws:ecs:us-east-1:123456789012:task-definition/maia-script-runner:1".into();
+        have_spec.service_connect = have;
+        // Something else differs too, so an update is sent either way.
+        have_spec.desired_count = 3;
+        let live = LiveResource {
+            id: "arn:aws:ecs:us-east-1:123456789012:service/maia/maia-script-runner".into(),
+            outputs: Default::default(),
+            tags: Default::default(),
+            spec: Spec::EcsService(have_spec.clone()),
+            unreported: vec![],
+        };
+        want.update(&aws, &r, &have_spec, &live, &known()).await.unwrap();
+        let got = sent_sc.lock().unwrap().clone();
+        got.expect("an update was sent")
+    }
+
+    #[tokio::test]
+    async fn joining_and_leaving_the_namespace_are_updates_of_the_service() {
+        let client = || Some(ServiceConnect { namespace: "${http_namespace.main.arn}".into(), services: vec![] });
+        let live_client = Some(ServiceConnect { namespace: NAMESPACE.into(), services: vec![] });
+        // Turning the runner on: the agent joins as a client (a new deployment rolls its tasks).
+        assert_eq!(update(None, client()).await, Some((true, Some(NAMESPACE.into()), vec![])));
+        // Turning it off: the agent leaves; its service stays.
+        assert_eq!(update(live_client.clone(), None).await, Some((false, None, vec![])));
+        // Unchanged: not sent, so no deployment is started for it.
+        assert_eq!(update(live_client, client()).await, None);
+    }
 }

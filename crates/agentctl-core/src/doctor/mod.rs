@@ -1334,7 +1334,8 @@ fn image_check(i: &ImageToCheck, facts: &DoctorFacts) -> Check {
         ImageLookup::Platforms(platforms) => {
             c.status = Status::Fail;
             c = c.with(format!("the image is built for {} only, not linux/amd64", platforms.join(", ")));
-            fixes.push(format!("push a linux/amd64 build to {} (copy it from public.ecr.aws/{})", i.image, i.matillion));
+            fixes
+                .push(format!("push a linux/amd64 build to {} (copy it from public.ecr.aws/{})", i.image, i.matillion));
         }
         ImageLookup::NotFound(why) => {
             c.status = Status::Fail;

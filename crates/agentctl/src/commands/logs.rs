@@ -24,11 +24,11 @@ pub async fn run(settings: &Settings, printer: &Printer, args: &LogsArgs) -> Res
     };
     if args.follow {
         tokio::select! {
-            r = agentctl_aws::logs::follow(&aws, q, print) => r?,
+            r = agentctl_aws::logs::follow(aws, q, print) => r?,
             _ = tokio::signal::ctrl_c() => {}
         }
     } else {
-        for l in agentctl_aws::logs::fetch(&aws, &q, &mut Default::default()).await? {
+        for l in agentctl_aws::logs::fetch(aws, &q, &mut Default::default()).await? {
             if !print(&l) {
                 break;
             }
