@@ -84,6 +84,10 @@ fn the_runner_is_applied_operated_turned_off_and_destroyed() {
         assert_eq!((port.name(), port.container_port()), (Some("ssh"), Some(2222)));
     });
     no_changes(&w);
+    let outputs = w.run(&["outputs", "-o", "json"]);
+    let outputs: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
+    assert_eq!(outputs["script_runner_endpoint"], "script-runner:2222");
+    assert!(outputs["script_runner_service"].as_str().unwrap().ends_with("service/maia/maia-script-runner"));
 
     // Day-2 commands on the runner.
     let status = w.run(&["status", "--service", "script-runner"]);
