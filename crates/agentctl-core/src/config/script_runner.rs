@@ -3,7 +3,7 @@
 
 use base64::Engine;
 
-use super::validate::{bucket_name_problem, check_image, check_retention, Reader};
+use super::validate::{bucket_name_problem, check_image, check_retention, runner_size, Reader};
 use super::ScriptRunner;
 use crate::diagnostics::Diagnostic;
 use crate::fargate;
@@ -69,18 +69,9 @@ pub(super) fn read(
 /// `script_runner_size`: the reference module's size table, no overrides.
 fn size(r: &mut Reader) -> (u32, u32) {
     let size = r.string("script_runner_size");
-    if let Some(cpu_memory) = fargate::runner_size(&size) {
-        return cpu_memory;
-    }
-    let names: Vec<_> = fargate::RUNNER_SIZES.iter().map(|(n, c, m)| format!("{n} ({c}/{m})")).collect();
-    r.error(
-        "script_runner_size",
-        format!("`script_runner_size` = \"{size}\" is not a runner size"),
-        "unknown size",
-        format!("use one of {}", names.join(", ")),
-    );
-    // Validation goes on with the default size.
-    fargate::runner_size("small").expect("small is a runner size")
+    // An unknown size is reported; validation goes on with the default.
+    runner_size(r, "script_runner_size", &size)
+        .unwrap_or_else(|| fargate::runner_size("small").expect("small is a runner size"))
 }
 
 /// `arn:PARTITION:s3:::BUCKET` of the deployment's partition, or none.

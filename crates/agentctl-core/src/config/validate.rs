@@ -761,14 +761,7 @@ fn check_task_size(r: &mut Reader) -> (u32, u32) {
     let cpu = explicit(r, "agent_cpu", "runner_cpu", "CPU units");
     let memory = explicit(r, "agent_memory", "runner_memory", "memory in MiB");
     let size = r.string("runner_size");
-    let Some((size_cpu, size_memory)) = fargate::runner_size(&size) else {
-        let names: Vec<_> = fargate::RUNNER_SIZES.iter().map(|(n, c, m)| format!("{n} ({c}/{m})")).collect();
-        r.error(
-            "runner_size",
-            format!("`runner_size` = \"{size}\" is not a runner size"),
-            "unknown size",
-            format!("use one of {}", names.join(", ")),
-        );
+    let Some((size_cpu, size_memory)) = runner_size(r, "runner_size", &size) else {
         // Validation goes on with the default size.
         let (cpu_d, memory_d) =
             fargate::runner_size(default_as("runner_size", Value::as_str)).expect("the default is a runner size");
@@ -819,6 +812,22 @@ fn check_task_size(r: &mut Reader) -> (u32, u32) {
         Some(_) => {}
     }
     (cpu_v, mem_v)
+}
+
+/// The (cpu, memory) of `size`, the value of `var` (`runner_size`,
+/// `script_runner_size`); an unknown size is reported at it.
+pub(super) fn runner_size(r: &mut Reader, var: &str, size: &str) -> Option<(u32, u32)> {
+    let found = fargate::runner_size(size);
+    if found.is_none() {
+        let names: Vec<_> = fargate::RUNNER_SIZES.iter().map(|(n, c, m)| format!("{n} ({c}/{m})")).collect();
+        r.error(
+            var,
+            format!("`{var}` = \"{size}\" is not a runner size"),
+            "unknown size",
+            format!("use one of {}", names.join(", ")),
+        );
+    }
+    found
 }
 
 fn value_or(v: Option<(u32, &str)>, default: u32) -> u32 {
