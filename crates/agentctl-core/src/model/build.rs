@@ -171,15 +171,9 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
     let log_group = n.log_group.clone();
     let log_group_arn = iam::log_group_arn(part, region, account, &log_group);
     let secret_arn_pattern = iam::secret_arn_pattern(part, region, account, &secret_name);
-    let image = ImageRef::parse(&config.image_url).expect("validated image");
-    let ecr_repo =
-        image.private_ecr().map(|(acct, reg, repo)| format!("arn:{part}:ecr:{reg}:{acct}:repository/{repo}"));
+    let ecr_repo = ecr_repository_arn(&config.image_url, part);
     let trust = iam::ecs_tasks_trust(part, account, region);
-    let runner_image = config.script_runner.as_ref().map(|r| ImageRef::parse(&r.image_url).expect("validated image"));
-    let runner_ecr_repo = runner_image
-        .as_ref()
-        .and_then(ImageRef::private_ecr)
-        .map(|(acct, reg, repo)| format!("arn:{part}:ecr:{reg}:{acct}:repository/{repo}"));
+    let runner_ecr_repo = config.script_runner.as_ref().and_then(|r| ecr_repository_arn(&r.image_url, part));
     let runner_log_group_arn = iam::log_group_arn(part, region, account, &n.script_runner_log_group);
     let keypair_arn_pattern = iam::secret_arn_pattern(part, region, account, &n.runner_keypair_secret);
     let runner_execution = config.script_runner.as_ref().map(|_| iam::RunnerExecution {
@@ -390,6 +384,12 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
     }
 
     Stack { deployment: name.to_owned(), region: region.to_owned(), resources, existing, access: config.access.clone() }
+}
+
+/// The repository of an image in private ECR (its pull is granted on it alone).
+fn ecr_repository_arn(image_url: &str, part: &str) -> Option<String> {
+    let image = ImageRef::parse(image_url).expect("validated image");
+    image.private_ecr().map(|(acct, reg, repo)| format!("arn:{part}:ecr:{reg}:{acct}:repository/{repo}"))
 }
 
 /// The two subnets carved from the start of `block` (validated).
