@@ -135,7 +135,7 @@ pub async fn apply(
                 first.run.await?;
             }
             let facts = resource.addr.kind.facts();
-            match (op, l) {
+            let outputs = match (op, l) {
                 (Op::Create, _) => adapters::create(aws, &resource, &known).await,
                 (Op::Update, Some(l)) => adapters::update(aws, &resource, &l, &known).await,
                 // A new revision replaces it; the old ones go with destroy.
@@ -150,7 +150,13 @@ pub async fn apply(
                 (Op::Update | Op::Replace, None) | (Op::Delete, _) => {
                     Err(Error::aws(format!("applying {}", resource.addr), format!("{op:?} without its live resource")))
                 }
+            }?;
+            if resource.wait_for_steady_state {
+                if let Some(deployment) = outputs.get("deployment_id") {
+                    wait_steady(aws, stack, &resource, deployment, progress).await?;
+                }
             }
+            Ok(outputs)
         }
     };
     walk(nodes, opts.parallelism, progress, cancel, &mut report, &mut known, run).await?;
@@ -165,6 +171,37 @@ pub async fn apply(
         .collect();
     delete_in_order(aws, deletes, live, opts, progress, cancel, &mut report).await?;
     Ok(report)
+}
+
+/// Waits for the deployment that applying `r` (an ECS service) started to
+/// complete: what depends on it starts only then (agent tasks must find the
+/// script runner's alias when they launch).
+async fn wait_steady(
+    aws: &Aws,
+    stack: &Stack,
+    r: &agentctl_core::model::Resource,
+    deployment: &str,
+    progress: &dyn Progress,
+) -> Result<(), Error> {
+    use agentctl_core::model::ServiceRole;
+    let view = [ServiceRole::Agent, ServiceRole::ScriptRunner]
+        .into_iter()
+        .find(|role| role.address() == r.addr)
+        .and_then(|role| stack.ecs_service(role))
+        .ok_or_else(|| Error::aws(format!("waiting for {}", r.addr), "not an ECS service of the stack"))?;
+    let role = view.role;
+    let target = crate::rollout::Target {
+        cluster: &view.cluster,
+        service: &view.service,
+        deployment,
+        log_group: &view.log_group,
+    };
+    let opts = crate::rollout::WatchOptions::default();
+    let report = crate::rollout::watch(&aws.ecs, &aws.logs, &target, &view.diagnosis_context(), opts, progress).await?;
+    match report.outcome {
+        crate::rollout::Outcome::Completed => Ok(()),
+        _ => Err(Error::NotSteady { service: view.service, role, report: Box::new(report) }),
+    }
 }
 
 /// Destroys everything in a destroy plan, dependents first.
@@ -195,11 +232,11 @@ async fn delete_in_order(
     cancel: &Cancel,
     report: &mut Report,
 ) -> Result<(), Error> {
-    // A delete waits for every delete of a deeper kind (its possible dependents).
+    // A delete waits for every deeper delete (its possible dependents).
     let addrs: Vec<Address> = nodes.iter().map(|n| n.addr).collect();
     for n in &mut nodes {
-        let depth = agentctl_core::model::depth(n.addr.kind);
-        n.deps = addrs.iter().copied().filter(|a| agentctl_core::model::depth(a.kind) > depth).collect();
+        let depth = agentctl_core::model::depth(n.addr);
+        n.deps = addrs.iter().copied().filter(|a| agentctl_core::model::depth(*a) > depth).collect();
     }
     let find = |addr: Address| {
         live.orphans.iter().find(|(a, _, _)| *a == addr).map(|(_, _, l)| l).or_else(|| live.resources.get(&addr))
@@ -413,5 +450,64 @@ mod tests {
             walk(nodes, 8, &Recorder::default(), &cancel, &mut report, &mut Known::default(), run).await.unwrap_err();
         assert!(matches!(err, Error::Interrupted), "{err:?}");
         assert_eq!(report.done.len(), 1, "the in-flight one finished, the next never started");
+    }
+
+    /// The script runner's deployment rolled back: the wait fails naming the
+    /// outcome, so nothing that depends on the runner (the agent's service) runs.
+    #[tokio::test]
+    async fn a_runner_that_does_not_become_steady_stops_what_depends_on_it() {
+        use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+        use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
+        use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState, Service};
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+        let text = "name = \"maia\"\nregion = \"us-east-1\"\naccount_id = \"6b1f3c9e-2d4a-4c8b-9f1e-0a7d5c3b2e1f\"\n\
+                    agent_id = \"0c9d8e7f-6a5b-4c3d-8e2f-1a0b9c8d7e6f\"\nenable_script_runner = true\n";
+        let loaded = agentctl_core::config::load(
+            agentctl_core::diagnostics::SourceFile::new("t.tfvars", text.to_owned()),
+            &agentctl_core::config::Env::default(),
+            agentctl_core::config::CredentialsNeeded::No,
+        )
+        .unwrap();
+        let stack = agentctl_core::model::build(&loaded.config, &agentctl_core::model::Context::default());
+        let runner = stack.get(addr::SCRIPT_RUNNER_SERVICE).unwrap().clone();
+        let deployment = |id: &str, status: &str, state: DeploymentRolloutState| {
+            Deployment::builder()
+                .id(id)
+                .status(status)
+                .rollout_state(state)
+                .rollout_state_reason("tasks failed to start")
+                .task_definition(format!(
+                    "arn:aws:ecs:us-east-1:123456789012:task-definition/maia-script-runner:{}",
+                    id.len()
+                ))
+                .desired_count(1)
+                .build()
+        };
+        let rolled_back = DescribeServicesOutput::builder()
+            .services(
+                Service::builder()
+                    .service_name("maia-script-runner")
+                    .status("ACTIVE")
+                    .deployments(deployment("ecs-svc/new", "ACTIVE", DeploymentRolloutState::Failed))
+                    .deployments(deployment("ecs-svc/old1", "PRIMARY", DeploymentRolloutState::InProgress))
+                    .build(),
+            )
+            .build();
+        let describe = mock!(aws_sdk_ecs::Client::describe_services).then_output(move || rolled_back.clone());
+        let list = mock!(aws_sdk_ecs::Client::list_tasks).then_output(|| ListTasksOutput::builder().build());
+        let mut aws = Aws::unreachable();
+        aws.clients.ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&describe, &list]);
+        let err = wait_steady(&aws, &stack, &runner, "ecs-svc/new", &Recorder::default()).await.unwrap_err();
+        match &err {
+            Error::NotSteady { service, role, report } => {
+                assert_eq!(service, "maia-script-runner");
+                assert_eq!(*role, agentctl_core::model::ServiceRole::ScriptRunner);
+                assert!(matches!(report.outcome, crate::rollout::Outcome::RolledBack { .. }), "{:?}", report.outcome);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err.to_string().contains("ECS service maia-script-runner did not become steady"), "{err}");
+        assert!(err.to_string().contains("rolled it back"), "{err}");
     }
 }

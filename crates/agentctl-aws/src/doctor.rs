@@ -7,7 +7,7 @@ use agentctl_core::doctor::{
     NatGatewayFacts, NetworkFacts, RouteFacts, RouteState, RouteTableFacts, RouteTarget, SecurityGroupFacts, Simulated,
     Simulation, Status, SubnetFacts, VpcEndpointFacts, VpcFacts, FARGATE_ON_DEMAND_VCPU_QUOTA_CODE,
 };
-use agentctl_core::model::{addr, Stack};
+use agentctl_core::model::{addr, ServiceRole, Stack};
 use agentctl_core::names::Names;
 use aws_sdk_ec2::types::{Filter, RouteTable};
 
@@ -278,7 +278,8 @@ pub async fn facts(aws: &Aws, config: &Config) -> Result<DoctorFacts, Error> {
         SecurityGroupConfig::Existing(ids) => ids.clone(),
         SecurityGroupConfig::Create => vec![],
     };
-    let (network, quota, image, access) = tokio::join!(
+    let runner_image = config.script_runner.as_ref().map(|r| r.image_url.clone());
+    let (network, quota, image, runner_lookup, access) = tokio::join!(
         async {
             let Some((vpc, subnets)) = &existing else { return Ok(None) };
             let mut facts = network(aws, vpc, subnets, &sg_ids).await?;
@@ -291,11 +292,20 @@ pub async fn facts(aws: &Aws, config: &Config) -> Result<DoctorFacts, Error> {
         },
         fargate_quota(aws),
         crate::registry::lookup(aws, &config.image_url),
+        async {
+            match &runner_image {
+                Some(image) => Some(crate::registry::lookup(aws, image).await),
+                None => None,
+            }
+        },
         access(aws, config),
     );
     facts.network = network?;
     facts.fargate_vcpu_quota = quota;
     facts.image_lookup = image;
+    if let (Some(runner), Some(lookup)) = (facts.script_runner.as_mut(), runner_lookup) {
+        runner.image_lookup = lookup;
+    }
     facts.access = access;
     Ok(facts)
 }
@@ -472,20 +482,23 @@ pub async fn own_resources(aws: &Aws, stack: &Stack, config: &Config) -> Result<
         }
     }
     checks.push(logs);
-    if live.resources.contains_key(&addr::SERVICE) {
-        let s = stack.names(Some(&aws.account_id));
-        let stopped = crate::ops::tasks(aws, &s, true).await?;
-        let ctx = agentctl_core::rollout::DiagnosisContext {
-            image: config.image_url.clone(),
-            execution_role: s.execution_role.clone(),
-            secret_arn: live.resources.get(&addr::SECRET).map(|l| l.id.clone()).unwrap_or_default(),
-            memory_mib: config.agent_memory,
+    if stack.get(addr::SCRIPT_RUNNER_SERVICE).is_some() {
+        checks.push(script_runner_wiring(stack, &live));
+    }
+    for role in [ServiceRole::Agent, ServiceRole::ScriptRunner] {
+        let Some(view) = stack.ecs_service(role).filter(|_| live.resources.contains_key(&role.address())) else {
+            continue;
         };
+        let stopped = crate::ops::tasks(aws, &view, true).await?;
         let diagnoses = agentctl_core::rollout::diagnose(
             &stopped.iter().map(crate::ops::TaskInfo::as_stopped).collect::<Vec<_>>(),
-            &ctx,
+            &view.diagnosis_context(),
         );
-        let mut c = Check::new("deployment.recent_failures", "Recent task failures", Status::Pass);
+        let (id, title) = match role {
+            ServiceRole::Agent => ("deployment.recent_failures", "Recent task failures"),
+            ServiceRole::ScriptRunner => ("script_runner.recent_failures", "Recent script runner task failures"),
+        };
+        let mut c = Check::new(id, title, Status::Pass);
         if diagnoses.is_empty() {
             c.evidence.push("no task stopped with an error in the last hour".into());
         } else {
@@ -498,6 +511,85 @@ pub async fn own_resources(aws: &Aws, stack: &Stack, config: &Config) -> Result<
         checks.push(c);
     }
     Ok(checks)
+}
+
+/// The script runner is reachable from the agent: its namespace exists, its
+/// service registers `script-runner:2222` there, the agent's service is a
+/// client of it, and its security group admits SSH from the agent's groups.
+fn script_runner_wiring(stack: &Stack, live: &agentctl_core::plan::Live) -> Check {
+    use agentctl_core::model::{Spec, SCRIPT_RUNNER_DNS_NAME, SCRIPT_RUNNER_PORT};
+    let mut c = Check::new(
+        "script_runner.service_connect",
+        "The agent reaches the script runner at script-runner:2222",
+        Status::Pass,
+    );
+    let mut missing = Vec::new();
+    let namespace = live.resources.get(&addr::NAMESPACE);
+    match namespace {
+        Some(ns) => c.evidence.push(format!("Cloud Map namespace {} ({}) exists", stack.names(None).namespace, ns.id)),
+        None => missing.push("the Cloud Map namespace does not exist".to_owned()),
+    }
+    let arn = namespace.and_then(|ns| ns.outputs.get("arn"));
+    let service_connect = |a| match live.resources.get(&a).map(|l| (&l.spec, l.unreported.contains(&"service_connect")))
+    {
+        Some((Spec::EcsService(s), unreported)) => Some((s.service_connect.clone(), unreported)),
+        _ => None,
+    };
+    let alias = format!("{SCRIPT_RUNNER_DNS_NAME}:{}", SCRIPT_RUNNER_PORT.1);
+    match service_connect(addr::SCRIPT_RUNNER_SERVICE) {
+        None => missing.push("the script runner's ECS service does not exist".into()),
+        Some((_, true)) => c.evidence.push("ECS did not report the services' Service Connect settings".into()),
+        Some((sc, false)) => {
+            let registered = sc.as_ref().is_some_and(|sc| {
+                Some(&sc.namespace) == arn
+                    && sc
+                        .services
+                        .iter()
+                        .any(|s| s.dns_name == SCRIPT_RUNNER_DNS_NAME && s.port == SCRIPT_RUNNER_PORT.1)
+            });
+            if registered {
+                c.evidence.push(format!("the script runner's service registers {alias} in it"));
+            } else {
+                missing.push(format!("the script runner's service does not register {alias} in the namespace"));
+            }
+            match service_connect(addr::SERVICE) {
+                Some((Some(agent), _)) if Some(&agent.namespace) == arn => {
+                    c.evidence.push("the agent's service is a client of the namespace".into())
+                }
+                Some(_) => missing
+                    .push("the agent's service is not in the namespace: its tasks cannot resolve script-runner".into()),
+                None => missing.push("the agent's service does not exist".into()),
+            }
+        }
+    }
+    let agent_groups: Vec<String> = match live.resources.get(&addr::SECURITY_GROUP) {
+        Some(sg) => vec![sg.id.clone()],
+        None => stack.existing.security_group_ids.clone(),
+    };
+    match live.resources.get(&addr::SCRIPT_RUNNER_SECURITY_GROUP).map(|l| &l.spec) {
+        Some(Spec::SecurityGroup(sg)) => {
+            let port = SCRIPT_RUNNER_PORT.1.to_string();
+            let open: Vec<&String> = agent_groups
+                .iter()
+                .filter(|g| sg.ingress.iter().any(|r| r.protocol == "tcp" && r.ports == port && &r.cidr == *g))
+                .collect();
+            if !agent_groups.is_empty() && open.len() == agent_groups.len() {
+                c.evidence.push(format!("its security group admits TCP {port} from {}", agent_groups.join(", ")));
+            } else {
+                missing.push(format!(
+                    "its security group does not admit TCP {port} from every agent security group ({})",
+                    agent_groups.join(", ")
+                ));
+            }
+        }
+        _ => missing.push("the script runner's security group does not exist".into()),
+    }
+    if !missing.is_empty() {
+        c.status = Status::Fail;
+        c.evidence.extend(missing);
+        c.fix = Some("run `agentctl plan` to see what differs and `agentctl apply` to repair it".into());
+    }
+    c
 }
 
 // --- a stack built by the reference Terraform module --------------------------------

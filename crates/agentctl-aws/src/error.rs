@@ -34,6 +34,11 @@ pub enum Error {
     #[error("{0}")]
     NotDeployed(String),
 
+    /// A service others wait for (the script runner) did not become steady:
+    /// what depends on it was left as it was.
+    #[error("ECS service {service} did not become steady, so nothing that depends on it was changed: {}", outcome_text(&.report.outcome))]
+    NotSteady { service: String, role: agentctl_core::model::ServiceRole, report: Box<crate::rollout::WatchReport> },
+
     /// The config does not fit what AWS holds; found before any change.
     #[error("{message}")]
     Input { message: String, help: String },
@@ -163,6 +168,8 @@ pub fn meaning(code: &str, message: &str) -> Meaning {
             NotFound
         }
         "NotFound" | "ResourceNotFound" | "ParameterNotFound" => NotFound,
+        // Cloud Map.
+        "NamespaceNotFound" | "ServiceNotFound" | "OperationNotFound" => NotFound,
         // A detach that finds nothing attached.
         "Gateway.NotAttached" => NotFound,
         // ECS describing a task definition family that has none.
@@ -182,7 +189,8 @@ pub fn meaning(code: &str, message: &str) -> Meaning {
         "DependencyViolation"
         | "ClusterContainsServicesException"
         | "ClusterContainsTasksException"
-        | "ResourceInUseException" => InUse,
+        | "ResourceInUseException"
+        | "ResourceInUse" => InUse,
         "InvalidRequestException"
             if lower.contains("scheduled for deletion") || lower.contains("marked for deletion") =>
         {
@@ -230,6 +238,10 @@ impl Error {
     /// sentences, outermost first: for `-v`.
     pub fn causes(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if let Error::NotSteady { report, .. } = self {
+            out.extend(report.diagnoses.iter().map(|d| format!("{} × {}: {}", d.count, d.reason, d.likely_cause)));
+            out.extend(report.last_log_lines.iter().map(|l| format!("| {l}")));
+        }
         if let Error::Aws(e) | Error::Credentials(e) = self {
             let mut cause = std::error::Error::source(e);
             while let Some(c) = cause {
@@ -280,6 +292,13 @@ impl Error {
             ),
             Error::Interrupted => "run the same command again to finish".into(),
             Error::Input { help, .. } => help.clone(),
+            Error::NotSteady { role, report, .. } => match report.diagnoses.first() {
+                Some(d) => format!("{}; then run apply again", d.fix),
+                None => format!(
+                    "see `agentctl tasks --service {0}` and `agentctl logs --service {0}`, then run apply again",
+                    role.as_str()
+                ),
+            },
             Error::NotDeployed(_) => "run `agentctl apply` first (or check --region and -c)".into(),
             _ => return None,
         })
@@ -288,6 +307,17 @@ impl Error {
     /// An error of agentctl's own making while doing `action`.
     pub fn aws(action: impl Into<String>, err: impl std::fmt::Display) -> Self {
         Error::Aws(ApiError::other(action, err.to_string()))
+    }
+}
+
+fn outcome_text(outcome: &crate::rollout::Outcome) -> String {
+    use crate::rollout::Outcome;
+    match outcome {
+        Outcome::Completed => "it completed".into(),
+        Outcome::RolledBack { reason, .. } => format!("its deployment failed and ECS rolled it back: {reason}"),
+        Outcome::Failed { reason } => format!("its deployment failed: {reason}"),
+        Outcome::Superseded { .. } => "another deployment replaced it before it finished".into(),
+        Outcome::TimedOut { waited_secs } => format!("it was still in progress after {waited_secs} s"),
     }
 }
 

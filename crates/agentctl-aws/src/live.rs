@@ -100,7 +100,7 @@ pub async fn destroy_plan(aws: &Aws, stack: &Stack, adopt: &[String]) -> Result<
             foreign.push(Foreign { address: addr.to_string(), kind: addr.kind.noun(), name, id: l.id.clone(), owner });
         }
     }
-    live.orphans.sort_by_key(|(addr, _, _)| (std::cmp::Reverse(agentctl_core::model::depth(addr.kind)), *addr));
+    live.orphans.sort_by_key(|(addr, _, _)| (std::cmp::Reverse(agentctl_core::model::depth(*addr)), *addr));
     let changes = live
         .orphans
         .iter()

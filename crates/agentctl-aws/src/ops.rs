@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use agentctl_core::model::{EcsServiceView, ServiceRole};
 use agentctl_core::names::Names;
 use agentctl_core::rollout::{ServiceSnapshot, StoppedTask};
 use aws_sdk_ecs::types::{DesiredStatus, TaskDefinition};
@@ -18,7 +19,7 @@ pub fn account_of(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
-fn not_deployed(s: &Names) -> Error {
+fn not_deployed(s: &EcsServiceView) -> Error {
     Error::NotDeployed(format!("ECS service {} in cluster {} does not exist", s.service, s.cluster))
 }
 
@@ -40,7 +41,7 @@ pub struct TaskInfo {
 }
 
 /// Running tasks, or (with `stopped`) those stopped recently (ECS keeps them about an hour).
-pub async fn tasks(aws: &Clients, s: &Names, stopped: bool) -> Result<Vec<TaskInfo>, Error> {
+pub async fn tasks(aws: &Clients, s: &EcsServiceView, stopped: bool) -> Result<Vec<TaskInfo>, Error> {
     let status = if stopped { DesiredStatus::Stopped } else { DesiredStatus::Running };
     let listed = aws.ecs.list_tasks().cluster(&s.cluster).service_name(&s.service).desired_status(status).send().await;
     let arns = match listed.map_err(sdk(format!("listing tasks of {}", s.service))) {
@@ -141,12 +142,27 @@ pub struct AlarmState {
     pub state: String,
 }
 
-pub async fn status(aws: &Clients, s: &Names) -> Result<Status, Error> {
+/// The service's status; autoscaling and alarms are the agent's (`names`),
+/// shown with the agent only.
+pub async fn status(aws: &Clients, names: &Names, s: &EcsServiceView) -> Result<Status, Error> {
+    let agent = s.role == ServiceRole::Agent;
     let (snap, running, scaling, alarms) = tokio::try_join!(
         rollout::describe(&aws.ecs, &s.cluster, &s.service),
         tasks(aws, s, false),
-        crate::adapters::autoscaling::read(aws, s),
-        crate::adapters::cloudwatch::alarm_states(aws, &s.deployment),
+        async {
+            if agent {
+                crate::adapters::autoscaling::read(aws, names).await
+            } else {
+                Ok(Default::default())
+            }
+        },
+        async {
+            if agent {
+                crate::adapters::cloudwatch::alarm_states(aws, &names.deployment).await
+            } else {
+                Ok(Default::default())
+            }
+        },
     )?;
     let service = snap.ok_or_else(|| not_deployed(s))?;
     let autoscaling = scaling.values().find_map(|l| match &l.spec {
@@ -203,7 +219,7 @@ pub struct Scaled {
 /// Sets the task count. With `autoscaling_expected` (the config has it), the
 /// bounds are checked first and a count outside them is refused; without, they
 /// are read beside the change (one round trip, not two) and reported.
-pub async fn scale(aws: &Clients, s: &Names, count: u32, autoscaling_expected: bool) -> Result<Scaled, Error> {
+pub async fn scale(aws: &Clients, s: &EcsServiceView, count: u32, autoscaling_expected: bool) -> Result<Scaled, Error> {
     let resource_id = format!("service/{}/{}", s.cluster, s.service);
     let outside = |bounds: Option<(u32, u32)>| bounds.filter(|(min, max)| count < *min || count > *max);
     let update = || async {
@@ -236,7 +252,7 @@ pub async fn scale(aws: &Clients, s: &Names, count: u32, autoscaling_expected: b
 /// Polls until the service runs `count` tasks (or `timeout`).
 pub async fn wait_running(
     aws: &Clients,
-    s: &Names,
+    s: &EcsServiceView,
     count: u32,
     timeout: Duration,
     mut on_change: impl FnMut(i32, i32),
@@ -275,14 +291,15 @@ async fn describe_task_definition(
     Ok((td, out.tags().to_vec()))
 }
 
-async fn service_snapshot(aws: &Clients, s: &Names) -> Result<ServiceSnapshot, Error> {
+async fn service_snapshot(aws: &Clients, s: &EcsServiceView) -> Result<ServiceSnapshot, Error> {
     rollout::describe(&aws.ecs, &s.cluster, &s.service).await?.ok_or_else(|| not_deployed(s))
 }
 
-/// A new revision equal to `td` but for the agent image.
+/// A new revision equal to `td` but for the image of `container`.
 async fn register_with_image(
     aws: &Clients,
     td: &TaskDefinition,
+    container: &str,
     image: &str,
     tags: Vec<aws_sdk_ecs::types::Tag>,
 ) -> Result<String, Error> {
@@ -291,7 +308,7 @@ async fn register_with_image(
         .iter()
         .map(|c| {
             let mut c = c.clone();
-            if c.name() == Some(agentctl_core::model::AGENT_CONTAINER) {
+            if c.name() == Some(container) {
                 c.image = Some(image.to_owned());
             }
             c
@@ -325,7 +342,7 @@ pub struct Started {
     pub previous_task_definition: String,
 }
 
-async fn update_task_definition(aws: &Clients, s: &Names, arn: &str, force: bool) -> Result<String, Error> {
+async fn update_task_definition(aws: &Clients, s: &EcsServiceView, arn: &str, force: bool) -> Result<String, Error> {
     let out = aws
         .ecs
         .update_service()
@@ -339,7 +356,7 @@ async fn update_task_definition(aws: &Clients, s: &Names, arn: &str, force: bool
     started_deployment(out.service())
 }
 
-pub async fn redeploy(aws: &Clients, s: &Names, image: Option<&str>) -> Result<Started, Error> {
+pub async fn redeploy(aws: &Clients, s: &EcsServiceView, image: Option<&str>) -> Result<Started, Error> {
     let Some(image) = image else {
         // The same revision again: new tasks, nothing to read or register.
         let out = aws
@@ -367,12 +384,12 @@ pub async fn redeploy(aws: &Clients, s: &Names, image: Option<&str>) -> Result<S
         Ok((td, tags)) if td.task_definition_arn() == Some(previous.as_str()) => (td, tags),
         _ => describe_task_definition(aws, &previous).await?,
     };
-    let target = register_with_image(aws, &td, image, tags).await?;
+    let target = register_with_image(aws, &td, &s.container, image, tags).await?;
     let deployment = update_task_definition(aws, s, &target, true).await?;
     Ok(Started { deployment, task_definition: target, previous_task_definition: previous })
 }
 
-pub async fn rollback(aws: &Clients, s: &Names, to: Option<u32>) -> Result<Started, Error> {
+pub async fn rollback(aws: &Clients, s: &EcsServiceView, to: Option<u32>) -> Result<Started, Error> {
     let previous = service_snapshot(aws, s).await?.task_definition;
     // `family:N` at the end of the ARN: no read needed for the current revision.
     let current: i32 = previous.rsplit(':').next().and_then(|r| r.parse().ok()).unwrap_or(0);

@@ -24,6 +24,12 @@ pub struct Outputs {
     pub vpc_id: Option<String>,
     pub subnet_ids: Vec<String>,
     pub security_group_ids: Vec<String>,
+    /// With the script runner: its service, and where the agent reaches it
+    /// (the reference module's `script_runner_endpoint`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_runner_service: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_runner_endpoint: Option<String>,
 }
 
 pub async fn read(aws: &Aws, stack: &Stack) -> Result<Outputs, Error> {
@@ -49,6 +55,11 @@ pub async fn read(aws: &Aws, stack: &Stack) -> Result<Outputs, Error> {
         vpc_id: id(addr::VPC).or_else(|| stack.existing.vpc_id.clone()),
         subnet_ids,
         security_group_ids,
+        script_runner_service: get(addr::SCRIPT_RUNNER_SERVICE, "arn"),
+        script_runner_endpoint: live.resources.contains_key(&addr::SCRIPT_RUNNER_SERVICE).then(|| {
+            let (_, port) = agentctl_core::model::SCRIPT_RUNNER_PORT;
+            format!("{}:{port}", agentctl_core::model::SCRIPT_RUNNER_DNS_NAME)
+        }),
     })
 }
 
@@ -70,6 +81,14 @@ impl Outputs {
             "security_group_ids",
             if self.security_group_ids.is_empty() { none() } else { self.security_group_ids.join(", ") },
         );
+        for (key, value) in [
+            ("script_runner_service", &self.script_runner_service),
+            ("script_runner_endpoint", &self.script_runner_endpoint),
+        ] {
+            if let Some(v) = value {
+                rows.insert(key, v.clone());
+            }
+        }
         let mut table = agentctl_core::text::Table::new().indent(2);
         for (k, v) in rows {
             table.row([k.to_owned(), v]);

@@ -43,6 +43,7 @@ pub struct Clients {
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub quotas: aws_sdk_servicequotas::Client,
+    pub cloudmap: aws_sdk_servicediscovery::Client,
 }
 
 /// The clients, and the account and caller they act as (one round trip to
@@ -156,6 +157,7 @@ impl Clients {
             autoscaling: client!(aws_sdk_applicationautoscaling, &config),
             cloudwatch: client!(aws_sdk_cloudwatch, &config),
             quotas: client!(aws_sdk_servicequotas, &config),
+            cloudmap: client!(aws_sdk_servicediscovery, &config),
         }
     }
 
@@ -205,9 +207,9 @@ async fn identify(c: &Clients) -> Result<(String, String, Vec<String>), Error> {
 
 #[cfg(test)]
 impl Aws {
-    /// Clients that reach nothing, with `logs` replaced (a mock): for adapter
-    /// unit tests.
-    pub(crate) fn with_logs(logs: aws_sdk_cloudwatchlogs::Client) -> Aws {
+    /// Clients that reach nothing, for adapter unit tests: each replaces the
+    /// client it tests with a mock of recorded responses.
+    pub(crate) fn unreachable() -> Aws {
         let config = aws_types::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
@@ -222,12 +224,13 @@ impl Aws {
             iam: aws_sdk_iam::Client::new(&config),
             s3: aws_sdk_s3::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
-            logs,
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
             sts: aws_sdk_sts::Client::new(&config),
             autoscaling: aws_sdk_applicationautoscaling::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             quotas: aws_sdk_servicequotas::Client::new(&config),
+            cloudmap: aws_sdk_servicediscovery::Client::new(&config),
         };
         Aws {
             clients,

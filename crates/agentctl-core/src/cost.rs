@@ -205,6 +205,16 @@ pub struct CostInput {
     /// `None`: every task on FARGATE.
     pub spot: Option<SpotShare>,
     pub hours_per_month: f64,
+    /// The script runner's tasks (always on FARGATE), when enabled.
+    pub script_runner: Option<RunnerTasks>,
+}
+
+/// The script runner's fixed number of tasks of one size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RunnerTasks {
+    pub cpu: u32,
+    pub memory_mib: u32,
+    pub tasks: u32,
 }
 
 impl CostInput {
@@ -219,6 +229,7 @@ impl CostInput {
             max_tasks: tasks,
             spot: None,
             hours_per_month: DEFAULT_HOURS_PER_MONTH,
+            script_runner: None,
         }
     }
 
@@ -248,6 +259,11 @@ impl CostInput {
             min_tasks,
             max_tasks,
             spot,
+            script_runner: config.script_runner.as_ref().map(|r| RunnerTasks {
+                cpu: r.cpu,
+                memory_mib: r.memory,
+                tasks: r.desired_count,
+            }),
             ..CostInput::new(config.region.clone(), config.agent_cpu, config.agent_memory, config.desired_count)
         }
     }
@@ -481,6 +497,11 @@ pub struct Estimate {
     pub min: ScaleCost,
     /// At the most tasks (equal to `min` when the count is fixed).
     pub max: ScaleCost,
+    /// The script runner's tasks, when enabled: the same every month.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_runner: Option<RunnerCost>,
+    /// Everything above, at the fewest and the most agent tasks.
+    pub monthly_total: MonthlyTotal,
     /// False when a part of the bill could not be priced (see `warnings`).
     pub complete: bool,
     pub warnings: Vec<String>,
@@ -491,6 +512,20 @@ pub struct Estimate {
     /// The same estimate one Fargate size up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub larger: Option<Box<Estimate>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunnerCost {
+    pub size: TaskSize,
+    pub tasks: u32,
+    pub per_task: Breakdown,
+    pub total: Breakdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MonthlyTotal {
+    pub min: Money,
+    pub max: Money,
 }
 
 /// A Fargate task size: (CPU units, memory MiB).
@@ -523,6 +558,9 @@ pub fn neighbour_sizes(cpu: u32, memory_mib: u32) -> (Option<FargateSize>, Optio
 /// sizes beside it.
 pub fn estimate(input: &CostInput, table: &PriceTable) -> Result<Estimate, CostError> {
     input.validate()?;
+    if let Some(r) = &input.script_runner {
+        CostInput::new(input.region.clone(), r.cpu, r.memory_mib, r.tasks).validate()?;
+    }
     let rates = table.region(&input.region)?;
     let mut main = estimate_size(input, table, rates)?;
     let (smaller, larger) = neighbour_sizes(input.cpu, input.memory_mib);
@@ -578,13 +616,22 @@ fn estimate_size(input: &CostInput, table: &PriceTable, rates: &RegionPrices) ->
             by_resource,
         }
     };
+    let script_runner = input.script_runner.map(|r| {
+        let size = TaskSize::new(r.cpu, r.memory_mib, None);
+        let per_task = Breakdown::new(size.vcpu * rates.vcpu_hour * hours, size.memory_gb * rates.gb_hour * hours, 0.0);
+        RunnerCost { size, tasks: r.tasks, per_task, total: per_task.times(f64::from(r.tasks)) }
+    });
+    let (min, max) = (at(input.min_tasks), at(input.max_tasks));
+    let runner_total = script_runner.as_ref().map_or(0.0, |r| r.total.total.0);
     Ok(Estimate {
         region: input.region.clone(),
         currency: table.currency.clone(),
         hours_per_month: hours,
         spot_share: input.spot,
-        min: at(input.min_tasks),
-        max: at(input.max_tasks),
+        monthly_total: MonthlyTotal { min: Money(min.total.0 + runner_total), max: Money(max.total.0 + runner_total) },
+        script_runner,
+        min,
+        max,
         complete: warnings.is_empty(),
         warnings,
         prices: PriceInfo {
@@ -617,13 +664,13 @@ impl Estimate {
         }
     }
 
-    /// "$85.06" or "$85.06 .. $255.18"
-    fn range(&self, f: impl Fn(&ScaleCost) -> Money) -> String {
-        let (lo, hi) = (f(&self.min), f(&self.max));
-        if lo.cents() == hi.cents() {
-            self.money(lo)
+    /// The whole month, the script runner included: "$85.06" or "$85.06 .. $255.18".
+    fn total_range(&self) -> String {
+        let MonthlyTotal { min, max } = self.monthly_total;
+        if min.cents() == max.cents() {
+            self.money(min)
         } else {
-            format!("{} .. {}", self.money(lo), self.money(hi))
+            format!("{} .. {}", self.money(min), self.money(max))
         }
     }
 
@@ -716,8 +763,12 @@ impl Estimate {
                 ]);
             }
         }
+        if let Some(r) = &self.script_runner {
+            breakdown.row(Vec::<String>::new()).row(header("script runner, per month"));
+            self.breakdown_row(&mut breakdown, &format!("{} × {}", r.tasks, r.size.label()), &r.total);
+        }
         o.push(&breakdown.render()).blank();
-        o.line(format_args!("  Monthly total: {}", self.range(|sc| sc.total)));
+        o.line(format_args!("  Monthly total: {}", self.total_range()));
 
         if self.smaller.is_some() || self.larger.is_some() {
             o.blank().line("  Right-sizing (same tasks and storage):");
@@ -727,7 +778,7 @@ impl Estimate {
                     which.to_owned(),
                     e.size.label(),
                     format!("{} per task", e.money(e.per_task.on_demand.total)),
-                    format!("{} a month", e.range(|sc| sc.total)),
+                    format!("{} a month", e.total_range()),
                 ]);
             };
             if let Some(e) = &self.smaller {

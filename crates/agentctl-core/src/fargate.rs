@@ -24,6 +24,11 @@ pub const EPHEMERAL_MAX_GIB: u32 = 200;
 pub const RUNNER_SIZES: [(&str, u32, u32); 4] =
     [("small", 1024, 4096), ("medium", 2048, 8192), ("large", 4096, 16384), ("xlarge", 8192, 32768)];
 
+/// (cpu, memory) of a runner size.
+pub fn runner_size(name: &str) -> Option<(u32, u32)> {
+    RUNNER_SIZES.iter().find(|(n, _, _)| *n == name).map(|&(_, cpu, memory)| (cpu, memory))
+}
+
 /// "2048, 3072, ... 8192" or "16384 to 61440 in steps of 4096" for long lists.
 pub fn describe_memory(values: &[u32]) -> String {
     if values.len() <= 8 {

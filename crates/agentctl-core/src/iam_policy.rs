@@ -93,6 +93,8 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
     };
     let name = stack.deployment.as_str();
     let secret_name = stack.get(addr::SECRET).map_or_else(|| names::secret(name), |r| r.name.clone());
+    let keypair_secret_name =
+        stack.get(addr::RUNNER_KEYPAIR_SECRET).map_or_else(|| names::runner_keypair_secret(name), |r| r.name.clone());
     let mut st: Vec<Value> = Vec::new();
 
     // --- EC2 ---------------------------------------------------------------------
@@ -219,9 +221,13 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
     ));
 
     // --- ECS ---------------------------------------------------------------------
+    // The script runner's service and family are granted whatever the config
+    // says now, so destroy removes one an earlier config created.
     let cluster = a.cluster();
-    let service = a.ecs(&format!("service/{}/{}", names::cluster(name), names::service(name)));
-    let family = a.ecs(&format!("task-definition/{}:*", names::task_family(name)));
+    let service_arn = |service: &str| a.ecs(&format!("service/{}/{service}", names::cluster(name)));
+    let services = vec![service_arn(&names::service(name)), service_arn(&names::script_runner(name))];
+    let families =
+        [names::task_family(name), names::script_runner(name)].map(|f| a.ecs(&format!("task-definition/{f}:*")));
     // CreateCluster and RegisterTaskDefinition are not scoped by resource ARN in
     // ECS's authorization reference: `*`, but only with this deployment's tag.
     st.push(statement(
@@ -230,16 +236,31 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
         vec!["*".into()],
         Some(request_tag(name)),
     ));
+    // The deployment's cluster, services, task families and tasks in one list:
+    // IAM matches each action against resources of its own type only (a cluster
+    // action never against a service ARN), so this grants exactly what one
+    // statement per type would, in fewer characters. Tags too: ECS checks
+    // ecs:TagResource for the tags given when creating.
     st.push(statement(
-        "EcsCluster",
-        &["ecs:DescribeClusters", "ecs:UpdateClusterSettings", "ecs:DeleteCluster"],
-        vec![cluster.clone()],
-        None,
-    ));
-    st.push(statement(
-        "EcsService",
-        &["ecs:CreateService", "ecs:UpdateService", "ecs:DeleteService", "ecs:DescribeServices"],
-        vec![service.clone()],
+        "EcsDeploymentResources",
+        &[
+            "ecs:DescribeClusters",
+            "ecs:UpdateClusterSettings",
+            "ecs:DeleteCluster",
+            "ecs:CreateService",
+            "ecs:UpdateService",
+            "ecs:DeleteService",
+            "ecs:DescribeServices",
+            "ecs:DescribeTasks",
+            "ecs:TagResource",
+            "ecs:UntagResource",
+        ],
+        [cluster.clone()]
+            .into_iter()
+            .chain(services)
+            .chain(families)
+            .chain([a.ecs(&format!("task/{}/*", names::cluster(name)))])
+            .collect(),
         None,
     ));
     // Task definitions are read, listed and deregistered by family, which ECS does
@@ -257,22 +278,13 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
         vec!["*".into()],
         Some(json!({ "ArnEquals": { "ecs:cluster": cluster } })),
     ));
-    st.push(statement(
-        "EcsDescribeTasks",
-        &["ecs:DescribeTasks"],
-        vec![a.ecs(&format!("task/{}/*", names::cluster(name)))],
-        None,
-    ));
-    // Tags, also those given when creating (ECS checks ecs:TagResource for them).
-    st.push(statement(
-        "EcsTags",
-        &["ecs:TagResource", "ecs:UntagResource", "ecs:ListTagsForResource"],
-        vec![cluster.clone(), service, family],
-        None,
-    ));
 
     // --- IAM ---------------------------------------------------------------------
-    let roles = vec![a.role(&names::execution_role(name)), a.role(&names::task_role(name))];
+    let roles = vec![
+        a.role(&names::execution_role(name)),
+        a.role(&names::task_role(name)),
+        a.role(&names::script_runner_role(name)),
+    ];
     let flow_role = a.role(&names::flow_log_role(name));
     st.push(statement(
         "IamDeploymentRoles",
@@ -290,6 +302,8 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             "iam:DeleteRolePolicy",
             "iam:ListAttachedRolePolicies",
             "iam:DetachRolePolicy",
+            // doctor: whether the task role allows what the agent needs.
+            "iam:SimulatePrincipalPolicy",
         ],
         roles.iter().chain([&flow_role]).cloned().collect(),
         None,
@@ -305,7 +319,7 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             Some(json!({ "ArnEquals": { "iam:PolicyARN": managed } })),
         ));
     }
-    // Registering a task definition passes both roles, to ECS tasks only.
+    // Registering a task definition passes its roles, to ECS tasks only.
     st.push(statement(
         "IamPassRolesToEcsTasks",
         &["iam:PassRole"],
@@ -320,13 +334,16 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             Some(json!({ "StringEquals": { "iam:PassedToService": FLOW_LOGS_SERVICE } })),
         ));
     }
-    // ECS creates its service-linked role on the first cluster of an account; the
-    // condition names the one service (service-linked role paths are AWS's).
+    // ECS creates its service-linked role on the first cluster of an account, and
+    // Application Auto Scaling on the first scalable target; the condition names
+    // the two services (service-linked role paths are AWS's).
     st.push(statement(
-        "IamEcsServiceLinkedRole",
+        "IamServiceLinkedRoles",
         &["iam:CreateServiceLinkedRole"],
         vec![a.role("aws-service-role/*")],
-        Some(json!({ "StringEquals": { "iam:AWSServiceName": "ecs.amazonaws.com" } })),
+        Some(json!({
+            "StringEquals": { "iam:AWSServiceName": ["ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com"] }
+        })),
     ));
 
     // --- Secrets Manager -----------------------------------------------------------
@@ -346,7 +363,10 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             "secretsmanager:TagResource",
             "secretsmanager:UntagResource",
         ],
-        vec![format!("arn:{}:secretsmanager:{}:{}:secret:{}-??????", a.part, a.region, a.account, secret_name)],
+        [secret_name, keypair_secret_name]
+            .iter()
+            .map(|n| format!("arn:{}:secretsmanager:{}:{}:secret:{n}-??????", a.part, a.region, a.account))
+            .collect(),
         None,
     ));
     // A secret left under an earlier `secret_name`: found by the ownership tag,
@@ -372,8 +392,7 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
     // DescribeLogGroups is authorized on the account's log groups as a whole (it
     // lists by prefix): names and settings only, no log data.
     st.push(statement("LogsDescribeGroups", &["logs:DescribeLogGroups"], vec![a.logs("*")], None));
-    let group = names::log_group(name);
-    let flow_group = names::flow_log_group(name);
+    let groups = [names::log_group(name), names::flow_log_group(name), names::script_runner_log_group(name)];
     st.push(statement(
         "LogsAgentLogGroup",
         &[
@@ -390,15 +409,47 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             "logs:GetLogEvents",
         ],
         // Logs checks some actions against `log-group:NAME`, others against
-        // `log-group:NAME:*`, and GetLogEvents against the stream.
-        vec![
-            a.logs(&group),
-            a.logs(&format!("{group}:*")),
-            a.logs(&format!("{group}:log-stream:*")),
-            a.logs(&flow_group),
-            a.logs(&format!("{flow_group}:*")),
-        ],
+        // `log-group:NAME:*` (which also matches its streams, for GetLogEvents).
+        groups.iter().flat_map(|g| [a.logs(g), a.logs(&format!("{g}:*"))]).collect(),
         None,
+    ));
+
+    // --- Cloud Map: the script runner's Service Connect namespace -----------------
+    // Listing namespaces and reading an operation's progress have no
+    // resource-level permission, and a namespace is found by its name before its
+    // id (and so its ARN) is known: names, tags and progress only.
+    st.push(statement(
+        "CloudMapRead",
+        &[
+            "servicediscovery:ListNamespaces",
+            "servicediscovery:GetOperation",
+            "servicediscovery:GetNamespace",
+            "servicediscovery:ListTagsForResource",
+        ],
+        vec!["*".into()],
+        None,
+    ));
+    let namespaces = format!("arn:{}:servicediscovery:{}:{}:namespace/*", a.part, a.region, a.account);
+    // CreateHttpNamespace has no resource; the tags given with it need TagResource.
+    st.push(statement(
+        "CloudMapCreateTaggedNamespace",
+        &["servicediscovery:CreateHttpNamespace", "servicediscovery:TagResource"],
+        vec!["*".into()],
+        Some(request_tag(name)),
+    ));
+    st.push(statement(
+        "CloudMapManageOwnedNamespace",
+        &[
+            "servicediscovery:UpdateHttpNamespace",
+            "servicediscovery:DeleteNamespace",
+            "servicediscovery:TagResource",
+            "servicediscovery:UntagResource",
+        ],
+        vec![namespaces],
+        Some(json!({
+            "StringEquals": { format!("aws:ResourceTag/{OWNERSHIP_TAG}"): name },
+            "ForAllValues:StringNotEquals": { "aws:TagKeys": [OWNERSHIP_TAG] },
+        })),
     ));
 
     // --- S3 --------------------------------------------------------------------------
@@ -427,15 +478,11 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             "s3:GetBucketLogging",
             "s3:PutBucketLogging",
             "s3:ListBucketVersions",
+            "s3:DeleteObject",
+            "s3:DeleteObjectVersion",
         ],
-        vec![bucket.clone()],
-        None,
-    ));
-    // Only `destroy --empty-bucket` deletes objects.
-    st.push(statement(
-        "S3EmptyStagingBucket",
-        &["s3:DeleteObject", "s3:DeleteObjectVersion"],
-        vec![format!("{bucket}/*")],
+        // Objects only for `destroy --empty-bucket` (DeleteObject, DeleteObjectVersion).
+        vec![bucket.clone(), format!("{bucket}/*")],
         None,
     ));
 
@@ -507,12 +554,6 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             None,
         ));
     }
-    st.push(statement(
-        "DoctorSimulateTaskRole",
-        &["iam:SimulatePrincipalPolicy"],
-        vec![a.role(&names::task_role(name))],
-        None,
-    ));
     // Finding a stack built by the reference Terraform module (migration check):
     // list calls, names only, which these services do not scope by resource.
     st.push(statement(
@@ -547,12 +588,6 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
         vec!["*".into()],
         None,
     ));
-    st.push(statement(
-        "AutoscalingServiceLinkedRole",
-        &["iam:CreateServiceLinkedRole"],
-        vec![a.role("aws-service-role/*")],
-        Some(json!({ "StringEquals": { "iam:AWSServiceName": "ecs.application-autoscaling.amazonaws.com" } })),
-    ));
     // Alarm and dashboard names start with `NAME-` (dashboards are global: no
     // region in the ARN). The prefix also matches a deployment named `NAME-x`;
     // list the exact names here once they are settled.
@@ -581,6 +616,24 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
 }
 
 pub use crate::policy::{policy_size as size, MANAGED_POLICY_LIMIT, ROLE_INLINE_LIMIT};
+
+/// `policy` as documents that each fit a customer managed policy, its
+/// statements in order: for when the whole is too large for a role's inline
+/// policies (a long `name` makes every ARN longer). A role takes 10 managed
+/// policies (20 with a raised quota).
+pub fn managed_policy_parts(policy: &Value) -> Vec<Value> {
+    let doc = |statements: Vec<Value>| json!({ "Version": "2012-10-17", "Statement": statements });
+    let mut parts: Vec<Vec<Value>> = vec![vec![]];
+    for st in policy["Statement"].as_array().into_iter().flatten() {
+        let current = parts.last_mut().expect("one part at least");
+        current.push(st.clone());
+        if current.len() > 1 && size(&doc(current.clone())) > MANAGED_POLICY_LIMIT {
+            let moved = current.pop().expect("just pushed");
+            parts.push(vec![moved]);
+        }
+    }
+    parts.into_iter().map(doc).collect()
+}
 
 /// Every action the policy grants, sorted and without duplicates.
 pub fn actions(policy: &Value) -> Vec<String> {
@@ -664,26 +717,41 @@ mod tests {
             vec![
                 "arn:aws:iam::111122223333:role/acme-execution-role",
                 "arn:aws:iam::111122223333:role/acme-task-role",
-                // Granted without flow logs too: destroy removes one an earlier config made.
+                // Granted without the script runner and flow logs too: destroy
+                // removes what an earlier config made.
+                "arn:aws:iam::111122223333:role/acme-script-runner-role",
                 "arn:aws:iam::111122223333:role/acme-flow-logs-role"
             ]
         );
         assert_eq!(
             resources(sid(&p, "SecretsAgentCredentials")),
-            vec!["arn:aws:secretsmanager:eu-west-1:111122223333:secret:acme-agent-credentials-??????"]
+            vec![
+                "arn:aws:secretsmanager:eu-west-1:111122223333:secret:acme-agent-credentials-??????",
+                "arn:aws:secretsmanager:eu-west-1:111122223333:secret:acme-runner-keypair-??????"
+            ]
         );
         assert_eq!(
             resources(sid(&p, "SsmDeploymentLock")),
             vec!["arn:aws:ssm:eu-west-1:111122223333:parameter/agentctl/acme/lock"]
         );
-        assert_eq!(resources(sid(&p, "S3StagingBucket")), vec!["arn:aws:s3:::acme-staging-111122223333-eu-west-1"]);
-        assert_eq!(resources(sid(&p, "EcsCluster")), vec!["arn:aws:ecs:eu-west-1:111122223333:cluster/acme"]);
         assert_eq!(
-            resources(sid(&p, "EcsService")),
-            vec!["arn:aws:ecs:eu-west-1:111122223333:service/acme/acme-agent"]
+            resources(sid(&p, "S3StagingBucket")),
+            vec![
+                "arn:aws:s3:::acme-staging-111122223333-eu-west-1",
+                "arn:aws:s3:::acme-staging-111122223333-eu-west-1/*"
+            ]
         );
-        assert!(resources(sid(&p, "EcsTags"))
-            .contains(&"arn:aws:ecs:eu-west-1:111122223333:task-definition/acme-agent:*".to_owned()));
+        assert_eq!(
+            resources(sid(&p, "EcsDeploymentResources")),
+            vec![
+                "arn:aws:ecs:eu-west-1:111122223333:cluster/acme",
+                "arn:aws:ecs:eu-west-1:111122223333:service/acme/acme-agent",
+                "arn:aws:ecs:eu-west-1:111122223333:service/acme/acme-script-runner",
+                "arn:aws:ecs:eu-west-1:111122223333:task-definition/acme-agent:*",
+                "arn:aws:ecs:eu-west-1:111122223333:task-definition/acme-script-runner:*",
+                "arn:aws:ecs:eu-west-1:111122223333:task/acme/*"
+            ]
+        );
         assert!(resources(sid(&p, "LogsAgentLogGroup"))
             .contains(&"arn:aws:logs:eu-west-1:111122223333:log-group:/ecs/acme-agent".to_owned()));
     }
@@ -697,7 +765,8 @@ mod tests {
             .collect();
         assert_eq!(pass.len(), 1, "one PassRole statement");
         assert_eq!(pass[0]["Condition"]["StringEquals"]["iam:PassedToService"], "ecs-tasks.amazonaws.com");
-        assert_eq!(resources(pass[0]).len(), 2);
+        // The execution and task roles, and the script runner's task role.
+        assert_eq!(resources(pass[0]).len(), 3);
     }
 
     #[test]
@@ -713,10 +782,12 @@ mod tests {
                     "EcsListTasks",
                     "DoctorFindReferenceStack",
                     "AutoscalingEcsService",
+                    "CloudMapRead",
+                    "CloudMapCreateTaggedNamespace",
                 ];
                 assert!(allowed_star.contains(&sid), "{sid} uses `*`");
                 // Writes on `*` only with the ownership tag (or ECS's cluster condition).
-                if sid == "EcsCreateTagged" {
+                if sid == "EcsCreateTagged" || sid == "CloudMapCreateTaggedNamespace" {
                     assert_eq!(s["Condition"]["StringEquals"]["aws:RequestTag/agentctl:deployment"], "acme");
                 }
             }
@@ -804,12 +875,40 @@ mod tests {
     }
 
     #[test]
-    fn iam_policy_fits_a_roles_inline_policy_even_for_the_longest_name() {
-        let name = "a".repeat(names::max_prefix_len("eu-west-1", true));
-        let p = operator_policy(&stack_named(&name, ""), "111122223333");
+    fn the_service_connect_namespace_is_created_tagged_and_changed_only_when_ours() {
+        let p = operator_policy(&stack("enable_script_runner = true"), "111122223333");
+        let create = sid(&p, "CloudMapCreateTaggedNamespace");
+        assert_eq!(create["Condition"]["StringEquals"]["aws:RequestTag/agentctl:deployment"], "acme");
+        let own = sid(&p, "CloudMapManageOwnedNamespace");
+        assert_eq!(resources(own), vec!["arn:aws:servicediscovery:eu-west-1:111122223333:namespace/*"]);
+        assert_eq!(own["Condition"]["StringEquals"]["aws:ResourceTag/agentctl:deployment"], "acme");
+        assert_eq!(own["Condition"]["ForAllValues:StringNotEquals"]["aws:TagKeys"], json!(["agentctl:deployment"]));
+        // Reading is all Cloud Map grants on every namespace.
+        let read = actions(&json!({"Statement": [sid(&p, "CloudMapRead")]}));
+        assert!(read.iter().all(|a| a.contains(":List") || a.contains(":Get")), "{read:?}");
+        // The runner's log group, role and keys are the deployment's own names.
+        let logs = resources(sid(&p, "LogsAgentLogGroup"));
+        assert!(logs.contains(&"arn:aws:logs:eu-west-1:111122223333:log-group:/ecs/acme-script-runner:*".to_owned()));
+    }
+
+    #[test]
+    fn iam_policy_fits_inline_for_usual_names_and_in_managed_parts_for_the_longest() {
+        // Too big for one managed policy (6,144); a role's inline policy holds it.
+        let p = operator_policy(&stack_named("data-insights", ""), "111122223333");
+        assert!(size(&p) > MANAGED_POLICY_LIMIT && size(&p) < ROLE_INLINE_LIMIT, "{} characters", size(&p));
+        // The longest name makes every ARN longer: managed policies hold it.
+        let name = "a".repeat(names::max_prefix_len("eu-west-1", true, true));
+        let p = operator_policy(&stack_named(&name, "enable_script_runner = true"), "111122223333");
         assert!(p.to_string().contains(&format!("role/{name}-execution-role")));
-        // Too big for a managed policy (6,144); a role's inline policy holds it.
-        assert!(size(&p) < ROLE_INLINE_LIMIT, "{} characters", size(&p));
+        let parts = managed_policy_parts(&p);
+        assert!(parts.len() >= 2 && parts.len() <= 10, "{} parts", parts.len());
+        for part in &parts {
+            assert!(size(part) <= MANAGED_POLICY_LIMIT, "{} characters", size(part));
+            assert_eq!(part["Version"], "2012-10-17");
+        }
+        // Every statement once, in order.
+        let rejoined: Vec<&Value> = parts.iter().flat_map(statements).collect();
+        assert_eq!(rejoined, statements(&p).iter().collect::<Vec<_>>());
     }
 
     #[test]

@@ -47,6 +47,24 @@ pub fn bucket(name: &str, account: &str, region: &str) -> String {
 pub fn network(name: &str, part: &str) -> String {
     format!("{name}-{part}")
 }
+/// The Maia script runner's service, task family and security group.
+pub fn script_runner(name: &str) -> String {
+    format!("{name}-script-runner")
+}
+pub fn script_runner_role(name: &str) -> String {
+    format!("{name}-script-runner-role")
+}
+pub fn script_runner_log_group(name: &str) -> String {
+    format!("/ecs/{name}-script-runner")
+}
+/// Secret holding the script runner's `authorized_keys` (the reference module's default name).
+pub fn runner_keypair_secret(name: &str) -> String {
+    format!("{name}-runner-keypair")
+}
+/// Cloud Map HTTP namespace of the cluster's Service Connect (the reference module's name).
+pub fn namespace(name: &str) -> String {
+    format!("{name}-service-connect")
+}
 /// SSM parameter holding the deployment lock.
 pub fn lock_parameter(name: &str) -> String {
     format!("/agentctl/{name}/lock")
@@ -81,12 +99,27 @@ pub struct Names {
     pub family: String,
     pub dashboard: String,
     pub lock_parameter: String,
+    /// Service Connect namespace of the cluster (with the script runner).
+    pub namespace: String,
+    /// Service, task family and security group of the script runner.
+    pub script_runner: String,
+    pub script_runner_role: String,
+    pub script_runner_log_group: String,
+    /// `runner_keypair_secret_name`, or `NAME-runner-keypair`.
+    pub runner_keypair_secret: String,
+}
+
+/// Names the config may give instead of the derived ones.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GivenNames<'a> {
+    pub secret: Option<&'a str>,
+    pub runner_keypair_secret: Option<&'a str>,
 }
 
 impl Names {
     /// `account` completes the bucket's name (the placeholder offline, `None`
-    /// when unknown); `secret` is `secret_name` when the config gives one.
-    pub fn new(deployment: &str, account: Option<&str>, region: &str, secret: Option<&str>) -> Names {
+    /// when unknown); `given` holds the names the config sets itself.
+    pub fn new(deployment: &str, account: Option<&str>, region: &str, given: GivenNames) -> Names {
         Names {
             deployment: deployment.to_owned(),
             vpc: network(deployment, "vpc"),
@@ -95,7 +128,7 @@ impl Names {
             subnet_b: network(deployment, "subnet-b"),
             route_table: network(deployment, "public"),
             security_group: security_group(deployment),
-            secret: secret.map_or_else(|| self::secret(deployment), str::to_owned),
+            secret: given.secret.map_or_else(|| secret(deployment), str::to_owned),
             execution_role: execution_role(deployment),
             task_role: task_role(deployment),
             bucket: account.map(|account| bucket(deployment, account, region)),
@@ -108,12 +141,23 @@ impl Names {
             family: task_family(deployment),
             dashboard: format!("{deployment}-agent"),
             lock_parameter: lock_parameter(deployment),
+            namespace: namespace(deployment),
+            script_runner: script_runner(deployment),
+            script_runner_role: script_runner_role(deployment),
+            script_runner_log_group: script_runner_log_group(deployment),
+            runner_keypair_secret: given
+                .runner_keypair_secret
+                .map_or_else(|| runner_keypair_secret(deployment), str::to_owned),
         }
     }
 
     /// The names of `config`'s deployment in `account`, when known.
     pub fn of_config(config: &crate::config::Config, account: Option<&str>) -> Names {
-        Names::new(&config.name, account, &config.region, Some(&config.secret_name))
+        let given = GivenNames {
+            secret: Some(&config.secret_name),
+            runner_keypair_secret: config.script_runner.as_ref().map(|r| r.keypair_secret_name.as_str()),
+        };
+        Names::new(&config.name, account, &config.region, given)
     }
 
     /// `service/CLUSTER/SERVICE`: how Application Auto Scaling names the service.
@@ -127,32 +171,50 @@ impl Names {
         format!("{}-{key}", self.deployment)
     }
 
+    /// Every address whose name is fixed by the deployment, with that name
+    /// (the bucket's once the account is known). Adapters read these.
+    pub fn all(&self) -> Vec<(crate::model::Address, &str)> {
+        use crate::model::addr as a;
+        let mut all = vec![
+            (a::VPC, self.vpc.as_str()),
+            (a::IGW, &self.igw),
+            (a::SUBNET_A, &self.subnet_a),
+            (a::SUBNET_B, &self.subnet_b),
+            (a::ROUTE_TABLE, &self.route_table),
+            (a::SECURITY_GROUP, &self.security_group),
+            (a::SECRET, &self.secret),
+            (a::EXECUTION_ROLE, &self.execution_role),
+            (a::TASK_ROLE, &self.task_role),
+            (a::LOG_GROUP, &self.log_group),
+            (a::FLOW_LOG_GROUP, &self.flow_log_group),
+            (a::FLOW_LOG_ROLE, &self.flow_log_role),
+            (a::FLOW_LOG, &self.flow_log),
+            (a::CLUSTER, &self.cluster),
+            (a::TASK_DEFINITION, &self.family),
+            (a::SERVICE, &self.service),
+            (a::DASHBOARD, &self.dashboard),
+            (a::NAMESPACE, &self.namespace),
+            (a::SCRIPT_RUNNER_SECURITY_GROUP, &self.script_runner),
+            (a::RUNNER_KEYPAIR_SECRET, &self.runner_keypair_secret),
+            (a::SCRIPT_RUNNER_ROLE, &self.script_runner_role),
+            (a::SCRIPT_RUNNER_LOG_GROUP, &self.script_runner_log_group),
+            (a::SCRIPT_RUNNER_TASK_DEFINITION, &self.script_runner),
+            (a::SCRIPT_RUNNER_SERVICE, &self.script_runner),
+        ];
+        all.extend(self.bucket.as_deref().map(|b| (a::BUCKET, b)));
+        all
+    }
+
+    /// The fixed addresses of one kind, with their names.
+    pub fn of_kind(&self, kind: crate::model::Kind) -> Vec<(crate::model::Address, &str)> {
+        self.all().into_iter().filter(|(a, _)| a.kind == kind).collect()
+    }
+
     /// The name of the resource at `addr`; `None` for addresses whose name is
     /// their own (policies, schedules, alarms found in AWS, a secret under an
     /// earlier `secret_name`): their live id names them.
     pub fn of(&self, addr: crate::model::Address) -> Option<&str> {
-        use crate::model::addr as a;
-        Some(match addr {
-            a::VPC => &self.vpc,
-            a::IGW => &self.igw,
-            a::SUBNET_A => &self.subnet_a,
-            a::SUBNET_B => &self.subnet_b,
-            a::ROUTE_TABLE => &self.route_table,
-            a::SECURITY_GROUP => &self.security_group,
-            a::SECRET => &self.secret,
-            a::EXECUTION_ROLE => &self.execution_role,
-            a::TASK_ROLE => &self.task_role,
-            a::BUCKET => self.bucket.as_deref()?,
-            a::LOG_GROUP => &self.log_group,
-            a::FLOW_LOG_GROUP => &self.flow_log_group,
-            a::FLOW_LOG_ROLE => &self.flow_log_role,
-            a::FLOW_LOG => &self.flow_log,
-            a::CLUSTER => &self.cluster,
-            a::TASK_DEFINITION => &self.family,
-            a::SERVICE => &self.service,
-            a::DASHBOARD => &self.dashboard,
-            _ => return None,
-        })
+        self.all().into_iter().find(|(a, _)| *a == addr).map(|(_, name)| name)
     }
 }
 
@@ -227,7 +289,7 @@ fn article(noun: &str) -> &'static str {
 }
 
 /// Every name agentctl derives, with a 12-digit stand-in for the AWS account id.
-pub fn derived_names(name: &str, region: &str, create_bucket: bool) -> Vec<DerivedName> {
+pub fn derived_names(name: &str, region: &str, create_bucket: bool, with_script_runner: bool) -> Vec<DerivedName> {
     let d = |resource, value, rule| DerivedName { resource, value, rule };
     let mut out = vec![
         d("ECS cluster", cluster(name), Rule::Ecs),
@@ -242,12 +304,21 @@ pub fn derived_names(name: &str, region: &str, create_bucket: bool) -> Vec<Deriv
     if create_bucket {
         out.push(d("S3 bucket", bucket(name, &"0".repeat(ACCOUNT_ID_LEN), region), Rule::S3Bucket));
     }
+    if with_script_runner {
+        out.extend([
+            d("ECS service", script_runner(name), Rule::Ecs),
+            d("IAM role", script_runner_role(name), Rule::IamRole),
+            d("CloudWatch log group", script_runner_log_group(name), Rule::LogGroup),
+            d("Secrets Manager secret", runner_keypair_secret(name), Rule::Secret),
+            d("security group", script_runner(name), Rule::SecurityGroup),
+        ]);
+    }
     out
 }
 
 /// The longest `name` that keeps every derived name within its limit.
-pub fn max_prefix_len(region: &str, create_bucket: bool) -> usize {
-    derived_names("", region, create_bucket)
+pub fn max_prefix_len(region: &str, create_bucket: bool, with_script_runner: bool) -> usize {
+    derived_names("", region, create_bucket, with_script_runner)
         .iter()
         .map(|d| {
             let max = match d.rule {
@@ -268,7 +339,7 @@ mod tests {
 
     #[test]
     fn default_names_are_valid() {
-        for d in derived_names("data-insights", "ap-southeast-5", true) {
+        for d in derived_names("data-insights", "ap-southeast-5", true, true) {
             assert_eq!(d.check(), Ok(()), "{}", d.resource);
         }
     }
@@ -276,21 +347,22 @@ mod tests {
     #[test]
     fn bucket_limit_depends_on_region() {
         // 63 - len("-staging-") - 12 - len("-") - len(region)
-        assert_eq!(max_prefix_len("us-east-1", true), 63 - 9 - 12 - 1 - 9);
-        assert_eq!(max_prefix_len("us-east-1", false), 64 - "-execution-role".len());
+        assert_eq!(max_prefix_len("us-east-1", true, false), 63 - 9 - 12 - 1 - 9);
+        assert_eq!(max_prefix_len("us-east-1", false, false), 64 - "-execution-role".len());
+        assert_eq!(max_prefix_len("us-east-1", false, true), 64 - "-script-runner-role".len());
     }
 
     #[test]
     fn long_name_fails_the_bucket_then_the_role() {
         let name = "a".repeat(40);
-        let failing: Vec<_> = derived_names(&name, "us-east-1", true)
+        let failing: Vec<_> = derived_names(&name, "us-east-1", true, false)
             .into_iter()
             .filter(|d| d.check().is_err())
             .map(|d| d.resource)
             .collect();
         assert_eq!(failing, vec!["S3 bucket"]);
         let name = "a".repeat(50);
-        let failing: Vec<_> = derived_names(&name, "us-east-1", false)
+        let failing: Vec<_> = derived_names(&name, "us-east-1", false, false)
             .into_iter()
             .filter(|d| d.check().is_err())
             .map(|d| d.resource)
@@ -300,7 +372,7 @@ mod tests {
 
     #[test]
     fn uppercase_breaks_only_the_bucket() {
-        let failing: Vec<_> = derived_names("Agent", "us-east-1", true)
+        let failing: Vec<_> = derived_names("Agent", "us-east-1", true, true)
             .into_iter()
             .filter(|d| d.check().is_err())
             .map(|d| d.resource)

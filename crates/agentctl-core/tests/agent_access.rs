@@ -328,28 +328,6 @@ fn the_newest_reference_variables_are_accepted() {
 }
 
 #[test]
-fn script_runner_variables_are_not_supported_yet_rather_than_unknown() {
-    for (var, value) in [
-        ("enable_script_runner", "true"),
-        ("script_runner_size", "\"small\""),
-        ("script_runner_image_url", "\"public.ecr.aws/matillion/maia-script-runner:latest\""),
-        ("runner_keypair_secret_name", "\"x\""),
-    ] {
-        let text = tfvars(&[(var, value)]);
-        let report = load_err(&text);
-        let d = single_error(&report);
-        assert_eq!(d.message, format!("`{var}` is not supported yet: agentctl does not deploy the Maia script runner"));
-        assert_eq!(d.line, Some(line_of(&text, var)));
-    }
-    // Off is fine.
-    load_ok(&tfvars(&[("enable_script_runner", "false")]));
-    // The SSH key is sensitive: never quoted back.
-    let text = tfvars(&[("runner_authorized_keys", "\"ssh-ed25519 AAAASENTINELKEY user@host\"")]);
-    let report = load_err(&text);
-    assert!(!report.source.text.contains("SENTINELKEY"), "{}", report.source.text);
-}
-
-#[test]
 fn no_staging_bucket_at_all_is_a_warning_that_says_why() {
     let text = tfvars(&[("create_bucket", "false")]);
     let loaded = load_ok(&text);

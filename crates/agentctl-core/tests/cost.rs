@@ -311,3 +311,30 @@ fn text_shows_rates_breakdown_total_and_right_sizing() {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 }
+
+#[test]
+fn the_script_runners_tasks_are_added_to_every_month() {
+    // Two small agent tasks ($85.0596, see two_small_tasks_on_demand_in_us_east_1)
+    // and one medium script runner task on FARGATE, 730 h:
+    //   vCPU    2 × 0.04048  × 730 = 59.1008
+    //   memory  8 × 0.004445 × 730 = 25.9588
+    //   total   85.0596 → $85.06; with the agents 170.1192 → $170.12
+    let loaded = load_ok(&tfvars(&[
+        ("region", "\"us-east-1\""),
+        ("enable_script_runner", "true"),
+        ("script_runner_size", "\"medium\""),
+    ]));
+    let input = CostInput::from_config(&loaded.config);
+    let e = est(&input);
+    let runner = e.script_runner.as_ref().unwrap();
+    assert_eq!((runner.tasks, runner.size.cpu, runner.size.memory_mib), (1, 2048, 8192));
+    assert_eq!(runner.total.total.cents(), 8506);
+    assert_eq!((e.monthly_total.min.cents(), e.monthly_total.max.cents()), (17012, 17012));
+    // The agent's figures stay the agent's.
+    assert_eq!(e.min.total.cents(), 8506);
+    let text = e.render_text();
+    assert!(text.contains("script runner, per month"), "{text}");
+    assert!(text.contains("Monthly total: $170.12"), "{text}");
+    // Right-sizing moves the agent only: the runner is in each total.
+    assert_eq!(e.larger.as_ref().unwrap().monthly_total.min.cents(), 17012 + 8506);
+}

@@ -468,6 +468,34 @@ fn a_vcpu_quota_below_max_scale_fails() {
 }
 
 #[test]
+fn the_script_runner_counts_towards_the_quota_and_its_image_is_checked() {
+    // The agent's 16 vCPU, and 1 large runner task × 200% = 2 tasks × 4 vCPU: 24 vCPU.
+    let config = config(&[
+        ("desired_count", "4"),
+        ("runner_size", "\"medium\""),
+        ("enable_script_runner", "true"),
+        ("script_runner_size", "\"large\""),
+        ("script_runner_image_url", "\"111122223333.dkr.ecr.eu-west-1.amazonaws.com/maia/runner:1\""),
+    ]);
+    let mut f = DoctorFacts { fargate_vcpu_quota: Some(20.0), ..facts(&config, network(public_table())) };
+    let runner = f.script_runner.as_mut().expect("runner facts from the config");
+    runner.image_lookup = ImageLookup::NotFound("manifest unknown".into());
+    let list = evaluate(&config, &f);
+    let quota = check(&list, ids::VCPU_QUOTA);
+    assert_eq!(quota.status, Status::Fail);
+    assert!(
+        evidence(quota).contains("needs 24 vCPU: the agent's 4 tasks at max scale × 200% during a rolling deploy = 8 tasks × 2 vCPU, and the script runner's 2 tasks × 4 vCPU"),
+        "{quota:#?}"
+    );
+    let image = check(&list, ids::SCRIPT_RUNNER_IMAGE);
+    assert_eq!(image.status, Status::Fail);
+    assert!(evidence(image).contains("the registry has no such image"), "{image:#?}");
+    assert!(fix(image).contains("script_runner_image_url"), "{image:#?}");
+    // The agent's image check is its own.
+    assert_eq!(check(&list, ids::IMAGE).status, Status::Pass);
+}
+
+#[test]
 fn credentials_failure_fails_and_unread_facts_warn() {
     let config = config(&[]);
     let f = DoctorFacts {

@@ -22,14 +22,22 @@ use common::*;
 use serde_json::{json, Value};
 
 const AWS_ACCOUNT: &str = "123456789012";
-const FIXTURES: [&str; 6] = [
+const FIXTURES: [&str; 7] = [
     "new-vpc.tfvars",
     "existing-vpc.tfvars",
     "existing-vpc-free-ranges.tfvars",
     "existing-all.tfvars",
     "scaling.tfvars",
     "hardened.tfvars",
+    SCRIPT_RUNNER,
 ];
+
+/// The Maia script runner on the network agentctl creates.
+const SCRIPT_RUNNER: &str = "script-runner.tfvars";
+
+/// The value of each secret version: from the variables, never a literal.
+const CREDENTIALS_SECRET_STRING: &str = "${jsonencode({client_id = var.client_id, client_secret = var.client_secret})}";
+const RUNNER_KEYS_SECRET_STRING: &str = "${jsonencode({authorized_keys = var.runner_authorized_keys})}";
 
 fn stack_with(text: &str, env: &Env, ctx: &Context) -> Stack {
     build(&load_ok_env(text, env).config, ctx)
@@ -120,18 +128,30 @@ fn no_credential_value_anywhere() {
     for f in FIXTURES {
         let text = all_text(&offline(f)) + &all_text(&with_account(f));
         assert!(!text.contains(CLIENT_ID) && !text.contains(CLIENT_SECRET), "{f}: a credential leaked");
+        assert!(!text.contains(RUNNER_KEY_BLOB) && !text.contains("keys-SENTINEL"), "{f}: the runner's keys leaked");
     }
+    // The model has the keys (the export must not take them from there).
+    let Some(Spec::Secret(keys)) = offline(SCRIPT_RUNNER).get(addr::RUNNER_KEYPAIR_SECRET).map(|r| r.spec.clone())
+    else {
+        panic!("the runner's keypair secret")
+    };
+    assert!(keys.value.expect("the keys' value").expose().contains(RUNNER_KEY_BLOB));
     // Credentials written in the file (accepted for compatibility) do not leak either.
-    let text = tfvars(&[("client_id", "\"cid-IN-FILE-4242\""), ("client_secret", "\"csec-IN-FILE-4343\"")]);
+    let keys_in_file = RUNNER_AUTHORIZED_KEYS.replace("keys-SENTINEL-9012", "keys-IN-FILE-4444");
+    let text = tfvars(&[
+        ("client_id", "\"cid-IN-FILE-4242\""),
+        ("client_secret", "\"csec-IN-FILE-4343\""),
+        ("enable_script_runner", "true"),
+        ("runner_authorized_keys", &format!("\"{keys_in_file}\"")),
+    ]);
     let stack = stack_with(&text, &Env::default(), &Context::default());
     let export = all_text(&stack);
     assert!(!export.contains("cid-IN-FILE-4242") && !export.contains("csec-IN-FILE-4343"));
-    // The secret version takes them from the variables.
-    let main = main_doc(&stack);
-    assert_eq!(
-        main["resource"]["aws_secretsmanager_secret_version"]["credentials"]["secret_string"],
-        "${jsonencode({client_id = var.client_id, client_secret = var.client_secret})}"
-    );
+    assert!(!export.contains(RUNNER_KEY_BLOB) && !export.contains("keys-IN-FILE-4444"));
+    // The secret versions take them from the variables.
+    let versions = &main_doc(&stack)["resource"]["aws_secretsmanager_secret_version"];
+    assert_eq!(versions["credentials"]["secret_string"], CREDENTIALS_SECRET_STRING);
+    assert_eq!(versions["runner_keypair"]["secret_string"], RUNNER_KEYS_SECRET_STRING);
 }
 
 #[test]
@@ -281,7 +301,14 @@ fn references_instead_of_literal_ids_and_arns() {
             let variables = docs["variables.tf.json"]["variable"].as_object().unwrap();
             for s in &all {
                 if s.starts_with("${jsonencode(") {
-                    assert_eq!(s, "${jsonencode({client_id = var.client_id, client_secret = var.client_secret})}");
+                    let used: &[&str] = match s.as_str() {
+                        CREDENTIALS_SECRET_STRING => &["client_id", "client_secret"],
+                        RUNNER_KEYS_SECRET_STRING => &["runner_authorized_keys"],
+                        other => panic!("{f}/{label}: unexpected {other}"),
+                    };
+                    for name in used {
+                        assert!(variables.contains_key(*name), "{f}/{label}: `var.{name}` is not declared");
+                    }
                     continue;
                 }
                 for expr in interpolations(s) {
@@ -320,12 +347,14 @@ fn references_instead_of_literal_ids_and_arns() {
             // ARNs of the stack's own resources never appear literally.
             // (The task role may also reach the user's buckets and secrets by ARN.)
             use agentctl_core::model::addr;
-            let own_secret = format!(":secret:{}", stack.get(addr::SECRET).unwrap().name);
+            let own_secrets =
+                stack.resources.iter().filter(|r| r.addr.kind == Kind::Secret).map(|r| format!(":secret:{}", r.name));
             let own_bucket = stack
                 .get(addr::BUCKET)
                 .map_or("arn:aws:s3:::(none)".to_owned(), |b| format!("arn:aws:s3:::{}", b.name));
-            for literal in [":role/", ":log-group:", own_bucket.as_str(), own_secret.as_str(), ":task-definition/"] {
-                assert!(!text.contains(literal), "{f}/{label}: literal ARN part {literal:?} in the export");
+            let literals = [":role/", ":log-group:", own_bucket.as_str(), ":task-definition/"].map(str::to_owned);
+            for literal in literals.into_iter().chain(own_secrets) {
+                assert!(!text.contains(&literal), "{f}/{label}: literal ARN part {literal:?} in the export");
             }
             let td = &main["resource"]["aws_ecs_task_definition"]["agent"];
             assert_eq!(td["execution_role_arn"], "${aws_iam_role.execution.arn}");
@@ -488,22 +517,32 @@ fn the_metrics_sidecar_starts_after_the_agent() {
     assert_eq!(metrics["dependsOn"], json!([{"containerName": "agent", "condition": "START"}]));
     assert_eq!(metrics["logConfiguration"]["options"]["awslogs-group"], "${aws_cloudwatch_log_group.agent.name}");
     assert_eq!(metrics["logConfiguration"]["options"]["awslogs-stream-prefix"], "metrics");
-    // Every container as the model has it.
+    // Every container of every task definition (the script runner's too) as the model has it.
     for f in FIXTURES {
         let stack = offline(f);
-        let Some(Spec::TaskDefinition(td)) = stack.get(addr::TASK_DEFINITION).map(|r| &r.spec) else { panic!("{f}") };
-        let exported = self::containers(&main_doc(&stack));
-        assert_eq!(exported.len(), td.containers.len(), "{f}");
-        for (c, e) in td.containers.iter().zip(&exported) {
-            assert_eq!(e["name"], c.name.as_str(), "{f}");
-            assert_eq!(e["essential"], c.essential, "{f}: {}", c.name);
-            assert_eq!(e["readonlyRootFilesystem"], c.readonly_root_filesystem, "{f}: {}", c.name);
-            let deps: Vec<Value> = c
-                .depends_on
-                .iter()
-                .map(|d| json!({"containerName": d.container_name, "condition": d.condition}))
-                .collect();
-            assert_eq!(e.get("dependsOn").cloned().unwrap_or(json!([])), json!(deps), "{f}: {}", c.name);
+        let main = main_doc(&stack);
+        for res in &stack.resources {
+            let Spec::TaskDefinition(td) = &res.spec else { continue };
+            let definitions = block(&main, res)["container_definitions"].as_str().expect("container definitions");
+            let exported: Vec<Value> = serde_json::from_str(definitions).unwrap();
+            assert_eq!(exported.len(), td.containers.len(), "{f}: {}", res.addr);
+            for (c, e) in td.containers.iter().zip(&exported) {
+                assert_eq!(e["name"], c.name.as_str(), "{f}");
+                assert_eq!(e["essential"], c.essential, "{f}: {}", c.name);
+                assert_eq!(e["readonlyRootFilesystem"], c.readonly_root_filesystem, "{f}: {}", c.name);
+                let deps: Vec<Value> = c
+                    .depends_on
+                    .iter()
+                    .map(|d| json!({"containerName": d.container_name, "condition": d.condition}))
+                    .collect();
+                assert_eq!(e.get("dependsOn").cloned().unwrap_or(json!([])), json!(deps), "{f}: {}", c.name);
+                let ports: Vec<Value> = c
+                    .port_mappings
+                    .iter()
+                    .map(|p| json!({"name": p.name, "containerPort": p.container_port, "protocol": p.protocol}))
+                    .collect();
+                assert_eq!(e.get("portMappings").cloned().unwrap_or(json!([])), json!(ports), "{f}: {}", c.name);
+            }
         }
     }
     assert_eq!(self::containers(&main_doc(&offline("new-vpc.tfvars"))).len(), 1, "no sidecar without metrics");
@@ -976,4 +1015,202 @@ fn the_task_roles_reach_and_the_agents_container_are_exported_as_built() {
     assert_eq!(containers[0]["user"], "0");
     assert_eq!(containers[0]["mountPoints"].as_array().unwrap().len(), 8);
     assert_eq!(td["volume"].as_array().unwrap().len(), 8);
+}
+
+// --- the script runner ----------------------------------------------------------
+
+/// The script runner on the user's network: existing VPC, subnets and two
+/// security groups (the agent's), no bucket, the agent's image in private ECR.
+fn script_runner_on_existing_network() -> Stack {
+    let text = format!(
+        "{}enable_script_runner = true\nscript_runner_extension_library_bucket_arn = \"arn:aws:s3:::maia-libs\"\n",
+        fixture("existing-all.tfvars")
+    );
+    stack_with(&text, &env_with_creds(), &Context::default())
+}
+
+/// The container definitions of the task definition `name`.
+fn containers_of(main: &Value, name: &str) -> Vec<Value> {
+    let td = &main["resource"]["aws_ecs_task_definition"][name];
+    serde_json::from_str(td["container_definitions"].as_str().expect("container definitions")).unwrap()
+}
+
+#[test]
+fn the_script_runner_is_exported_as_built() {
+    let stack = offline(SCRIPT_RUNNER);
+    let docs = terraform(&stack);
+    let main = &docs["main.tf.json"];
+    let r = &main["resource"];
+
+    // Its own Cloud Map namespace, which both services join.
+    let namespace = &r["aws_service_discovery_http_namespace"]["main"];
+    assert_eq!(namespace["name"], "maia-service-connect");
+    assert_eq!(namespace["tags"][OWNERSHIP_TAG], "maia");
+    let namespace_arn = "${aws_service_discovery_http_namespace.main.arn}";
+
+    // The runner's container: its SSH port named for Service Connect, its own
+    // log group, its keys from its own secret, a writable root (see
+    // checkov_exceptions).
+    let runner_td = &r["aws_ecs_task_definition"]["script_runner"];
+    assert_eq!(runner_td["family"], "maia-script-runner");
+    assert_eq!((runner_td["cpu"].as_str(), runner_td["memory"].as_str()), (Some("2048"), Some("8192")));
+    assert_eq!(runner_td["task_role_arn"], "${aws_iam_role.script_runner.arn}");
+    assert_eq!(runner_td["execution_role_arn"], "${aws_iam_role.execution.arn}");
+    let runner = containers_of(main, "script_runner");
+    assert_eq!(runner.len(), 1);
+    let runner = &runner[0];
+    assert_eq!(runner["name"], "script-runner");
+    assert_eq!(runner["portMappings"], json!([{"name": "ssh", "containerPort": 2222, "protocol": "tcp"}]));
+    assert_eq!(
+        runner["logConfiguration"]["options"]["awslogs-group"],
+        "${aws_cloudwatch_log_group.script_runner.name}"
+    );
+    assert_eq!(runner["logConfiguration"]["options"]["awslogs-stream-prefix"], "script-runner");
+    assert_eq!(
+        runner["secrets"],
+        json!([{
+            "name": "RUNNER_AUTHORIZED_KEYS",
+            "valueFrom": "${aws_secretsmanager_secret.runner_keypair.arn}:authorized_keys::"
+        }])
+    );
+    assert_eq!(runner["readonlyRootFilesystem"], false);
+    assert_eq!(r["aws_cloudwatch_log_group"]["script_runner"]["retention_in_days"], 14);
+    // The agent's container serves nothing and keeps logging to its own group.
+    let agent = &containers_of(main, "agent")[0];
+    assert!(agent.get("portMappings").is_none(), "{agent}");
+    assert_eq!(agent["logConfiguration"]["options"]["awslogs-group"], "${aws_cloudwatch_log_group.agent.name}");
+
+    // The runner's service serves `script-runner:2222` in the namespace and is
+    // steady before Terraform goes on.
+    let runner_svc = &r["aws_ecs_service"]["script_runner"];
+    assert_eq!(runner_svc["name"], "maia-script-runner");
+    assert_eq!(runner_svc["task_definition"], "${aws_ecs_task_definition.script_runner.arn}");
+    assert_eq!(
+        runner_svc["service_connect_configuration"],
+        json!([{
+            "enabled": true,
+            "namespace": namespace_arn,
+            "service": [{"port_name": "ssh", "client_alias": [{"dns_name": "script-runner", "port": 2222}]}]
+        }])
+    );
+    assert_eq!(runner_svc["wait_for_steady_state"], true);
+    assert_eq!(
+        runner_svc["network_configuration"][0]["security_groups"],
+        json!(["${aws_security_group.script_runner.id}"])
+    );
+    assert_eq!(
+        runner_svc["capacity_provider_strategy"],
+        json!([{"capacity_provider": "FARGATE", "base": 0, "weight": 1}])
+    );
+    // The agent's service is a client only, and starts after the runner's.
+    let agent_svc = &r["aws_ecs_service"]["agent"];
+    assert_eq!(agent_svc["service_connect_configuration"], json!([{"enabled": true, "namespace": namespace_arn}]));
+    let deps = agent_svc["depends_on"].as_array().expect("depends_on");
+    assert!(deps.contains(&json!("aws_ecs_service.script_runner")), "{deps:?}");
+    let runner_deps = runner_svc["depends_on"].as_array().expect("depends_on");
+    assert!(
+        !runner_deps.iter().any(|d| d.as_str().is_some_and(|d| d.starts_with("aws_ecs_service."))),
+        "{runner_deps:?}"
+    );
+    // Every service the model wants steady is waited for.
+    for res in stack.resources.iter().filter(|r| r.wait_for_steady_state) {
+        assert_eq!(block(main, res)["wait_for_steady_state"], true, "{}", res.addr);
+    }
+    assert!(stack.get(addr::SCRIPT_RUNNER_SERVICE).is_some_and(|r| r.wait_for_steady_state));
+
+    // SSH from the agent's security group only: a group, not a CIDR.
+    let sg = &r["aws_security_group"]["script_runner"];
+    assert_eq!(sg["vpc_id"], "${aws_vpc.main.id}");
+    assert_eq!(
+        sg["ingress"],
+        json!([{
+            "protocol": "tcp",
+            "from_port": 2222,
+            "to_port": 2222,
+            "cidr_blocks": [],
+            "ipv6_cidr_blocks": [],
+            "prefix_list_ids": [],
+            "security_groups": ["${aws_security_group.agent.id}"],
+            "self": false,
+            "description": null
+        }])
+    );
+    assert_eq!(sg["egress"][0]["cidr_blocks"], json!(["0.0.0.0/0"]));
+    assert_eq!(sg["egress"][0]["security_groups"], json!([]));
+
+    // The keys: a secret of their own whose value is the variable.
+    assert_eq!(r["aws_secretsmanager_secret"]["runner_keypair"]["name"], "maia-runner-keypair");
+    let versions = &r["aws_secretsmanager_secret_version"];
+    assert_eq!(
+        versions["runner_keypair"],
+        json!({"secret_id": "${aws_secretsmanager_secret.runner_keypair.id}", "secret_string": RUNNER_KEYS_SECRET_STRING})
+    );
+    assert_eq!(versions["credentials"]["secret_string"], CREDENTIALS_SECRET_STRING);
+    let vars = docs["variables.tf.json"]["variable"].as_object().expect("variables");
+    assert_eq!(vars.keys().collect::<Vec<_>>(), ["client_id", "client_secret", "runner_authorized_keys"]);
+    let keys = &vars["runner_authorized_keys"];
+    assert_eq!((keys["type"].as_str(), keys["sensitive"].as_bool()), (Some("string"), Some(true)));
+    assert_eq!(keys["nullable"], false);
+    assert!(keys.get("default").is_none(), "no default: {keys}");
+    assert!(keys["description"].as_str().unwrap().contains("TF_VAR_runner_authorized_keys"), "{keys}");
+
+    // The outputs name the agent's service, and the runner's separately.
+    let outputs = &docs["outputs.tf.json"]["output"];
+    assert_eq!(outputs["service_name"]["value"], "${aws_ecs_service.agent.name}");
+    assert_eq!(outputs["task_definition_arn"]["value"], "${aws_ecs_task_definition.agent.arn}");
+    assert_eq!(outputs["secret_arn"]["value"], "${aws_secretsmanager_secret.credentials.arn}");
+    assert_eq!(outputs["security_group_ids"]["value"], json!(["${aws_security_group.agent.id}"]));
+    assert_eq!(outputs["script_runner_service_name"]["value"], "${aws_ecs_service.script_runner.name}");
+    assert_eq!(outputs["script_runner_log_group_name"]["value"], "${aws_cloudwatch_log_group.script_runner.name}");
+
+    // Without the runner, none of it.
+    let plain = terraform(&offline("new-vpc.tfvars"));
+    let pr = &plain["main.tf.json"]["resource"];
+    assert!(pr.get("aws_service_discovery_http_namespace").is_none());
+    assert!(pr["aws_ecs_service"].get("script_runner").is_none());
+    assert!(pr["aws_ecs_service"]["agent"].get("service_connect_configuration").is_none());
+    assert!(pr["aws_secretsmanager_secret_version"].get("runner_keypair").is_none());
+    assert!(plain["variables.tf.json"]["variable"].get("runner_authorized_keys").is_none());
+    assert!(plain["outputs.tf.json"]["output"].get("script_runner_service_name").is_none());
+}
+
+#[test]
+fn the_script_runner_admits_each_existing_agent_security_group() {
+    let stack = script_runner_on_existing_network();
+    let main = main_doc(&stack);
+    let r = &main["resource"];
+    // The user's groups stay theirs; the runner's group is new, in their VPC.
+    assert_eq!(r["aws_security_group"].as_object().unwrap().keys().collect::<Vec<_>>(), ["script_runner"]);
+    let sg = &r["aws_security_group"]["script_runner"];
+    assert_eq!(sg["vpc_id"], "vpc-0123abcd");
+    let ingress = sg["ingress"].as_array().expect("ingress");
+    let sources: Vec<(&Value, &Value)> =
+        ingress.iter().map(|rule| (&rule["security_groups"], &rule["cidr_blocks"])).collect();
+    assert_eq!(
+        sources,
+        [(&json!(["sg-0c0c0c0c"]), &json!([])), (&json!(["sg-0d0d0d0d"]), &json!([]))],
+        "one rule per group of the agent"
+    );
+    for rule in ingress {
+        assert_eq!(
+            (rule["protocol"].as_str(), rule["from_port"].as_u64(), rule["to_port"].as_u64()),
+            (Some("tcp"), Some(2222), Some(2222))
+        );
+    }
+    let svc = &r["aws_ecs_service"]["script_runner"];
+    assert_eq!(svc["network_configuration"][0]["subnets"], json!(["subnet-0bbb2222", "subnet-0aaa1111"]));
+    assert_eq!(svc["network_configuration"][0]["assign_public_ip"], false);
+    // Only the user's bucket for extension libraries, by its ARN.
+    let policy = main["data"]["aws_iam_policy_document"]["script_runner_script_runner"].to_string();
+    assert!(policy.contains("\"arn:aws:s3:::maia-libs/*\""), "{policy}");
+    assert!(all_text(&stack).contains("\"runner_authorized_keys\""));
+    assert!(!all_text(&stack).contains(RUNNER_KEY_BLOB));
+}
+
+#[test]
+fn checkov_script_runner() {
+    // The runner on the network agentctl creates, and on the user's network
+    // (the agent's existing groups, no public IP, no bucket).
+    scan("script-runner", &offline(SCRIPT_RUNNER));
+    scan("script-runner-existing", &script_runner_on_existing_network());
 }

@@ -46,6 +46,10 @@ fn fake_outputs(stack: &Stack, a: Address) -> (String, BTreeMap<String, String>)
         Kind::IamRole => (r.name.clone(), Some(format!("arn:aws:iam::{AWS_ACCOUNT}:role/{}", r.name))),
         Kind::S3Bucket => (r.name.clone(), Some(format!("arn:aws:s3:::{}", r.name))),
         Kind::LogGroup => (r.name.clone(), Some(format!("arn:aws:logs:{region}:{AWS_ACCOUNT}:log-group:{}", r.name))),
+        Kind::HttpNamespace => {
+            let id = "ns-0abc1234def56789".to_owned();
+            (id.clone(), Some(format!("arn:aws:servicediscovery:{region}:{AWS_ACCOUNT}:namespace/{id}")))
+        }
         Kind::EcsCluster => {
             let arn = format!("arn:aws:ecs:{region}:{AWS_ACCOUNT}:cluster/{}", r.name);
             (arn.clone(), Some(arn))
@@ -86,7 +90,12 @@ fn resolve_spec(spec: &Spec, known: &Known) -> Spec {
             }
             s.subnet_ids = resolve_all(known, &s.subnet_ids);
         }
-        Spec::SecurityGroup(s) => s.vpc_id = known.resolve_str(&s.vpc_id),
+        Spec::SecurityGroup(s) => {
+            s.vpc_id = known.resolve_str(&s.vpc_id);
+            for rule in &mut s.ingress {
+                rule.cidr = known.resolve_str(&rule.cidr);
+            }
+        }
         Spec::FlowLog(f) => f.vpc_id = known.resolve_str(&f.vpc_id),
         Spec::TaskDefinition(t) => {
             for c in &mut t.containers {
@@ -99,6 +108,9 @@ fn resolve_spec(spec: &Spec, known: &Known) -> Spec {
             s.task_definition = known.resolve_str(&s.task_definition);
             s.subnets = resolve_all(known, &s.subnets);
             s.security_groups = resolve_all(known, &s.security_groups);
+            if let Some(sc) = &mut s.service_connect {
+                sc.namespace = known.resolve_str(&sc.namespace);
+            }
         }
         Spec::ScalableTarget(_)
         | Spec::ScalingPolicy(_)
@@ -106,6 +118,7 @@ fn resolve_spec(spec: &Spec, known: &Known) -> Spec {
         | Spec::Alarm(_)
         | Spec::Dashboard(_)
         | Spec::Vpc(_)
+        | Spec::HttpNamespace(_)
         | Spec::Secret(_)
         | Spec::IamRole(_)
         | Spec::S3Bucket(_)

@@ -69,12 +69,12 @@ pub enum Command {
     /// Cluster, service, secret, roles, bucket, network of the deployment
     Outputs,
     /// Service state, deployments, running tasks, recent events, outputs
-    Status,
+    Status(ServiceArg),
     /// Running and recently stopped tasks, with why they stopped
-    Tasks,
-    /// The agent's CloudWatch logs
+    Tasks(ServiceArg),
+    /// The service's CloudWatch logs
     Logs(LogsArgs),
-    /// Set the number of agent tasks
+    /// Set the number of tasks of the service
     Scale(ScaleArgs),
     /// Start a new rollout of the same image, or of a new one (--image)
     Redeploy(RedeployArgs),
@@ -118,6 +118,35 @@ pub struct IamPolicyArgs {
     /// The 12-digit AWS account id to put in the ARNs (default: a placeholder to replace)
     #[arg(long)]
     pub account: Option<String>,
+    /// Print the policy as a JSON array of documents that each fit a managed
+    /// policy (for when it is too large for a role's inline policies)
+    #[arg(long)]
+    pub managed: bool,
+}
+
+/// Which of the deployment's ECS services a day-2 command works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ServiceChoice {
+    /// The Matillion agent
+    Agent,
+    /// The Maia script runner (enable_script_runner = true)
+    ScriptRunner,
+}
+
+impl From<ServiceChoice> for agentctl_core::model::ServiceRole {
+    fn from(c: ServiceChoice) -> Self {
+        match c {
+            ServiceChoice::Agent => Self::Agent,
+            ServiceChoice::ScriptRunner => Self::ScriptRunner,
+        }
+    }
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+pub struct ServiceArg {
+    /// The service to work on
+    #[arg(long, value_enum, default_value = "agent")]
+    pub service: ServiceChoice,
 }
 
 /// How long and how to wait for a rollout.
@@ -136,6 +165,8 @@ pub struct WaitArgs {
 
 #[derive(Debug, Args)]
 pub struct LogsArgs {
+    #[command(flatten)]
+    pub service: ServiceArg,
     /// Only this task (id or its prefix)
     #[arg(long)]
     pub task: Option<String>,
@@ -149,6 +180,8 @@ pub struct LogsArgs {
 
 #[derive(Debug, Args)]
 pub struct ScaleArgs {
+    #[command(flatten)]
+    pub service: ServiceArg,
     /// The number of tasks
     pub count: u32,
     #[command(flatten)]
@@ -157,6 +190,8 @@ pub struct ScaleArgs {
 
 #[derive(Debug, Args)]
 pub struct RedeployArgs {
+    #[command(flatten)]
+    pub service: ServiceArg,
     /// Deploy this image (a new task definition revision); default: the same one again
     #[arg(long)]
     pub image: Option<String>,
@@ -166,6 +201,8 @@ pub struct RedeployArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
+    #[command(flatten)]
+    pub service: ServiceArg,
     /// The task definition revision to return to (default: the one before the current)
     #[arg(long = "to")]
     pub to: Option<u32>,

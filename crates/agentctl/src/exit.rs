@@ -63,6 +63,12 @@ impl From<agentctl_aws::Error> for Failure {
             E::Foreign(_) => Code::Ownership,
             E::Interrupted => Code::Aborted,
             E::Input { .. } => Code::InvalidInput,
+            E::NotSteady { report, .. } => match report.outcome {
+                agentctl_aws::rollout::Outcome::RolledBack { .. } => Code::RolledBack,
+                agentctl_aws::rollout::Outcome::Superseded { .. } => Code::Superseded,
+                agentctl_aws::rollout::Outcome::TimedOut { .. } => Code::TimedOut,
+                _ => Code::RolloutFailed,
+            },
             _ => Code::Failure,
         };
         Failure { code, message: e.to_string(), help: e.help(), causes: e.causes() }

@@ -320,3 +320,43 @@ fn readme_documents_every_checkov_exception() {
         "README's checkov exception table differs from the list; it should read:\n{table}"
     );
 }
+
+#[test]
+fn a_policy_too_large_for_inline_comes_as_managed_policies_and_the_runner_keys_are_not_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    // The longest name the bucket allows, and the script runner: every ARN is long.
+    std::fs::write(
+        dir.path().join("terraform.tfvars"),
+        "name = \"production-matillion-agent-eu\"\nregion = \"eu-west-1\"\naccount_id = \"4f1c2a9e-7d3b-4c8e-9a61-2b5d8e0f3c17\"\nagent_id = \"a7e3c9d1-0b2f-4e6a-8c5d-9f1b3e7a2d40\"\nenable_script_runner = true\n",
+    )
+    .unwrap();
+    let whole = run_offline(dir.path(), &["iam-policy", "--account", "123456789012"], &[]);
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    assert!(whole.stderr.contains("run `agentctl iam-policy --managed`"), "{}", whole.stderr);
+    let policy: serde_json::Value = serde_json::from_str(&whole.stdout).unwrap();
+    let managed = run_offline(dir.path(), &["iam-policy", "--account", "123456789012", "--managed", "-o", "json"], &[]);
+    assert_eq!(managed.code, 0, "{}", managed.stderr);
+    let parts: Vec<serde_json::Value> = serde_json::from_str(&managed.stdout).unwrap();
+    assert!(parts.len() >= 2, "{}", managed.stdout);
+    let mut statements = Vec::new();
+    for p in &parts {
+        let size = p.to_string().chars().filter(|c| !c.is_whitespace()).count();
+        assert!(size <= 6_144, "a part of {size} characters");
+        statements.extend(p["Statement"].as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(&statements, policy["Statement"].as_array().unwrap());
+    // No keys in the environment: export names the variable to set.
+    let out = run_offline(dir.path(), &["export", "terraform", "--out", "tf"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.all().contains("set TF_VAR_runner_authorized_keys"), "{}", out.all());
+    // validate checks the whole config: it asks for them.
+    let v = run_offline(dir.path(), &["validate"], CREDS_WITHOUT_KEYS);
+    assert_eq!(v.code, 3, "{}", v.stderr);
+    assert!(
+        v.stderr.contains("`runner_authorized_keys` is required with `enable_script_runner = true`"),
+        "{}",
+        v.stderr
+    );
+}
+
+const CREDS_WITHOUT_KEYS: &[(&str, &str)] = &[CREDS[0], CREDS[1]];

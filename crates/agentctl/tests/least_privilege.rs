@@ -332,6 +332,55 @@ fn every_command_runs_with_only_the_printed_policy_and_fails_naming_a_missing_ac
     assert_eq!(owned_resources(&w), Vec::<String>::new());
 }
 
+/// The script runner on, day-2 on it, then off and destroyed, each with only
+/// the policy printed for the config at hand: the runner's names are in the
+/// policy whatever the config says, so turning it off needs no other policy.
+#[test]
+fn the_script_runner_comes_and_goes_with_only_the_printed_policy() {
+    let (w, _shim) = world("lpsr");
+    let admin = user(&w, "admin", true);
+    let op = user(&w, "operator", false);
+    let as_operator = |config: &str| {
+        w.config(config);
+        let policy = for_moto(&printed_policy(&w));
+        put_policy(&w, Some(&admin), "operator", &policy);
+    };
+    w.config("enable_script_runner = true");
+    let policy = for_moto(&printed_policy(&w));
+    put_policy(&w, None, "operator", &without(&policy, "servicediscovery:CreateHttpNamespace"));
+    set_auth(&w, "0");
+    let ok = |args: &[&str]| {
+        let r = w.run_env(args, &op.env());
+        assert_eq!(
+            r.code,
+            0,
+            "agentctl {} as the operator\n--- stdout\n{}\n--- stderr\n{}",
+            args.join(" "),
+            r.stdout,
+            r.stderr
+        );
+        r
+    };
+    // Cloud Map is enforced too: without the namespace's create, apply fails naming it.
+    let denied = w.run_env(&["apply", "--yes"], &op.env());
+    assert_ne!(denied.code, 0, "{}", denied.all());
+    assert!(denied.stderr.contains("servicediscovery:CreateHttpNamespace"), "{}", denied.stderr);
+    put_policy(&w, Some(&admin), "operator", &policy);
+    ok(&["apply", "--yes"]);
+    let plan = ok(&["plan", "--detailed-exitcode"]);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
+    ok(&["status", "--service", "script-runner"]);
+    ok(&["tasks", "--service", "script-runner"]);
+    ok(&["redeploy", "--service", "script-runner", "--no-wait"]);
+    ok(&["doctor"]);
+    // Off, with the policy printed for the config without the runner.
+    as_operator("");
+    ok(&["apply", "--yes"]);
+    ok(&["destroy", "--yes", "--force-delete-secret"]);
+    set_auth(&w, "inf");
+    assert_eq!(owned_resources(&w), Vec::<String>::new(), "the operator left resources");
+}
+
 /// IAM would allow `action` on `arn` for a resource carrying `deployment`'s
 /// ownership tag, asked by agentctl in the deployment's region.
 fn covers(policy: &Value, action: &str, arn: &str, deployment: &str) -> bool {
@@ -366,7 +415,7 @@ fn printed_arns_match_what_apply_creates() {
         ("ecs:UpdateService", s("service")),
         ("ecs:DeleteService", s("service")),
         ("ecs:TagResource", s("task_definition")),
-        ("ecs:ListTagsForResource", s("task_definition")),
+        ("ecs:UntagResource", s("task_definition")),
         ("iam:PutRolePolicy", s("execution_role_arn")),
         ("iam:PassRole", s("execution_role_arn")),
         ("iam:PassRole", s("task_role_arn")),

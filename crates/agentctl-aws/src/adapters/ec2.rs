@@ -5,14 +5,14 @@ use std::collections::BTreeMap;
 
 use agentctl_core::cidr::FoundSubnet;
 use agentctl_core::model::{
-    addr, Address, EgressRule, FlowLogSpec, InternetGatewaySpec, Resource, Route, RouteTableSpec, SecurityGroupSpec,
-    Spec, SubnetSpec, VpcSpec,
+    addr, Address, EgressRule, FlowLogSpec, InternetGatewaySpec, KindSpec, Resource, Route, RouteTableSpec,
+    SecurityGroupSpec, Spec, SubnetSpec, VpcSpec,
 };
 use agentctl_core::names::Names;
 use agentctl_core::plan::{Known, LiveResource};
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, FlowLogsResourceType, IpPermission, IpRange, LogDestinationType, ResourceType, Tag,
-    TagSpecification, TrafficType, VpcAttributeName,
+    TagSpecification, TrafficType, UserIdGroupPair, VpcAttributeName,
 };
 
 use super::{outputs, Adapter, DeleteOptions, Outputs, ReadContext};
@@ -78,9 +78,19 @@ fn rules(perms: &[IpPermission]) -> Vec<EgressRule> {
     out
 }
 
+/// Rules whose source or destination is a group of the stack, with its id.
+fn resolved(rules: &[EgressRule], known: &Known) -> Vec<EgressRule> {
+    rules.iter().map(|r| EgressRule { cidr: known.resolve_str(&r.cidr), ..r.clone() }).collect()
+}
+
+/// A rule's peer is a CIDR block, or a security group (`sg-...`).
 fn permission(rule: &EgressRule) -> IpPermission {
-    let b =
-        IpPermission::builder().ip_protocol(&rule.protocol).ip_ranges(IpRange::builder().cidr_ip(&rule.cidr).build());
+    let b = IpPermission::builder().ip_protocol(&rule.protocol);
+    let b = if rule.cidr.starts_with("sg-") {
+        b.user_id_group_pairs(UserIdGroupPair::builder().group_id(&rule.cidr).build())
+    } else {
+        b.ip_ranges(IpRange::builder().cidr_ip(&rule.cidr).build())
+    };
     let b = match rule.ports.split_once('-') {
         _ if rule.ports == "all" => b,
         Some((a, z)) => b.from_port(a.parse().unwrap_or(0)).to_port(z.parse().unwrap_or(0)),
@@ -503,11 +513,13 @@ impl Adapter for SecurityGroupSpec {
     /// Group names are unique per VPC: only the one in our VPC (the existing one
     /// the config names, or ours by its Name tag) counts.
     async fn read(aws: &Aws, names: &Names, cx: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
+        let ours = names.of_kind(Self::KIND);
+        let group_names: Vec<&str> = ours.iter().map(|(_, n)| *n).collect();
         let (groups, vpc) = tokio::try_join!(
             async {
                 aws.ec2
                     .describe_security_groups()
-                    .filters(filter("group-name", &[&names.security_group]))
+                    .filters(filter("group-name", &group_names))
                     .send()
                     .await
                     .map_err(sdk("reading security groups"))
@@ -528,27 +540,28 @@ impl Adapter for SecurityGroupSpec {
                 Ok::<_, Error>(ours.and_then(|(v, _)| v.vpc_id().map(str::to_owned)))
             },
         )?;
-        let matching = groups
-            .security_groups()
-            .iter()
-            .filter(|g| vpc.is_none() || g.vpc_id() == vpc.as_deref())
-            .map(|g| (g.clone(), tags_of(g.tags())))
-            .collect();
-        Ok(pick(matching, &names.deployment)
-            .map(|(g, tags)| {
+        let mut found = Vec::new();
+        for (address, name) in ours {
+            let matching = groups
+                .security_groups()
+                .iter()
+                .filter(|g| g.group_name() == Some(name) && (vpc.is_none() || g.vpc_id() == vpc.as_deref()))
+                .map(|g| (g.clone(), tags_of(g.tags())))
+                .collect();
+            if let Some((g, tags)) = pick(matching, &names.deployment) {
                 let spec = SecurityGroupSpec {
                     vpc_id: g.vpc_id().unwrap_or_default().to_owned(),
                     description: g.description().unwrap_or_default().to_owned(),
                     ingress: rules(g.ip_permissions()),
                     egress: rules(g.ip_permissions_egress()),
                 };
-                (
-                    addr::SECURITY_GROUP,
+                found.push((
+                    address,
                     live(g.group_id().unwrap_or_default().to_owned(), tags, Spec::SecurityGroup(spec)),
-                )
-            })
-            .into_iter()
-            .collect())
+                ));
+            }
+        }
+        Ok(found)
     }
 
     async fn create(&self, aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
@@ -583,9 +596,10 @@ impl Adapter for SecurityGroupSpec {
             },
         )
         .await?;
-        // AWS gives a new group "all egress to 0.0.0.0/0"; make it exactly ours.
+        // AWS gives a new group "all egress to 0.0.0.0/0" and no ingress; make it exactly ours.
         let default = vec![EgressRule { protocol: "-1".into(), ports: "all".into(), cidr: "0.0.0.0/0".into() }];
-        reconcile_rules(aws, &id, &default, &self.egress, true).await?;
+        reconcile_rules(aws, &id, &default, &resolved(&self.egress, known), true).await?;
+        reconcile_rules(aws, &id, &[], &resolved(&self.ingress, known), false).await?;
         Ok(outputs(&[("id", &id)]))
     }
 
@@ -595,10 +609,10 @@ impl Adapter for SecurityGroupSpec {
         r: &Resource,
         have: &Self,
         live: &LiveResource,
-        _: &Known,
+        known: &Known,
     ) -> Result<Outputs, Error> {
-        reconcile_rules(aws, &live.id, &have.egress, &self.egress, true).await?;
-        reconcile_rules(aws, &live.id, &have.ingress, &self.ingress, false).await?;
+        reconcile_rules(aws, &live.id, &have.egress, &resolved(&self.egress, known), true).await?;
+        reconcile_rules(aws, &live.id, &have.ingress, &resolved(&self.ingress, known), false).await?;
         update_tags(aws, &live.id, &live.tags, &r.tags).await?;
         Ok(live.outputs.clone())
     }

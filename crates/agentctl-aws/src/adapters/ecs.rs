@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use agentctl_core::model::{
-    addr, Address, CapacityItem, ClusterSpec, ContainerSpec, KeyValue, MountPoint, Resource, SecretRef, ServiceSpec,
-    Spec, TaskDefinitionSpec,
+    addr, Address, CapacityItem, ClusterSpec, ContainerSpec, KeyValue, KindSpec, MountPoint, PortMapping, Resource,
+    SecretRef, ServiceConnect, ServiceConnectService, ServiceSpec, Spec, TaskDefinitionSpec,
 };
 use agentctl_core::names::Names;
 use agentctl_core::plan::{Known, LiveResource};
@@ -15,7 +15,7 @@ use aws_sdk_ecs::types::{
     ClusterSettingName, Compatibility, ContainerCondition, ContainerDefinition, ContainerDependency, CpuArchitecture,
     DeploymentCircuitBreaker, DeploymentConfiguration, EphemeralStorage, KeyValuePair, LaunchType, LogConfiguration,
     LogDriver, NetworkConfiguration, NetworkMode, OsFamily, PropagateTags, RuntimePlatform, Secret, ServiceField, Tag,
-    TaskDefinitionField, Volume,
+    TaskDefinitionField, TransportProtocol, Volume,
 };
 
 use super::{outputs, tag_delta, Adapter, DeleteOptions, Outputs, ReadContext};
@@ -126,7 +126,14 @@ impl Adapter for ClusterSpec {
 
 impl Adapter for TaskDefinitionSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        Ok(at(addr::TASK_DEFINITION, read_task_definition(aws, &names.family).await?))
+        let families = names.of_kind(Self::KIND);
+        let found = futures::future::try_join_all(
+            families
+                .into_iter()
+                .map(|(a, family)| async move { Ok::<_, Error>(at(a, read_task_definition(aws, family).await?)) }),
+        )
+        .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     /// A new revision: task definitions are immutable, so replacing one is this too.
@@ -279,11 +286,22 @@ fn container_spec(c: &ContainerDefinition) -> ContainerSpec {
         })
         .collect();
     mount_points.sort();
+    let mut port_mappings: Vec<PortMapping> = c
+        .port_mappings()
+        .iter()
+        .map(|p| PortMapping {
+            name: p.name().unwrap_or_default().to_owned(),
+            container_port: p.container_port().unwrap_or(0) as u16,
+            protocol: p.protocol().map_or("tcp".to_owned(), |p| p.as_str().to_owned()),
+        })
+        .collect();
+    port_mappings.sort();
     let log = c.log_configuration();
     ContainerSpec {
         name: c.name().unwrap_or_default().to_owned(),
         image: c.image().unwrap_or_default().to_owned(),
         essential: c.essential().unwrap_or(true),
+        port_mappings,
         environment,
         secrets,
         user: c.user().filter(|u| !u.is_empty()).map(str::to_owned),
@@ -339,6 +357,7 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
         maximum_percent: dc.and_then(|d| d.maximum_percent()).unwrap_or(200) as u32,
         propagate_tags: s.propagate_tags().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "NONE".into()),
         capacity_provider_strategy: capacity_items(s.capacity_provider_strategy()),
+        service_connect: service_connect_of(s),
     };
     // AWS always reports the deployment configuration, and a launch type or a
     // capacity provider strategy; an emulator may drop them.
@@ -352,6 +371,14 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
     if s.capacity_provider_strategy().is_empty() && matches!(s.launch_type(), None | Some(LaunchType::Ec2)) {
         unreported.push("capacity_provider_strategy");
     }
+    // ECS reports Service Connect on the deployment, beside the deployment's
+    // capacity provider strategy, which every deployment of agentctl's
+    // services has: a deployment without one comes from an emulator that keeps
+    // neither (moto).
+    let primary = s.deployments().iter().find(|d| d.status() == Some("PRIMARY"));
+    if primary.is_some_and(|d| d.capacity_provider_strategy().is_empty()) {
+        unreported.push("service_connect");
+    }
     Ok(Some(LiveResource {
         id: arn.clone(),
         outputs: outputs(&[("arn", &arn), ("name", name)]),
@@ -359,6 +386,59 @@ async fn read_service(aws: &Aws, cluster: &str, name: &str) -> Result<Option<Liv
         spec: Spec::EcsService(spec),
         unreported,
     }))
+}
+
+/// Service Connect as the service's current deployment has it (ECS keeps it
+/// per deployment: the PRIMARY one is what the service is now).
+fn service_connect_of(s: &aws_sdk_ecs::types::Service) -> Option<ServiceConnect> {
+    let primary = s.deployments().iter().find(|d| d.status() == Some("PRIMARY"))?;
+    let sc = primary.service_connect_configuration().filter(|c| c.enabled())?;
+    let mut services: Vec<ServiceConnectService> = sc
+        .services()
+        .iter()
+        .flat_map(|svc| {
+            svc.client_aliases().iter().map(|alias| ServiceConnectService {
+                port_name: svc.port_name().to_owned(),
+                dns_name: alias.dns_name().unwrap_or_default().to_owned(),
+                port: alias.port() as u16,
+            })
+        })
+        .collect();
+    services.sort();
+    Some(ServiceConnect { namespace: sc.namespace().unwrap_or_default().to_owned(), services })
+}
+
+/// The service's Service Connect configuration for ECS; `enabled: false` leaves the namespace.
+fn service_connect_configuration(
+    sc: Option<&ServiceConnect>,
+    known: &Known,
+) -> aws_sdk_ecs::types::ServiceConnectConfiguration {
+    use aws_sdk_ecs::types::{ServiceConnectClientAlias, ServiceConnectConfiguration, ServiceConnectService as Sc};
+    let Some(sc) = sc else {
+        return ServiceConnectConfiguration::builder().enabled(false).build();
+    };
+    let services = sc
+        .services
+        .iter()
+        .map(|s| {
+            Sc::builder()
+                .port_name(&s.port_name)
+                .client_aliases(
+                    ServiceConnectClientAlias::builder()
+                        .dns_name(&s.dns_name)
+                        .port(i32::from(s.port))
+                        .build()
+                        .expect("port is set"),
+                )
+                .build()
+                .expect("port name is set")
+        })
+        .collect();
+    ServiceConnectConfiguration::builder()
+        .enabled(true)
+        .namespace(known.resolve_str(&sc.namespace))
+        .set_services(Some(services))
+        .build()
 }
 
 fn capacity_items(items: &[CapacityProviderStrategyItem]) -> Vec<CapacityItem> {
@@ -427,10 +507,22 @@ async fn register(aws: &Aws, r: &Resource, s: &TaskDefinitionSpec, known: &Known
                 .set_options(Some(c.log_options.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>()))
                 .build()
                 .expect("log driver");
+            let ports = c
+                .port_mappings
+                .iter()
+                .map(|p| {
+                    aws_sdk_ecs::types::PortMapping::builder()
+                        .name(&p.name)
+                        .container_port(i32::from(p.container_port))
+                        .protocol(TransportProtocol::from(p.protocol.as_str()))
+                        .build()
+                })
+                .collect();
             ContainerDefinition::builder()
                 .name(&c.name)
                 .image(&c.image)
                 .essential(c.essential)
+                .set_port_mappings(Some(ports))
                 .set_environment(Some(env))
                 .set_secrets(Some(secrets))
                 .set_user(c.user.clone())
@@ -532,6 +624,9 @@ async fn create_service(aws: &Aws, r: &Resource, s: &ServiceSpec, known: &Known)
             .network_configuration(network(s, known))
             .deployment_configuration(deployment(s))
             .propagate_tags(PropagateTags::from(s.propagate_tags.as_str()))
+            .set_service_connect_configuration(
+                s.service_connect.as_ref().map(|sc| service_connect_configuration(Some(sc), known)),
+            )
             .enable_ecs_managed_tags(true)
             .set_tags(Some(ecs_tags(&r.tags)))
             .send()
@@ -580,7 +675,12 @@ async fn wait_until_gone(aws: &Aws, cluster: &str, name: &str) -> Result<(), Err
 
 impl Adapter for ServiceSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        Ok(at(addr::SERVICE, read_service(aws, &names.cluster, &names.service).await?))
+        let services = names.of_kind(Self::KIND);
+        let found = futures::future::try_join_all(services.into_iter().map(|(a, service)| async move {
+            Ok::<_, Error>(at(a, read_service(aws, &names.cluster, service).await?))
+        }))
+        .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn create(&self, aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {
@@ -610,6 +710,7 @@ impl Adapter for ServiceSpec {
                 "circuit_breaker_rollback" => want_resolved.circuit_breaker_rollback = have.circuit_breaker_rollback,
                 "minimum_healthy_percent" => want_resolved.minimum_healthy_percent = have.minimum_healthy_percent,
                 "maximum_percent" => want_resolved.maximum_percent = have.maximum_percent,
+                "service_connect" => want_resolved.service_connect.clone_from(&have.service_connect),
                 _ => {}
             }
         }
@@ -618,7 +719,14 @@ impl Adapter for ServiceSpec {
         want_resolved.subnets.sort();
         want_resolved.security_groups = want.security_groups.iter().map(|s| known.resolve_str(s)).collect();
         want_resolved.security_groups.sort();
+        if let Some(sc) = &mut want_resolved.service_connect {
+            sc.namespace = known.resolve_str(&sc.namespace);
+        }
         if want_resolved != *have {
+            // Sent only when it changes: any Service Connect change starts a
+            // deployment (the agent's tasks join or leave the namespace).
+            let service_connect = (want_resolved.service_connect != have.service_connect)
+                .then(|| service_connect_configuration(want.service_connect.as_ref(), known));
             let out = aws
                 .ecs
                 .update_service()
@@ -634,6 +742,7 @@ impl Adapter for ServiceSpec {
                 .deployment_configuration(deployment(want))
                 .propagate_tags(PropagateTags::from(want.propagate_tags.as_str()))
                 .platform_version(&want.platform_version)
+                .set_service_connect_configuration(service_connect)
                 .send()
                 .await
                 .map_err(sdk(format!("updating ECS service {}", r.name)))?;
@@ -696,4 +805,230 @@ async fn update_tags(aws: &Aws, r: &Resource, l: &LiveResource) -> Result<(), Er
             .map_err(sdk(format!("untagging {}", r.name)))?;
     }
     Ok(())
+}
+
+/// Service Connect against recorded ECS responses: moto keeps none of it.
+#[cfg(test)]
+mod service_connect_tests {
+    use agentctl_core::model::{
+        addr, CapacityItem, Resource, ServiceConnect, ServiceConnectService, ServiceSpec, Spec,
+    };
+    use agentctl_core::plan::{Known, LiveResource};
+    use aws_sdk_ecs::operation::create_service::CreateServiceOutput;
+    use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+    use aws_sdk_ecs::operation::update_service::UpdateServiceOutput;
+    use aws_sdk_ecs::types::{
+        DeploymentConfiguration, Service, ServiceConnectClientAlias, ServiceConnectConfiguration,
+        ServiceConnectService as Sc,
+    };
+    use aws_smithy_mocks::{mock, mock_client};
+
+    use super::Adapter;
+
+    const NAMESPACE: &str = "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-abcdefghij012345";
+
+    fn alias() -> ServiceConnectService {
+        ServiceConnectService { port_name: "ssh".into(), dns_name: "script-runner".into(), port: 2222 }
+    }
+
+    /// What ECS reports for a Service Connect service: the settings on its
+    /// PRIMARY deployment (as DescribeServices returns them).
+    /// `emulated`: deployments without their capacity provider strategy, as moto answers.
+    fn described(sc: Option<ServiceConnectConfiguration>, emulated: bool) -> DescribeServicesOutput {
+        let fargate = || {
+            aws_sdk_ecs::types::CapacityProviderStrategyItem::builder()
+                .capacity_provider("FARGATE")
+                .weight(1)
+                .build()
+                .unwrap()
+        };
+        let mut deployment = aws_sdk_ecs::types::Deployment::builder().id("ecs-svc/1").status("PRIMARY");
+        if !emulated {
+            deployment = deployment.capacity_provider_strategy(fargate());
+        }
+        if let Some(sc) = sc {
+            deployment = deployment.service_connect_configuration(sc);
+        }
+        let mut service = Service::builder()
+            .service_arn("arn:aws:ecs:us-east-1:123456789012:service/maia/maia-script-runner")
+            .service_name("maia-script-runner")
+            .cluster_arn("arn:aws:ecs:us-east-1:123456789012:cluster/maia")
+            .status("ACTIVE")
+            .desired_count(1)
+            .deployments(deployment.build());
+        // moto keeps the service's strategy once an update set it; its
+        // deployments never have one.
+        service = service
+            .deployment_configuration(DeploymentConfiguration::builder().build())
+            .capacity_provider_strategy(fargate());
+        DescribeServicesOutput::builder().services(service.build()).build()
+    }
+
+    fn recorded(namespace: &str, aliases: bool) -> ServiceConnectConfiguration {
+        let mut sc = ServiceConnectConfiguration::builder().enabled(true).namespace(namespace);
+        if aliases {
+            sc = sc.services(
+                Sc::builder()
+                    .port_name("ssh")
+                    .client_aliases(
+                        ServiceConnectClientAlias::builder().dns_name("script-runner").port(2222).build().unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            );
+        }
+        sc.build()
+    }
+
+    async fn read(out: DescribeServicesOutput) -> LiveResource {
+        let rule = mock!(aws_sdk_ecs::Client::describe_services).then_output(move || out.clone());
+        let mut aws = crate::Aws::unreachable();
+        aws.clients.ecs = mock_client!(aws_sdk_ecs, [&rule]);
+        super::read_service(&aws, "maia", "maia-script-runner").await.unwrap().unwrap()
+    }
+
+    fn spec(l: &LiveResource) -> &ServiceSpec {
+        let Spec::EcsService(s) = &l.spec else { panic!("not a service") };
+        s
+    }
+
+    #[tokio::test]
+    async fn the_alias_is_read_off_the_primary_deployment() {
+        let l = read(described(Some(recorded(NAMESPACE, true)), false)).await;
+        assert_eq!(
+            spec(&l).service_connect,
+            Some(ServiceConnect { namespace: NAMESPACE.into(), services: vec![alias()] })
+        );
+        assert!(!l.unreported.contains(&"service_connect"));
+        // A client only: the namespace, no services.
+        let l = read(described(Some(recorded(NAMESPACE, false)), false)).await;
+        assert_eq!(spec(&l).service_connect, Some(ServiceConnect { namespace: NAMESPACE.into(), services: vec![] }));
+        // AWS reports nothing when it is off: off, and compared.
+        let l = read(described(None, false)).await;
+        assert_eq!(spec(&l).service_connect, None);
+        assert!(!l.unreported.contains(&"service_connect"));
+        // An emulator's deployment without its strategy (AWS always reports it
+        // for agentctl's services) drops this too: not compared.
+        let l = read(described(None, true)).await;
+        assert!(l.unreported.contains(&"service_connect"));
+    }
+
+    fn resource(service_connect: Option<ServiceConnect>) -> Resource {
+        Resource {
+            addr: addr::SCRIPT_RUNNER_SERVICE,
+            name: "maia-script-runner".into(),
+            tags: Default::default(),
+            spec: Spec::EcsService(ServiceSpec {
+                cluster: "maia".into(),
+                task_definition: "${task_definition.script_runner.arn}".into(),
+                desired_count: 1,
+                platform_version: "LATEST".into(),
+                subnets: vec!["subnet-1".into()],
+                security_groups: vec!["sg-1".into()],
+                assign_public_ip: true,
+                circuit_breaker_rollback: true,
+                minimum_healthy_percent: 100,
+                maximum_percent: 200,
+                propagate_tags: "SERVICE".into(),
+                capacity_provider_strategy: vec![CapacityItem { provider: "FARGATE".into(), base: 0, weight: 1 }],
+                service_connect,
+            }),
+            depends_on: vec![],
+            ignore_changes: vec![],
+            wait_for_steady_state: true,
+        }
+    }
+
+    fn known() -> Known {
+        let mut k = Known::default();
+        k.insert(addr::NAMESPACE, "arn", NAMESPACE.into());
+        k.insert(
+            addr::SCRIPT_RUNNER_TASK_DEFINITION,
+            "arn",
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/maia-script-runner:1".into(),
+        );
+        k
+    }
+
+    /// The Service Connect settings a request sent: enabled, namespace, and
+    /// (port name, DNS name, port) of each alias.
+    type Sent = (bool, Option<String>, Vec<(String, String, i32)>);
+
+    fn sent(sc: Option<&ServiceConnectConfiguration>) -> Option<Sent> {
+        sc.map(|sc| {
+            let aliases = sc
+                .services()
+                .iter()
+                .flat_map(|s| {
+                    s.client_aliases()
+                        .iter()
+                        .map(|a| (s.port_name().to_owned(), a.dns_name().unwrap_or_default().to_owned(), a.port()))
+                })
+                .collect();
+            (sc.enabled(), sc.namespace().map(str::to_owned), aliases)
+        })
+    }
+
+    #[tokio::test]
+    async fn the_runner_is_created_registering_its_alias_in_the_namespace() {
+        let r =
+            resource(Some(ServiceConnect { namespace: "${http_namespace.main.arn}".into(), services: vec![alias()] }));
+        let create = mock!(aws_sdk_ecs::Client::create_service)
+            .match_requests(|req| {
+                sent(req.service_connect_configuration())
+                    == Some((true, Some(NAMESPACE.into()), vec![("ssh".into(), "script-runner".into(), 2222)]))
+            })
+            .then_output(|| CreateServiceOutput::builder().build());
+        let mut aws = crate::Aws::unreachable();
+        aws.clients.ecs = mock_client!(aws_sdk_ecs, [&create]);
+        let Spec::EcsService(want) = &r.spec else { unreachable!() };
+        want.create(&aws, &r, &known()).await.unwrap();
+        assert_eq!(create.num_calls(), 1);
+    }
+
+    /// An update of the service from `have` to `want`, and what it sent.
+    async fn update(
+        have: Option<ServiceConnect>,
+        want: Option<ServiceConnect>,
+    ) -> Option<(bool, Option<String>, Vec<(String, String, i32)>)> {
+        let sent_sc = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let seen = sent_sc.clone();
+        let rule = mock!(aws_sdk_ecs::Client::update_service)
+            .match_requests(move |req| {
+                *seen.lock().unwrap() = Some(sent(req.service_connect_configuration()));
+                true
+            })
+            .then_output(|| UpdateServiceOutput::builder().build());
+        let mut aws = crate::Aws::unreachable();
+        aws.clients.ecs = mock_client!(aws_sdk_ecs, [&rule]);
+        let r = resource(want);
+        let Spec::EcsService(want) = &r.spec else { unreachable!() };
+        let mut have_spec = want.clone();
+        have_spec.task_definition = "arn:aws:ecs:us-east-1:123456789012:task-definition/maia-script-runner:1".into();
+        have_spec.service_connect = have;
+        // Something else differs too, so an update is sent either way.
+        have_spec.desired_count = 3;
+        let live = LiveResource {
+            id: "arn:aws:ecs:us-east-1:123456789012:service/maia/maia-script-runner".into(),
+            outputs: Default::default(),
+            tags: Default::default(),
+            spec: Spec::EcsService(have_spec.clone()),
+            unreported: vec![],
+        };
+        want.update(&aws, &r, &have_spec, &live, &known()).await.unwrap();
+        let got = sent_sc.lock().unwrap().clone();
+        got.expect("an update was sent")
+    }
+
+    #[tokio::test]
+    async fn joining_and_leaving_the_namespace_are_updates_of_the_service() {
+        let client = || Some(ServiceConnect { namespace: "${http_namespace.main.arn}".into(), services: vec![] });
+        let live_client = Some(ServiceConnect { namespace: NAMESPACE.into(), services: vec![] });
+        // Turning the runner on: the agent joins as a client (a new deployment rolls its tasks).
+        assert_eq!(update(None, client()).await, Some((true, Some(NAMESPACE.into()), vec![])));
+        // Turning it off: the agent leaves; its service stays.
+        assert_eq!(update(live_client.clone(), None).await, Some((false, None, vec![])));
+        // Unchanged: not sent, so no deployment is started for it.
+        assert_eq!(update(live_client, client()).await, None);
+    }
 }

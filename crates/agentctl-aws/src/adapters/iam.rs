@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use agentctl_core::model::{addr, Address, Resource, RoleSpec, Spec};
+use agentctl_core::model::{Address, KindSpec, Resource, RoleSpec, Spec};
 use agentctl_core::names::Names;
 use agentctl_core::plan::{Known, LiveResource};
 use aws_sdk_iam::types::Tag;
@@ -22,11 +22,7 @@ pub fn decode_policy(doc: &str) -> serde_json::Value {
 
 impl Adapter for RoleSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        let roles = [
-            (addr::EXECUTION_ROLE, &names.execution_role),
-            (addr::TASK_ROLE, &names.task_role),
-            (addr::FLOW_LOG_ROLE, &names.flow_log_role),
-        ];
+        let roles = names.of_kind(Self::KIND);
         let found = futures::future::try_join_all(
             roles.into_iter().map(|(a, name)| async move { Ok::<_, Error>(read(aws, name).await?.map(|l| (a, l))) }),
         )

@@ -1,6 +1,6 @@
 //! CloudWatch Logs: the agent's log group, and the VPC flow logs' when on.
 
-use agentctl_core::model::{addr, Address, LogGroupSpec, Resource, Spec};
+use agentctl_core::model::{Address, KindSpec, LogGroupSpec, Resource, Spec};
 use agentctl_core::names::Names;
 use agentctl_core::plan::{Known, LiveResource};
 
@@ -19,11 +19,12 @@ fn arn(aws: &Aws, name: &str) -> String {
 
 impl Adapter for LogGroupSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        let (agent, flow_logs) = tokio::try_join!(read(aws, &names.log_group), read(aws, &names.flow_log_group))?;
-        Ok([(addr::LOG_GROUP, agent), (addr::FLOW_LOG_GROUP, flow_logs)]
-            .into_iter()
-            .filter_map(|(a, l)| l.map(|l| (a, l)))
-            .collect())
+        let groups = names.of_kind(Self::KIND);
+        let found = futures::future::try_join_all(
+            groups.into_iter().map(|(a, name)| async move { Ok::<_, Error>(read(aws, name).await?.map(|l| (a, l))) }),
+        )
+        .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn create(&self, aws: &Aws, r: &Resource, _: &Known) -> Result<Outputs, Error> {
@@ -198,6 +199,7 @@ mod tests {
             spec: spec(key),
             depends_on: vec![],
             ignore_changes: vec![],
+            wait_for_steady_state: false,
         };
         let other = if key.is_some() { None } else { Some(KEY) };
         let live = LiveResource {
@@ -215,7 +217,8 @@ mod tests {
         let associate = mock!(aws_sdk_cloudwatchlogs::Client::associate_kms_key)
             .match_requests(|r| r.log_group_name() == Some("/ecs/x-agent") && r.kms_key_id() == Some(KEY))
             .then_output(|| AssociateKmsKeyOutput::builder().build());
-        let aws = crate::Aws::with_logs(mock_client!(aws_sdk_cloudwatchlogs, [&associate]));
+        let mut aws = crate::Aws::unreachable();
+        aws.clients.logs = mock_client!(aws_sdk_cloudwatchlogs, [&associate]);
         let (want, live) = group(Some(KEY));
         crate::adapters::update(&aws, &want, &live, &Known::default()).await.unwrap();
         assert_eq!(associate.num_calls(), 1);
@@ -226,7 +229,8 @@ mod tests {
         let disassociate = mock!(aws_sdk_cloudwatchlogs::Client::disassociate_kms_key)
             .match_requests(|r| r.log_group_name() == Some("/ecs/x-agent"))
             .then_output(|| DisassociateKmsKeyOutput::builder().build());
-        let aws = crate::Aws::with_logs(mock_client!(aws_sdk_cloudwatchlogs, [&disassociate]));
+        let mut aws = crate::Aws::unreachable();
+        aws.clients.logs = mock_client!(aws_sdk_cloudwatchlogs, [&disassociate]);
         let (want, live) = group(None);
         crate::adapters::update(&aws, &want, &live, &Known::default()).await.unwrap();
         assert_eq!(disassociate.num_calls(), 1);

@@ -5,6 +5,7 @@
 //! a kind without an adapter does not compile.
 
 pub mod autoscaling;
+mod cloudmap;
 pub mod cloudwatch;
 pub(crate) mod ec2;
 pub(crate) mod ecs;

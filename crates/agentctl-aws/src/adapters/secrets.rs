@@ -1,7 +1,7 @@
 //! Secrets Manager: the agent's credentials. The value is read and compared in
 //! memory only; it never reaches output, logs or errors.
 
-use agentctl_core::model::{addr, Address, Kind, Resource, SecretSpec, Spec};
+use agentctl_core::model::{Address, Kind, KindSpec, Resource, SecretSpec, Spec};
 use agentctl_core::names::Names;
 use agentctl_core::plan::{Known, LiveResource};
 use agentctl_core::secret::SecretString;
@@ -12,13 +12,19 @@ use crate::error::{sdk, Error, Meaning};
 use crate::Aws;
 
 impl Adapter for SecretSpec {
-    /// The credentials secret under its configured name, and ours under names
-    /// an earlier `secret_name` gave (keyed by their own name).
+    /// The credentials' and the script runner's secrets under their configured
+    /// names, and ours under names an earlier config gave (keyed by their own name).
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        let (secret, renamed) =
-            tokio::try_join!(read(aws, &names.secret), read_renamed(aws, &names.deployment, &names.secret))?;
+        let secrets = names.of_kind(Self::KIND);
+        let current: Vec<&str> = secrets.iter().map(|(_, n)| *n).collect();
+        let (found, renamed) = tokio::try_join!(
+            futures::future::try_join_all(
+                secrets.iter().map(|(a, name)| async move { Ok::<_, Error>(read(aws, name).await?.map(|l| (*a, l))) })
+            ),
+            read_renamed(aws, &names.deployment, &current)
+        )?;
         let renamed = renamed.into_iter().map(|l| (Address::named(Kind::Secret, &l.outputs["name"]), l));
-        Ok(secret.map(|l| (addr::SECRET, l)).into_iter().chain(renamed).collect())
+        Ok(found.into_iter().flatten().chain(renamed).collect())
     }
 
     async fn create(&self, aws: &Aws, r: &Resource, _: &Known) -> Result<Outputs, Error> {
@@ -77,9 +83,10 @@ async fn read(aws: &Aws, name: &str) -> Result<Option<LiveResource>, Error> {
 }
 
 /// Secrets carrying this deployment's ownership tag under a name other than
-/// `name` (a `secret_name` changed since they were created), so plan and destroy
-/// remove them instead of leaving them behind. Pending deletion ones are gone.
-async fn read_renamed(aws: &Aws, deployment: &str, name: &str) -> Result<Vec<LiveResource>, Error> {
+/// the `current` ones (a `secret_name` changed since they were created), so plan
+/// and destroy remove them instead of leaving them behind. Pending deletion
+/// ones are gone.
+async fn read_renamed(aws: &Aws, deployment: &str, current: &[&str]) -> Result<Vec<LiveResource>, Error> {
     use agentctl_core::model::OWNERSHIP_TAG;
     use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
     let filter = |key, value: &str| Filter::builder().key(key).values(value).build();
@@ -103,7 +110,7 @@ async fn read_renamed(aws: &Aws, deployment: &str, name: &str) -> Result<Vec<Liv
                 .collect();
             let (Some(arn), Some(found)) = (entry.arn(), entry.name()) else { continue };
             // Both filters match independently: check the pair itself.
-            if found == name || tags.get(OWNERSHIP_TAG).map(String::as_str) != Some(deployment) {
+            if current.contains(&found) || tags.get(OWNERSHIP_TAG).map(String::as_str) != Some(deployment) {
                 continue;
             }
             let spec = SecretSpec {

@@ -2,13 +2,14 @@
 //! turned into typed, validated settings.
 //!
 //! Precedence follows Terraform: a value in the file beats `TF_VAR_<name>`, which
-//! beats the default. The two credentials are the exception: `TF_VAR_client_id` and
-//! `TF_VAR_client_secret` beat the file, so a shared file can keep a placeholder while
-//! the real value comes from the environment.
+//! beats the default. Sensitive variables are the exception (the credentials and
+//! `runner_authorized_keys`): `TF_VAR_client_id` beats the file, so a shared file
+//! can keep a placeholder while the real value comes from the environment.
 
 mod access;
 mod objects;
 pub mod schema;
+mod script_runner;
 mod validate;
 pub mod value;
 
@@ -89,6 +90,26 @@ pub struct Config {
     pub secret_name: String,
     /// What the running agent may reach through its task role.
     pub access: AgentAccess,
+    /// The Maia script runner; `None` when `enable_script_runner` is off.
+    pub script_runner: Option<ScriptRunner>,
+}
+
+/// The Maia script runner: an SSH server the agent runs scripts on, reached
+/// at `script-runner:2222` through ECS Service Connect.
+#[derive(Debug, Clone)]
+pub struct ScriptRunner {
+    pub image_url: String,
+    pub cpu: u32,
+    pub memory: u32,
+    pub desired_count: u32,
+    pub log_retention_days: u32,
+    /// Bucket (ARN) its task role may read extension libraries from.
+    pub extension_library_bucket_arn: Option<String>,
+    /// Name of the secret holding its `authorized_keys`.
+    pub keypair_secret_name: String,
+    /// The public key line(s) it accepts; `None` when the command loaded the
+    /// config without credentials (see [`CredentialsNeeded`]).
+    pub authorized_keys: Option<SecretString>,
 }
 
 /// The agent's OAuth client credentials, from Matillion Hub.
@@ -270,7 +291,7 @@ pub fn load(source: SourceFile, env: &Env, credentials: CredentialsNeeded) -> Re
 /// `client_secret` is reported as unknown, with its line quoted).
 fn is_sensitive_key(key: &str) -> bool {
     // A variable agentctl knows says so itself (`secret_names` holds no secret).
-    if let Some(var) = schema::lookup(key).or_else(|| schema::not_yet(key)) {
+    if let Some(var) = schema::lookup(key) {
         return var.sensitive;
     }
     let lower = key.to_ascii_lowercase();
@@ -368,20 +389,6 @@ fn parse(source: &SourceFile, env: &Env, diags: &mut Vec<Diagnostic>) -> Option<
         use hcl_edit::Span;
         let key = attr.key.as_str();
         let value = value::from_expr(&attr.value);
-        if let Some(var) = schema::not_yet(key) {
-            // Off is what agentctl does anyway.
-            if !(var.name == "enable_script_runner" && value.value == Value::Bool(false)) {
-                diags.push(
-                    Diagnostic::error(format!(
-                        "`{key}` is not supported yet: agentctl does not deploy the Maia script runner"
-                    ))
-                    .at(attr.key.span())
-                    .label("script runner setting")
-                    .help("remove the script runner lines (or set `enable_script_runner = false`); until agentctl supports it, deploy the script runner with Matillion's Terraform module"),
-                );
-            }
-            continue;
-        }
         let Some(var) = schema::lookup(key) else {
             let mut d = Diagnostic::error(format!("unknown variable `{key}`"))
                 .at(attr.key.span())

@@ -51,7 +51,7 @@ impl Variable {
     /// HCL text once.
     pub fn default_value(&self) -> &'static Value {
         static PARSED: LazyLock<HashMap<&'static str, Value>> = LazyLock::new(|| {
-            VARIABLES.iter().chain(NOT_YET).map(|v| (v.name, v.default.map_or(Value::Null, parse_default))).collect()
+            VARIABLES.iter().map(|v| (v.name, v.default.map_or(Value::Null, parse_default))).collect()
         });
         &PARSED[self.name]
     }
@@ -120,35 +120,15 @@ pub const VARIABLES: &[Variable] = &[
     var("task_role_policy_arns", Ty::ListOfString, Some("[]"), "Managed policies (ARNs) attached to the agent's task role, for integrations beyond the baseline."),
     var("task_role_policy", Ty::String, Some("\"\""), "An extra IAM policy document (JSON; a heredoc is fine) put on the task role as its own inline policy."),
     var("metrics", Ty::Bool, Some("false"), "Run a CloudWatch agent sidecar that publishes the agent's Prometheus metrics (active tasks, requests, sessions, status)."),
+    var("enable_script_runner", Ty::Bool, Some("false"), "Deploy the Maia script runner: a second ECS service the agent reaches over SSH at script-runner:2222 through ECS Service Connect."),
+    var("script_runner_image_url", Ty::String, Some("\"public.ecr.aws/matillion/maia-script-runner:current\""), "The script runner's container image."),
+    var("script_runner_size", Ty::String, Some("\"small\""), "small, medium, large or xlarge (the runner_size table): the script runner task's CPU and memory."),
+    var("script_runner_desired_count", Ty::Number, Some("1"), "Number of script runner tasks."),
+    var("script_runner_log_retention_days", Ty::Number, Some("30"), "Retention of the script runner's CloudWatch log group (a value CloudWatch accepts)."),
+    var("script_runner_extension_library_bucket_arn", Ty::String, Some("\"\""), "ARN of an S3 bucket the script runner's task role may read (GetObject, ListBucket) for extension libraries; no AWS access when empty."),
+    var("runner_keypair_secret_name", Ty::String, Some("\"\""), "Name of the Secrets Manager secret holding the script runner's authorized_keys; NAME-runner-keypair when empty."),
+    Variable { name: "runner_authorized_keys", ty: Ty::String, default: Some("\"\""), sensitive: true, description: "SSH public key line(s) the script runner accepts (sensitive; required with the runner). Prefer TF_VAR_runner_authorized_keys." },
 ];
-
-/// Variables of the reference module agentctl does not support yet: named as
-/// such rather than as unknown. `enable_script_runner = false` is accepted.
-pub const NOT_YET: &[Variable] = &[
-    var("enable_script_runner", Ty::Bool, Some("false"), "The Maia script runner."),
-    var("script_runner_image_url", Ty::String, Some("\"\""), "The Maia script runner's image."),
-    var("script_runner_size", Ty::String, Some("\"small\""), "The Maia script runner's task size."),
-    var("script_runner_desired_count", Ty::Number, Some("1"), "The Maia script runner's task count."),
-    var("script_runner_log_retention_days", Ty::Number, Some("30"), "The Maia script runner's log retention."),
-    var(
-        "script_runner_extension_library_bucket_arn",
-        Ty::String,
-        Some("\"\""),
-        "The Maia script runner's extension library bucket.",
-    ),
-    var("runner_keypair_secret_name", Ty::String, Some("\"\""), "The Maia script runner's keypair secret."),
-    Variable {
-        name: "runner_authorized_keys",
-        ty: Ty::String,
-        default: Some("\"\""),
-        sensitive: true,
-        description: "The Maia script runner's SSH public key.",
-    },
-];
-
-pub fn not_yet(name: &str) -> Option<&'static Variable> {
-    NOT_YET.iter().find(|v| v.name == name)
-}
 
 pub fn lookup(name: &str) -> Option<&'static Variable> {
     VARIABLES.iter().find(|v| v.name == name)
@@ -170,7 +150,7 @@ mod tests {
 
     #[test]
     fn every_default_is_a_value_of_its_type() {
-        for v in VARIABLES.iter().chain(NOT_YET) {
+        for v in VARIABLES {
             let ok = matches!(
                 (v.ty, v.default_value()),
                 (_, Value::Null)

@@ -32,6 +32,10 @@ impl Reader<'_> {
         self.entry(name).is_some_and(|(v, _)| v.value != Value::Null)
     }
 
+    pub(super) fn is_from_file(&self, name: &str) -> bool {
+        matches!(self.entry(name), Some((_, Origin::File(_))))
+    }
+
     pub(super) fn where_(&self, name: &str) -> String {
         match self.entry(name).map(|(_, o)| o) {
             Some(Origin::Env(var)) if var.starts_with("--") => format!(" (from {var})"),
@@ -143,7 +147,7 @@ impl Reader<'_> {
         Some(n as u32)
     }
 
-    fn number(&mut self, name: &str, range: std::ops::RangeInclusive<u32>, what: &str) -> u32 {
+    pub(super) fn number(&mut self, name: &str, range: std::ops::RangeInclusive<u32>, what: &str) -> u32 {
         self.opt_number(name, range, what).unwrap_or_else(|| default_as(name, Value::as_number) as u32)
     }
 
@@ -285,6 +289,7 @@ pub(crate) fn validate(raw: &RawVars, credentials: CredentialsNeeded, diags: &mu
     let export_logs = r.bool("export_logs");
     let secret_name = check_secret_name(&mut r, &name);
     let access = super::access::read(&mut r, region.as_deref(), create_bucket);
+    let script_runner = super::script_runner::read(&mut r, &name, region.as_deref(), &secret_name, credentials_needed);
     let availability_zones = r.string_list("availability_zones");
     let kms_key_arn = r.opt_string("kms_key_arn").filter(|s| !s.is_empty());
     let vpc_flow_logs = r.bool("vpc_flow_logs");
@@ -319,8 +324,8 @@ pub(crate) fn validate(raw: &RawVars, credentials: CredentialsNeeded, diags: &mu
         check_credentials(&mut r, client_id.as_deref(), client_secret.as_deref());
     }
     let (agent_cpu, agent_memory) = check_task_size(&mut r);
-    check_image(&mut r, &image_url);
-    check_retention(&mut r, log_retention_days);
+    check_image(&mut r, "image_url", &image_url, "public.ecr.aws/matillion/etl-agent:current");
+    check_retention(&mut r, "log_retention_days", log_retention_days);
     if let (Some(key), Some(region)) = (&kms_key_arn, &region) {
         check_kms_key(&mut r, key, region);
     }
@@ -381,7 +386,7 @@ pub(crate) fn validate(raw: &RawVars, credentials: CredentialsNeeded, diags: &mu
         );
     }
     if let Some(region) = &region {
-        check_names(&mut r, &name, region, create_bucket);
+        check_names(&mut r, &name, region, create_bucket, script_runner.is_some());
     }
     if !use_existing_sg && name.starts_with("sg-") {
         r.error(
@@ -438,6 +443,7 @@ pub(crate) fn validate(raw: &RawVars, credentials: CredentialsNeeded, diags: &mu
         export_logs,
         secret_name,
         access,
+        script_runner,
     };
     check_task_role_size(&mut r, &config);
     Some(config)
@@ -755,18 +761,10 @@ fn check_task_size(r: &mut Reader) -> (u32, u32) {
     let cpu = explicit(r, "agent_cpu", "runner_cpu", "CPU units");
     let memory = explicit(r, "agent_memory", "runner_memory", "memory in MiB");
     let size = r.string("runner_size");
-    let size_of = |size: &str| fargate::RUNNER_SIZES.iter().find(|(n, _, _)| *n == size).map(|&(_, c, m)| (c, m));
-    let Some((size_cpu, size_memory)) = size_of(&size) else {
-        let names: Vec<_> = fargate::RUNNER_SIZES.iter().map(|(n, c, m)| format!("{n} ({c}/{m})")).collect();
-        r.error(
-            "runner_size",
-            format!("`runner_size` = \"{size}\" is not a runner size"),
-            "unknown size",
-            format!("use one of {}", names.join(", ")),
-        );
+    let Some((size_cpu, size_memory)) = runner_size(r, "runner_size", &size) else {
         // Validation goes on with the default size.
         let (cpu_d, memory_d) =
-            size_of(default_as("runner_size", Value::as_str)).expect("the default is a runner size");
+            fargate::runner_size(default_as("runner_size", Value::as_str)).expect("the default is a runner size");
         return (value_or(cpu, cpu_d), value_or(memory, memory_d));
     };
     let disagrees =
@@ -816,17 +814,33 @@ fn check_task_size(r: &mut Reader) -> (u32, u32) {
     (cpu_v, mem_v)
 }
 
+/// The (cpu, memory) of `size`, the value of `var` (`runner_size`,
+/// `script_runner_size`); an unknown size is reported at it.
+pub(super) fn runner_size(r: &mut Reader, var: &str, size: &str) -> Option<(u32, u32)> {
+    let found = fargate::runner_size(size);
+    if found.is_none() {
+        let names: Vec<_> = fargate::RUNNER_SIZES.iter().map(|(n, c, m)| format!("{n} ({c}/{m})")).collect();
+        r.error(
+            var,
+            format!("`{var}` = \"{size}\" is not a runner size"),
+            "unknown size",
+            format!("use one of {}", names.join(", ")),
+        );
+    }
+    found
+}
+
 fn value_or(v: Option<(u32, &str)>, default: u32) -> u32 {
     v.map_or(default, |(v, _)| v)
 }
 
-fn check_image(r: &mut Reader, image: &str) {
+pub(super) fn check_image(r: &mut Reader, var: &str, image: &str, example: &str) {
     if let Err(why) = crate::image::ImageRef::parse(image) {
         r.error(
-            "image_url",
-            format!("`image_url` = \"{image}\" is not a container image reference: {why}"),
+            var,
+            format!("`{var}` = \"{image}\" is not a container image reference: {why}"),
             "bad image reference",
-            "use REGISTRY/REPOSITORY:TAG, e.g. public.ecr.aws/matillion/etl-agent:current".to_owned(),
+            format!("use REGISTRY/REPOSITORY:TAG, e.g. {example}"),
         );
     }
 }
@@ -835,11 +849,11 @@ fn check_image(r: &mut Reader, image: &str) {
 pub const LOG_RETENTION_DAYS: [u32; 23] =
     [0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
-fn check_retention(r: &mut Reader, days: u32) {
+pub(super) fn check_retention(r: &mut Reader, var: &str, days: u32) {
     if !LOG_RETENTION_DAYS.contains(&days) {
         r.error(
-            "log_retention_days",
-            format!("`log_retention_days` = {days} is not a retention CloudWatch Logs accepts"),
+            var,
+            format!("`{var}` = {days} is not a retention CloudWatch Logs accepts"),
             "unsupported retention",
             format!("use one of {} (0 keeps logs forever)", LOG_RETENTION_DAYS.map(|d| d.to_string()).join(", ")),
         );
@@ -1043,7 +1057,7 @@ fn check_tags(r: &mut Reader, tags: Vec<(String, String, ByteSpan)>) -> BTreeMap
     out
 }
 
-fn check_names(r: &mut Reader, name: &str, region: &str, create_bucket: bool) {
+fn check_names(r: &mut Reader, name: &str, region: &str, create_bucket: bool, script_runner: bool) {
     if name.is_empty() {
         r.error(
             "name",
@@ -1053,7 +1067,7 @@ fn check_names(r: &mut Reader, name: &str, region: &str, create_bucket: bool) {
         );
         return;
     }
-    for derived in names::derived_names(name, region, create_bucket) {
+    for derived in names::derived_names(name, region, create_bucket, script_runner) {
         if let Err(why) = derived.check() {
             let DerivedName { resource, .. } = derived;
             r.error(
@@ -1062,7 +1076,7 @@ fn check_names(r: &mut Reader, name: &str, region: &str, create_bucket: bool) {
                 "name prefix",
                 format!(
                     "choose a shorter `name` of lowercase letters, digits and hyphens (at most {} characters here)",
-                    names::max_prefix_len(region, create_bucket)
+                    names::max_prefix_len(region, create_bucket, script_runner)
                 ),
             );
         }

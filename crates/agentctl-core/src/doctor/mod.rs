@@ -37,6 +37,7 @@ pub mod ids {
     pub const SECURITY_GROUPS: &str = "network.security_groups";
     pub const EGRESS: &str = "network.egress";
     pub const IMAGE: &str = "image";
+    pub const SCRIPT_RUNNER_IMAGE: &str = "script_runner.image";
     pub const MATILLION: &str = "matillion.endpoints";
     pub const VCPU_QUOTA: &str = "quota.fargate_vcpu";
     pub const SECRET_NAMES: &str = "access.secret_names";
@@ -196,6 +197,9 @@ pub struct DoctorFacts {
     pub max_count: u32,
     /// Task CPU units (1024 = 1 vCPU).
     pub task_cpu: u32,
+    /// The script runner, when the config enables it.
+    #[serde(default)]
+    pub script_runner: Option<ScriptRunnerFacts>,
     /// Applied value of "Fargate On-Demand vCPU resource count" in the region.
     pub fargate_vcpu_quota: Option<f64>,
     /// On-demand Fargate vCPU in use in the region by tasks other than this service's.
@@ -361,6 +365,15 @@ pub struct EgressRuleFacts {
     pub destination: String,
 }
 
+/// The script runner's image and the vCPU its tasks take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptRunnerFacts {
+    pub image: String,
+    pub image_lookup: ImageLookup,
+    pub desired_count: u32,
+    pub task_cpu: u32,
+}
+
 impl DoctorFacts {
     /// The facts the config alone gives; the AWS side fills in credentials,
     /// network, quota and image platforms.
@@ -384,6 +397,12 @@ impl DoctorFacts {
                     .unwrap_or(a.max)
             }),
             task_cpu: config.agent_cpu,
+            script_runner: config.script_runner.as_ref().map(|r| ScriptRunnerFacts {
+                image: r.image_url.clone(),
+                image_lookup: ImageLookup::NotRead("the registry was not asked".into()),
+                desired_count: r.desired_count,
+                task_cpu: r.cpu,
+            }),
             fargate_vcpu_quota: None,
             fargate_vcpu_in_use: None,
         }
@@ -412,6 +431,9 @@ pub fn evaluate(config: &Config, facts: &DoctorFacts) -> Checklist {
     let mut checks = vec![check_credentials(&facts.credentials)];
     checks.extend(check_network(config, facts, max_percent));
     checks.push(check_image(facts));
+    if let Some(runner) = &facts.script_runner {
+        checks.push(check_script_runner_image(runner, facts));
+    }
     checks.push(check_matillion_region(&config.matillion_region));
     checks.push(check_vcpu_quota(facts, max_percent));
     let account = match &facts.credentials {
@@ -1237,24 +1259,60 @@ fn kind_name(kind: EndpointKind) -> &'static str {
 // --- image and quota -------------------------------------------------------------------
 
 pub fn check_image(facts: &DoctorFacts) -> Check {
-    let title = "The image reference is well formed and its architecture matches the task (X86_64)";
-    let image =
-        match ImageRef::parse(&facts.image) {
-            Ok(i) => i,
-            Err(e) => return Check::new(ids::IMAGE, title, Status::Fail)
-                .with(format!("image_url \"{}\" is not an image reference: {e}", facts.image))
-                .fix(
-                    "set image_url to public.ecr.aws/matillion/etl-agent:current (or :stable), or your private mirror",
-                ),
-        };
+    let agent = ImageToCheck {
+        id: ids::IMAGE,
+        title: "The image reference is well formed and its architecture matches the task (X86_64)",
+        var: "image_url",
+        image: &facts.image,
+        lookup: &facts.image_lookup,
+        matillion: "matillion/etl-agent",
+    };
+    image_check(&agent, facts)
+}
+
+/// The script runner's image, checked as the agent's is.
+pub fn check_script_runner_image(runner: &ScriptRunnerFacts, facts: &DoctorFacts) -> Check {
+    let image = ImageToCheck {
+        id: ids::SCRIPT_RUNNER_IMAGE,
+        title: "The script runner's image reference is well formed and its architecture matches the task (X86_64)",
+        var: "script_runner_image_url",
+        image: &runner.image,
+        lookup: &runner.image_lookup,
+        matillion: "matillion/maia-script-runner",
+    };
+    image_check(&image, facts)
+}
+
+/// One image a task runs, and where it is configured.
+struct ImageToCheck<'a> {
+    id: &'static str,
+    title: &'static str,
+    var: &'static str,
+    image: &'a str,
+    lookup: &'a ImageLookup,
+    /// Matillion's repository of it on public.ecr.aws.
+    matillion: &'static str,
+}
+
+fn image_check(i: &ImageToCheck, facts: &DoctorFacts) -> Check {
+    let (title, var) = (i.title, i.var);
+    let official = format!("public.ecr.aws/{}:current", i.matillion);
+    let image = match ImageRef::parse(i.image) {
+        Ok(image) => image,
+        Err(e) => {
+            return Check::new(i.id, title, Status::Fail)
+                .with(format!("{var} \"{}\" is not an image reference: {e}", i.image))
+                .fix(format!("set {var} to {official}, or your private mirror"))
+        }
+    };
     let registry = image.registry.as_deref().unwrap_or("docker.io");
     let reference = match (&image.tag, &image.digest) {
         (_, Some(d)) => format!("digest {d}"),
         (Some(t), None) => format!("tag {t}"),
         (None, None) => "no tag (latest)".to_owned(),
     };
-    let mut c = Check::new(ids::IMAGE, title, Status::Pass)
-        .with(format!("{} : registry {registry}, repository {}, {reference}", facts.image, image.repository));
+    let mut c = Check::new(i.id, title, Status::Pass)
+        .with(format!("{} : registry {registry}, repository {}, {reference}", i.image, image.repository));
     let mut fixes = Vec::new();
     if facts.cpu_architecture != AGENT_ARCHITECTURE {
         c.status = Status::Fail;
@@ -1269,25 +1327,20 @@ pub fn check_image(facts: &DoctorFacts) -> Check {
     } else {
         c = c.with(format!("task architecture {AGENT_ARCHITECTURE}"));
     }
-    match &facts.image_lookup {
+    match i.lookup {
         ImageLookup::Platforms(platforms) if platforms.iter().any(|p| p == "linux/amd64") => {
             c = c.with(format!("image platforms (from its manifest): {}", platforms.join(", ")));
         }
         ImageLookup::Platforms(platforms) => {
             c.status = Status::Fail;
             c = c.with(format!("the image is built for {} only, not linux/amd64", platforms.join(", ")));
-            fixes.push(format!(
-                "push a linux/amd64 build to {} (copy it from public.ecr.aws/matillion/etl-agent)",
-                facts.image
-            ));
+            fixes
+                .push(format!("push a linux/amd64 build to {} (copy it from public.ecr.aws/{})", i.image, i.matillion));
         }
         ImageLookup::NotFound(why) => {
             c.status = Status::Fail;
             c = c.with(format!("the registry has no such image, so no task can pull it: {why}"));
-            fixes.push(format!(
-                "check the repository and tag of image_url (\"{}\"), or push the image there",
-                facts.image
-            ));
+            fixes.push(format!("check the repository and tag of {var} (\"{}\"), or push the image there", i.image));
         }
         ImageLookup::Unreachable(why) => {
             c.status = c.status.max(Status::Warn);
@@ -1300,11 +1353,11 @@ pub fn check_image(facts: &DoctorFacts) -> Check {
             ));
         }
     }
-    let matillion = image.registry.as_deref() == Some("public.ecr.aws") && image.repository == "matillion/etl-agent";
+    let matillion = image.registry.as_deref() == Some("public.ecr.aws") && image.repository == i.matillion;
     if matillion && image.tag.is_none() && image.digest.is_none() {
         c.status = c.status.max(Status::Warn);
         c = c.with("no tag: the pull asks for :latest, which Matillion does not promise to publish");
-        fixes.push("add a tag: public.ecr.aws/matillion/etl-agent:current (or :stable)".into());
+        fixes.push(format!("add a tag: {official}"));
     }
     if let Some((account, region, _)) = image.private_ecr() {
         if region != facts.region {
@@ -1314,7 +1367,7 @@ pub fn check_image(facts: &DoctorFacts) -> Check {
                  needed, cross-region transfer billed)",
                 facts.region
             ));
-            fixes.push(format!("replicate the repository to {} and point image_url at the copy", facts.region));
+            fixes.push(format!("replicate the repository to {} and point {var} at the copy", facts.region));
         }
         if let Credentials::Valid { account: caller, .. } = &facts.credentials {
             if caller != &account {
@@ -1335,14 +1388,28 @@ pub fn check_vcpu_quota(facts: &DoctorFacts, max_percent: u32) -> Check {
     let title = "The Fargate On-Demand vCPU quota covers max scale during a rolling deploy";
     let vcpu = f64::from(facts.task_cpu) / 1024.0;
     let peak = peak_tasks(facts.max_count, max_percent);
-    let need = f64::from(peak) * vcpu;
-    let need_line = format!(
-        "needs {} vCPU: {} task{} at max scale × {max_percent}% during a rolling deploy = {peak} tasks × {} vCPU",
-        fmt_num(need),
+    let agent_need = f64::from(peak) * vcpu;
+    let agent = format!(
+        "{} task{} at max scale × {max_percent}% during a rolling deploy = {peak} tasks × {} vCPU",
         facts.max_count,
         if facts.max_count == 1 { "" } else { "s" },
         fmt_num(vcpu)
     );
+    let (need, need_line) = match &facts.script_runner {
+        None => (agent_need, format!("needs {} vCPU: {agent}", fmt_num(agent_need))),
+        Some(runner) => {
+            // Its service deploys with the same 200% maximum.
+            let runner_peak = peak_tasks(runner.desired_count, 200);
+            let runner_vcpu = f64::from(runner.task_cpu) / 1024.0;
+            let need = agent_need + f64::from(runner_peak) * runner_vcpu;
+            let line = format!(
+                "needs {} vCPU: the agent's {agent}, and the script runner's {runner_peak} tasks × {} vCPU",
+                fmt_num(need),
+                fmt_num(runner_vcpu)
+            );
+            (need, line)
+        }
+    };
     let request = |at_least: f64| {
         format!(
             "request a higher quota: aws service-quotas request-service-quota-increase --service-code fargate \

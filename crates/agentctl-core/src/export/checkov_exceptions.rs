@@ -16,8 +16,15 @@
 //! so CKV_AWS_336 (read-only root filesystem) passes whatever the containers say.
 //! With `metrics = true` the metrics sidecar's root filesystem is writable: the
 //! CloudWatch agent writes its own state under `/opt/aws`. It is not essential and
-//! has no secret, no mount and no port. The export tests compare every container's
-//! `readonlyRootFilesystem` with the model instead.
+//! has no secret, no mount and no port. With `enable_script_runner = true` the
+//! script runner's root filesystem is writable too, as in Matillion's reference
+//! module: its SSH server writes host keys and sessions where its image says, and
+//! those paths are not documented, so no volume can replace them. The export
+//! tests compare every container's `readonlyRootFilesystem` with the model instead.
+//!
+//! The script runner adds no finding of its own: its resources draw the same
+//! checks as the agent's (open egress, public IP, log retention and key, secret
+//! key and rotation), whose entries give the runner's reasons too.
 
 use crate::model::{BucketSpec, Kind, Spec, Stack};
 
@@ -46,7 +53,7 @@ impl CheckovException {
 }
 
 const KMS_SWITCH: &str =
-    "kms_key_arn = \"arn:aws:kms:REGION:ACCOUNT:key/ID\" (one key for the secret, the log groups and the bucket)";
+    "kms_key_arn = \"arn:aws:kms:REGION:ACCOUNT:key/ID\" (one key for the secrets, the log groups and the bucket)";
 
 pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
     CheckovException {
@@ -55,10 +62,12 @@ pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
         control: "no egress to 0.0.0.0/0 on all ports",
         reason: "the agent connects out to Matillion, the image registry, AWS APIs and every data source its \
                  pipelines use (databases on their own ports: 5432, 5439, 1433, 1521, 3306, ...), which are not \
-                 known at deploy time; the group has no ingress rule at all",
+                 known at deploy time; the group has no ingress rule at all. The script runner's group (with \
+                 enable_script_runner, always created) is open outbound the same way for the scripts it runs, \
+                 and admits only SSH (2222) from the agent's groups",
         switch: Some(
             "use_existing_security_group = true with security_group_ids of a group whose egress lists your \
-             data sources",
+             data sources (the script runner's own group stays open outbound)",
         ),
         applies: creates_open_egress_group,
     },
@@ -67,7 +76,8 @@ pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
         resource_type: "aws_ecs_service",
         control: "no public IP on tasks",
         reason: "in the default network (public subnets, internet gateway, no NAT gateway) a task needs a public \
-                 IP to reach Matillion and the image registry; nothing can connect in (no ingress rule)",
+                 IP to reach Matillion and the image registry; nothing can connect in (no ingress rule; the \
+                 script runner's group admits only SSH from the agent's groups)",
         switch: Some(
             "assign_public_ip = false, with subnets that reach the internet through a NAT gateway or VPC endpoints",
         ),
@@ -77,9 +87,12 @@ pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
         check_id: "CKV_AWS_338",
         resource_type: "aws_cloudwatch_log_group",
         control: "log retention of at least 1 year",
-        reason: "agentctl keeps the agent's operational logs 30 days by default, like the reference module; they \
-                 are not audit records",
-        switch: Some("log_retention_days = 365 (or more; 0 never expires)"),
+        reason: "agentctl keeps the agent's (and the script runner's) operational logs 30 days by default, like \
+                 the reference module; they are not audit records",
+        switch: Some(
+            "log_retention_days = 365 (or more; 0 never expires), and script_runner_log_retention_days = 365 with \
+             the script runner",
+        ),
         applies: keeps_logs_under_a_year,
     },
     CheckovException {
@@ -95,8 +108,8 @@ pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
         check_id: "CKV_AWS_149",
         resource_type: "aws_secretsmanager_secret",
         control: "secret encrypted with a customer managed KMS key",
-        reason: "the secret is encrypted with the AWS managed key aws/secretsmanager and readable only by the \
-                 execution role",
+        reason: "the secrets (the credentials; the script runner's SSH public keys) are encrypted with the AWS \
+                 managed key aws/secretsmanager and readable only by the execution role",
         switch: Some(KMS_SWITCH),
         applies: secret_without_customer_key,
     },
@@ -104,8 +117,9 @@ pub const CHECKOV_EXCEPTIONS: &[CheckovException] = &[
         check_id: "CKV2_AWS_57",
         resource_type: "aws_secretsmanager_secret",
         control: "automatic secret rotation",
-        reason: "the OAuth client credentials are issued by Matillion Hub; no rotation Lambda can create new \
-                 ones. Rotate them in Hub, then apply again",
+        reason: "the OAuth client credentials are issued by Matillion Hub, and the script runner's secret holds \
+                 the SSH public keys given in runner_authorized_keys; no rotation Lambda can create new ones of \
+                 either. Rotate them at their source, then apply again",
         switch: None,
         applies: always,
     },

@@ -21,8 +21,16 @@
 //! checks (wildcards, privilege escalation, exfiltration, ...) silently skip them.
 //!
 //! The credentials are the variables `client_id` and `client_secret` (sensitive, no
-//! default): their values never appear in the export. Terraform itself keeps the
-//! secret version's value in its state, as it does for any `secret_string`.
+//! default), and, with the script runner, its SSH public keys the variable
+//! `runner_authorized_keys`: their values never appear in the export (the model's
+//! secret values are never read). Terraform itself keeps the secret versions'
+//! values in its state, as it does for any `secret_string`.
+//!
+//! The script runner's pieces: its container's named port (`portMappings`), the
+//! Service Connect blocks of both services (the runner's serves
+//! `script-runner:2222` in the Cloud Map namespace, the agent's is a client),
+//! and its security group's ingress, whose source is the agent's security
+//! groups (`security_groups`, not `cidr_blocks`).
 //!
 //! Names of the stack's cluster and service in scaling targets, policies and alarm
 //! dimensions become references to them too (`${aws_ecs_service.agent.name}`), and
@@ -31,9 +39,11 @@
 //! service's desired count, once autoscaling owns it) becomes
 //! `lifecycle { ignore_changes }`.
 //!
-//! Terraform-only choices: `wait_for_steady_state` on the service (apply waits for
-//! the rollout, as agentctl's does) and `depends_on` for model dependencies that no
-//! reference carries (the service waits for the cluster's capacity providers).
+//! Terraform-only choices: `wait_for_steady_state` on every service (apply waits
+//! for the rollout, as agentctl's does; the model requires it of the script
+//! runner's) and `depends_on` for model dependencies that no reference carries
+//! (the service waits for the cluster's capacity providers, the agent's service
+//! for the script runner's).
 //! Beyond the model, the export adds one resource agentctl does not manage yet:
 //! see [`EXPORT_ONLY`].
 //!
@@ -44,9 +54,10 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use crate::model::{
-    addr, Address, AlarmSpec, BucketSpec, ClusterSpec, ContainerSpec, DashboardSpec, EgressRule, FlowLogSpec, Kind,
-    LogGroupSpec, Resource, RoleSpec, RouteTableSpec, ScalableTargetSpec, ScalingPolicySpec, ScheduledActionSpec,
-    SecurityGroupSpec, ServiceSpec, Spec, Stack, SubnetSpec, TaskDefinitionSpec, VpcSpec, LIFECYCLE_RULE_ID,
+    addr, Address, AlarmSpec, BucketSpec, ClusterSpec, ContainerSpec, DashboardSpec, EgressRule, FlowLogSpec,
+    HttpNamespaceSpec, Kind, LogGroupSpec, Resource, RoleSpec, RouteTableSpec, ScalableTargetSpec, ScalingPolicySpec,
+    ScheduledActionSpec, SecurityGroupSpec, ServiceConnect, ServiceSpec, Spec, Stack, SubnetSpec, TaskDefinitionSpec,
+    VpcSpec, LIFECYCLE_RULE_ID,
 };
 use crate::names;
 use crate::regions::partition;
@@ -115,7 +126,8 @@ pub fn terraform(stack: &Stack) -> BTreeMap<String, Value> {
     if used(ACCOUNT_REF) {
         data.insert("aws_caller_identity".into(), json!({"current": {}}));
     }
-    let subnet_ranges_variable = used(SUBNET_RANGES_VAR);
+    let optional_variables =
+        OptionalVariables { subnet_ranges: used(SUBNET_RANGES_VAR), runner_keys: used(RUNNER_KEYS_VAR) };
     if used(ZONES_REF) {
         data.insert(
             "aws_availability_zones".into(),
@@ -151,7 +163,7 @@ pub fn terraform(stack: &Stack) -> BTreeMap<String, Value> {
 
     BTreeMap::from([
         ("main.tf.json".to_owned(), Value::Object(main)),
-        ("variables.tf.json".to_owned(), variables(subnet_ranges_variable)),
+        ("variables.tf.json".to_owned(), variables(optional_variables)),
         ("outputs.tf.json".to_owned(), outputs),
     ])
 }
@@ -182,7 +194,13 @@ pub fn write_terraform(stack: &Stack, dir: &std::path::Path) -> std::io::Result<
     Ok(written)
 }
 
-fn variables(subnet_ranges: bool) -> Value {
+/// Which of the optional variables the export uses.
+struct OptionalVariables {
+    subnet_ranges: bool,
+    runner_keys: bool,
+}
+
+fn variables(optional: OptionalVariables) -> Value {
     let var = |description: &str| {
         json!({
             "type": "string",
@@ -195,7 +213,12 @@ fn variables(subnet_ranges: bool) -> Value {
         "client_id": var("Matillion agent OAuth client id. Set it with TF_VAR_client_id; never commit it."),
         "client_secret": var("Matillion agent OAuth client secret. Set it with TF_VAR_client_secret; never commit it."),
     });
-    if subnet_ranges {
+    if optional.runner_keys {
+        vars["runner_authorized_keys"] = var(
+            "SSH public key line(s) the script runner accepts (the .pub file, never the private key). Set it with TF_VAR_runner_authorized_keys; never commit it.",
+        );
+    }
+    if optional.subnet_ranges {
         vars["subnet_cidr_blocks"] = json!({
             "type": "list(string)",
             "description": "The ranges of the agent's two new subnets in the existing VPC: the free ones `agentctl plan` shows.",
@@ -209,31 +232,66 @@ fn variables(subnet_ranges: bool) -> Value {
     json!({ "variable": vars })
 }
 
+/// The agent's OAuth credentials, as the secret's JSON.
+const CREDENTIALS_SECRET_STRING: &str = "${jsonencode({client_id = var.client_id, client_secret = var.client_secret})}";
+/// The script runner's authorized_keys, as the secret's JSON.
+const RUNNER_KEYS_SECRET_STRING: &str = "${jsonencode({authorized_keys = var.runner_authorized_keys})}";
+/// The variable the script runner's keys come from; declared only where used.
+const RUNNER_KEYS_VAR: &str = "var.runner_authorized_keys";
+
+/// The value of the secret at `at`, built from the variables that hold it. By
+/// address, never by name: the user names the secrets. `None`, so no version,
+/// for a secret no variable fills (the model has none).
+fn secret_string(at: Address) -> Option<&'static str> {
+    match at {
+        addr::SECRET => Some(CREDENTIALS_SECRET_STRING),
+        addr::RUNNER_KEYPAIR_SECRET => Some(RUNNER_KEYS_SECRET_STRING),
+        _ => None,
+    }
+}
+
 fn outputs(stack: &Stack, refs: &Refs) -> Value {
     let mut out = Map::new();
     let mut put = |name: &str, description: &str, value: Value| {
         out.insert(name.to_owned(), json!({"description": description, "value": value}));
     };
     let first = |kind: Kind| stack.resources.iter().find(|r| r.addr.kind == kind).map(|r| r.addr);
+    // By address: with the script runner there are two services, task
+    // definitions, secrets and log groups.
+    let present = |a: Address| stack.get(a).map(|r| r.addr);
     if let Some(a) = first(Kind::EcsCluster) {
         put("cluster_name", "ECS cluster of the agent", json!(format!("${{{}.name}}", terraform_address(a))));
         put("cluster_arn", "ARN of the ECS cluster", json!(format!("${{{}.arn}}", terraform_address(a))));
     }
-    if let Some(a) = first(Kind::EcsService) {
+    if let Some(a) = present(addr::SERVICE) {
         put("service_name", "ECS service running the agent", json!(format!("${{{}.name}}", terraform_address(a))));
     }
-    if let Some(a) = first(Kind::TaskDefinition) {
+    if let Some(a) = present(addr::TASK_DEFINITION) {
         put(
             "task_definition_arn",
             "Task definition revision of the agent",
             json!(format!("${{{}.arn}}", terraform_address(a))),
         );
     }
-    if let Some(a) = first(Kind::Secret) {
+    if let Some(a) = present(addr::SECRET) {
         put(
             "secret_arn",
             "Secrets Manager secret holding the agent credentials",
             json!(format!("${{{}.arn}}", terraform_address(a))),
+        );
+    }
+    if let Some(a) = present(addr::SCRIPT_RUNNER_SERVICE) {
+        put(
+            "script_runner_service_name",
+            "ECS service running the script runner",
+            json!(format!("${{{}.name}}", terraform_address(a))),
+        );
+    }
+    if let Some(a) = present(addr::SCRIPT_RUNNER_LOG_GROUP) {
+        put(
+            "script_runner_log_group_name",
+            "CloudWatch log group of the script runner",
+            json!(format!("${{{}.name}}", terraform_address(a))),
         );
     }
     for r in stack.resources.iter().filter(|r| r.addr.kind == Kind::IamRole) {
@@ -260,7 +318,7 @@ fn outputs(stack: &Stack, refs: &Refs) -> Value {
     if let Some(vpc) = vpc {
         put("vpc_id", "VPC the agent runs in", vpc);
     }
-    if let Some(Spec::EcsService(s)) = first(Kind::EcsService).and_then(|a| stack.get(a)).map(|r| &r.spec) {
+    if let Some(Spec::EcsService(s)) = stack.get(addr::SERVICE).map(|r| &r.spec) {
         put("subnet_ids", "Subnets of the agent's tasks", json!(refs.strings(&s.subnets)));
         put("security_group_ids", "Security groups of the agent's tasks", json!(refs.strings(&s.security_groups)));
     }
@@ -565,7 +623,6 @@ fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
             );
         }
         Spec::Secret(secret) => {
-            // `secret.value` is never read: the value comes from the variables.
             out.resource(
                 owner,
                 ty,
@@ -577,16 +634,18 @@ fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
                     "tags": tags
                 }),
             );
-            out.resource(
-                owner,
-                "aws_secretsmanager_secret_version",
-                key,
-                json!({
-                    "secret_id": format!("${{{}.id}}", terraform_address(r.addr)),
-                    "secret_string":
-                        "${jsonencode({client_id = var.client_id, client_secret = var.client_secret})}"
-                }),
-            );
+            // `secret.value` is never read: the value comes from the variables.
+            if let Some(secret_string) = secret_string(r.addr) {
+                out.resource(
+                    owner,
+                    "aws_secretsmanager_secret_version",
+                    key,
+                    json!({
+                        "secret_id": format!("${{{}.id}}", terraform_address(r.addr)),
+                        "secret_string": secret_string
+                    }),
+                );
+            }
         }
         Spec::IamRole(RoleSpec { description, assume_role_policy, policies, managed_policy_arns }) => {
             let trust = policy(out, owner, &format!("{key}_assume_role"), assume_role_policy, refs);
@@ -630,6 +689,12 @@ fn emit(r: &Resource, stack: &Stack, refs: &Refs, out: &mut Blocks) {
                 );
             }
         }
+        Spec::HttpNamespace(HttpNamespaceSpec { description }) => out.resource(
+            owner,
+            ty,
+            key,
+            json!({"name": refs.string(&r.name), "description": refs.string(description), "tags": tags}),
+        ),
         Spec::S3Bucket(bucket) => emit_bucket(r, bucket, refs, out, tags),
         Spec::LogGroup(LogGroupSpec { retention_in_days, kms_key_id }) => out.resource(
             owner,
@@ -843,22 +908,32 @@ fn sg_rule(rule: &EgressRule, refs: &Refs) -> Value {
             }
         },
     };
+    let source = refs.string(&rule.cidr);
+    let (cidr_blocks, security_groups) =
+        if is_security_group(&rule.cidr) { (vec![], vec![source]) } else { (vec![source], vec![]) };
     json!({
         "protocol": refs.string(&rule.protocol),
         "from_port": from,
         "to_port": to,
-        "cidr_blocks": [refs.string(&rule.cidr)],
+        "cidr_blocks": cidr_blocks,
         "ipv6_cidr_blocks": [],
         "prefix_list_ids": [],
-        "security_groups": [],
+        "security_groups": security_groups,
         "self": false,
         "description": null
     })
 }
 
+/// Whether a rule's source (the model's `cidr`) is a security group: a
+/// reference to one of the stack (`${security_group.agent.id}`) or an existing
+/// group's id (`sg-...`), as the script runner's rule admits the agent's groups.
+fn is_security_group(source: &str) -> bool {
+    source.starts_with("sg-") || source.starts_with(&format!("${{{}.", Kind::SecurityGroup.as_str()))
+}
+
 fn task_definition(td: &TaskDefinitionSpec, stack: &Stack, refs: &Refs, tags: Value) -> Value {
-    let log_group = stack.get(addr::LOG_GROUP);
-    let containers: Vec<Value> = td.containers.iter().map(|c| container_definition(c, log_group)).collect();
+    let log_groups: Vec<&Resource> = stack.resources.iter().filter(|r| r.addr.kind == Kind::LogGroup).collect();
+    let containers: Vec<Value> = td.containers.iter().map(|c| container_definition(c, &log_groups)).collect();
     let mut body = Map::new();
     body.insert("family".into(), json!(refs.string(&td.family)));
     body.insert("cpu".into(), json!(td.cpu.to_string()));
@@ -884,16 +959,16 @@ fn task_definition(td: &TaskDefinitionSpec, stack: &Stack, refs: &Refs, tags: Va
 }
 
 /// One container in the shape of the ECS API (`RegisterTaskDefinition`): camelCase
-/// keys, `valueFrom` for secrets. The log group is referenced by name so Terraform
-/// creates it first.
-fn container_definition(c: &ContainerSpec, log_group: Option<&Resource>) -> Value {
+/// keys, `valueFrom` for secrets. The log group, one of `log_groups` (the agent's,
+/// the script runner's), is referenced by name so Terraform creates it first.
+fn container_definition(c: &ContainerSpec, log_groups: &[&Resource]) -> Value {
     let log_options: Map<String, Value> = c
         .log_options
         .iter()
         .map(|(k, v)| {
-            let value = match log_group {
+            let value = match log_groups.iter().find(|lg| lg.name == *v) {
                 // A model reference: `Refs::json_string` turns it into Terraform's.
-                Some(lg) if k == "awslogs-group" && *v == lg.name => lg.addr.reference("name"),
+                Some(lg) if k == "awslogs-group" => lg.addr.reference("name"),
                 _ => v.clone(),
             };
             (k.clone(), Value::String(value))
@@ -917,6 +992,15 @@ fn container_definition(c: &ContainerSpec, log_group: Option<&Resource>) -> Valu
     if let Some(user) = &c.user {
         container["user"] = json!(user);
     }
+    // Only where there are some (the script runner's SSH port, which Service
+    // Connect names): the agent serves nothing, and its definition stays as is.
+    if !c.port_mappings.is_empty() {
+        container["portMappings"] = c
+            .port_mappings
+            .iter()
+            .map(|p| json!({"name": p.name, "containerPort": p.container_port, "protocol": p.protocol}))
+            .collect();
+    }
     // Only where there is one: ECS leaves an empty list out of the definition it
     // returns, and the provider would show the difference.
     if !c.depends_on.is_empty() {
@@ -931,7 +1015,7 @@ fn service(name: &str, svc: &ServiceSpec, stack: &Stack, refs: &Refs, tags: Valu
         Some(c) if c.name == svc.cluster => c.addr.reference("id"),
         _ => svc.cluster.clone(),
     };
-    json!({
+    let mut body = json!({
         "name": refs.string(name),
         "cluster": refs.string(&cluster),
         "task_definition": refs.string(&svc.task_definition),
@@ -951,10 +1035,37 @@ fn service(name: &str, svc: &ServiceSpec, stack: &Stack, refs: &Refs, tags: Valu
         "deployment_minimum_healthy_percent": svc.minimum_healthy_percent,
         "deployment_maximum_percent": svc.maximum_percent,
         "propagate_tags": refs.string(&svc.propagate_tags),
-        // Like agentctl's apply, wait for the rollout and report its outcome.
+        // Every service, like agentctl's apply: wait for the rollout and report
+        // its outcome. Where the model asks it (`Resource::wait_for_steady_state`,
+        // the script runner's) it is also an order: the services depending on it
+        // (the agent's) start only once its alias is live in the namespace.
         "wait_for_steady_state": true,
         "tags": tags
-    })
+    });
+    if let Some(connect) = &svc.service_connect {
+        body["service_connect_configuration"] = json!([service_connect(connect, refs)]);
+    }
+    body
+}
+
+/// A service's Service Connect block: in the namespace, a client always, and
+/// the server of `services` (the script runner's `script-runner:2222`). The
+/// agent's has no `service`: it only resolves the runner's alias.
+fn service_connect(connect: &ServiceConnect, refs: &Refs) -> Value {
+    let mut block = json!({"enabled": true, "namespace": refs.string(&connect.namespace)});
+    if !connect.services.is_empty() {
+        block["service"] = connect
+            .services
+            .iter()
+            .map(|s| {
+                json!({
+                    "port_name": refs.string(&s.port_name),
+                    "client_alias": [{"dns_name": refs.string(&s.dns_name), "port": s.port}]
+                })
+            })
+            .collect();
+    }
+    block
 }
 
 // --- autoscaling and alarms -------------------------------------------------------

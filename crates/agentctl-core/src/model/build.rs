@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::iam;
 use super::*;
 use crate::cidr::Cidr;
-use crate::config::{Config, NetworkConfig, SecurityGroupConfig};
+use crate::config::{Config, NetworkConfig, ScriptRunner, SecurityGroupConfig};
 use crate::image::ImageRef;
 use crate::names::Names;
 use crate::regions::partition;
@@ -49,7 +49,15 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
     };
     let mut push = |addr: Address, res_name: String, tagged_name: bool, spec: Spec, depends_on: Vec<Address>| {
         let t = if addr.kind.taggable() { tags(tagged_name.then_some(res_name.as_str())) } else { BTreeMap::new() };
-        resources.push(Resource { addr, name: res_name, tags: t, spec, depends_on, ignore_changes: vec![] });
+        resources.push(Resource {
+            addr,
+            name: res_name,
+            tags: t,
+            spec,
+            depends_on,
+            ignore_changes: vec![],
+            wait_for_steady_state: false,
+        });
     };
 
     // --- network ------------------------------------------------------------
@@ -125,7 +133,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                 n.security_group.clone(),
                 true,
                 Spec::SecurityGroup(SecurityGroupSpec {
-                    vpc_id,
+                    vpc_id: vpc_id.clone(),
                     description: format!("Matillion agent {name}: outbound only"),
                     ingress: vec![],
                     egress: vec![EgressRule { protocol: "-1".into(), ports: "all".into(), cidr: "0.0.0.0/0".into() }],
@@ -163,10 +171,16 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
     let log_group = n.log_group.clone();
     let log_group_arn = iam::log_group_arn(part, region, account, &log_group);
     let secret_arn_pattern = iam::secret_arn_pattern(part, region, account, &secret_name);
-    let image = ImageRef::parse(&config.image_url).expect("validated image");
-    let ecr_repo =
-        image.private_ecr().map(|(acct, reg, repo)| format!("arn:{part}:ecr:{reg}:{acct}:repository/{repo}"));
+    let ecr_repo = ecr_repository_arn(&config.image_url, part);
     let trust = iam::ecs_tasks_trust(part, account, region);
+    let runner_ecr_repo = config.script_runner.as_ref().and_then(|r| ecr_repository_arn(&r.image_url, part));
+    let runner_log_group_arn = iam::log_group_arn(part, region, account, &n.script_runner_log_group);
+    let keypair_arn_pattern = iam::secret_arn_pattern(part, region, account, &n.runner_keypair_secret);
+    let runner_execution = config.script_runner.as_ref().map(|_| iam::RunnerExecution {
+        log_group_arn: &runner_log_group_arn,
+        keypair_secret_arn_pattern: &keypair_arn_pattern,
+        ecr_repository_arn: runner_ecr_repo.as_deref(),
+    });
     let execution_role = n.execution_role.clone();
     push(
         addr::EXECUTION_ROLE,
@@ -183,6 +197,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
                     ecr_repository_arn: ecr_repo.as_deref(),
                     kms_key_arn: config.kms_key_arn.as_deref(),
                     region,
+                    script_runner: runner_execution,
                 }),
             )]),
             managed_policy_arns: vec![],
@@ -198,7 +213,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         false,
         Spec::IamRole(RoleSpec {
             description: format!("The Matillion agent {name} runs with this role"),
-            assume_role_policy: trust,
+            assume_role_policy: trust.clone(),
             policies: iam::task_role_policies(config, ctx),
             managed_policy_arns: config.access.managed_policy_arns.clone(),
         }),
@@ -250,6 +265,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         name: AGENT_CONTAINER.into(),
         image: config.image_url.clone(),
         essential: true,
+        port_mappings: vec![],
         environment: agent_environment(config),
         secrets: vec![
             SecretRef { name: "OAUTH_CLIENT_ID".into(), value_from: format!("{secret_arn}:client_id::") },
@@ -271,6 +287,7 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         depends_on: vec![],
     };
     let service_name = n.service.clone();
+    let execution_role_arn = format!("arn:{part}:iam::{account}:role/{execution_role}");
     let mut containers = vec![container];
     if config.metrics {
         containers.push(metrics_sidecar(&cluster, &service_name, &log_group, region));
@@ -289,16 +306,36 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
             requires_compatibilities: vec!["FARGATE".into()],
             cpu_architecture: "X86_64".into(),
             operating_system_family: "LINUX".into(),
-            execution_role_arn: format!("arn:{part}:iam::{account}:role/{execution_role}"),
+            execution_role_arn: execution_role_arn.clone(),
             task_role_arn: format!("arn:{part}:iam::{account}:role/{task_role}"),
             volumes: WRITABLE_PATHS.iter().map(|(v, _)| (*v).to_owned()).collect(),
             containers,
         }),
         vec![addr::SECRET, addr::EXECUTION_ROLE, addr::TASK_ROLE, addr::LOG_GROUP],
     );
+    let runner_service_connect =
+        |services: Vec<ServiceConnectService>| ServiceConnect { namespace: addr::NAMESPACE.reference("arn"), services };
+    if let Some(runner) = &config.script_runner {
+        let network = RunnerNetwork {
+            vpc_id: &vpc_id,
+            vpc_dep,
+            subnets: &subnet_ids,
+            subnet_deps: &subnet_deps,
+            agent_security_groups: &security_groups,
+            agent_sg_deps: &sg_deps,
+        };
+        let inputs =
+            RunnerInputs { config, runner, names: &n, trust, execution_role_arn: &execution_role_arn, part, account };
+        push_script_runner(&mut push, &inputs, &network, runner_service_connect(vec![script_runner_alias()]));
+    }
     let mut service_deps = vec![addr::CLUSTER, addr::TASK_DEFINITION];
     service_deps.extend(subnet_deps);
     service_deps.extend(sg_deps);
+    if config.script_runner.is_some() {
+        // Service Connect proxies read the namespace when a task starts: agent
+        // tasks must start after the runner's alias is live.
+        service_deps.extend([addr::NAMESPACE, addr::SCRIPT_RUNNER_SERVICE]);
+    }
     if bucket.is_some() {
         service_deps.push(addr::BUCKET);
     }
@@ -332,18 +369,27 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
             maximum_percent: 200,
             propagate_tags: "SERVICE".into(),
             capacity_provider_strategy,
+            // A client of the namespace only: the agent serves nothing in it.
+            service_connect: config.script_runner.as_ref().map(|_| runner_service_connect(vec![])),
         }),
         service_deps,
     );
     scaling_and_alarms(config, &n, &mut push);
-    if config.autoscaling.is_some() {
+    for r in &mut resources {
         // Autoscaling owns the count once the service exists.
-        if let Some(service) = resources.iter_mut().find(|r| r.addr == addr::SERVICE) {
-            service.ignore_changes.push("desired_count");
+        if r.addr == addr::SERVICE && config.autoscaling.is_some() {
+            r.ignore_changes.push("desired_count");
         }
+        r.wait_for_steady_state = r.addr == addr::SCRIPT_RUNNER_SERVICE;
     }
 
     Stack { deployment: name.to_owned(), region: region.to_owned(), resources, existing, access: config.access.clone() }
+}
+
+/// The repository of an image in private ECR (its pull is granted on it alone).
+fn ecr_repository_arn(image_url: &str, part: &str) -> Option<String> {
+    let image = ImageRef::parse(image_url).expect("validated image");
+    image.private_ecr().map(|(acct, reg, repo)| format!("arn:{part}:ecr:{reg}:{acct}:repository/{repo}"))
 }
 
 /// The two subnets carved from the start of `block` (validated).
@@ -494,6 +540,7 @@ fn metrics_sidecar(cluster: &str, service: &str, log_group: &str, region: &str) 
         name: METRICS_CONTAINER.into(),
         image: METRICS_IMAGE.into(),
         essential: false,
+        port_mappings: vec![],
         environment: vec![
             KeyValue { name: "CW_CONFIG_CONTENT".into(), value: cw.to_string() },
             KeyValue { name: "PROMETHEUS_CONFIG_CONTENT".into(), value: prometheus },
@@ -512,6 +559,197 @@ fn metrics_sidecar(cluster: &str, service: &str, log_group: &str, region: &str) 
         stop_timeout: 10,
         depends_on: vec![ContainerDependency { container_name: AGENT_CONTAINER.into(), condition: "START".into() }],
     }
+}
+
+/// Name of the script runner's container.
+pub const SCRIPT_RUNNER_CONTAINER: &str = "script-runner";
+/// The SSH port the script runner listens on, and its name in the task.
+pub const SCRIPT_RUNNER_PORT: (&str, u16) = ("ssh", 2222);
+/// The name agents reach the script runner by: `script-runner:2222` in the namespace.
+pub const SCRIPT_RUNNER_DNS_NAME: &str = "script-runner";
+
+fn script_runner_alias() -> ServiceConnectService {
+    let (port_name, port) = SCRIPT_RUNNER_PORT;
+    ServiceConnectService { port_name: port_name.into(), dns_name: SCRIPT_RUNNER_DNS_NAME.into(), port }
+}
+
+/// Where the script runner runs: the agent's network.
+struct RunnerNetwork<'a> {
+    vpc_id: &'a str,
+    vpc_dep: Option<Address>,
+    subnets: &'a [String],
+    subnet_deps: &'a [Address],
+    /// The agent's security groups (references or ids): the only SSH clients.
+    agent_security_groups: &'a [String],
+    agent_sg_deps: &'a [Address],
+}
+
+struct RunnerInputs<'a> {
+    config: &'a Config,
+    runner: &'a ScriptRunner,
+    names: &'a Names,
+    trust: serde_json::Value,
+    execution_role_arn: &'a str,
+    part: &'a str,
+    account: &'a str,
+}
+
+/// The Maia script runner, as Matillion's reference module builds it: a
+/// Service Connect namespace, a service registering `script-runner:2222` in it,
+/// its task definition, log group, task role, keys secret and a security group
+/// that admits SSH from the agent only.
+fn push_script_runner(
+    push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address>),
+    i: &RunnerInputs,
+    net: &RunnerNetwork,
+    service_connect: ServiceConnect,
+) {
+    let RunnerInputs { config, runner, names: n, .. } = *i;
+    let (name, region) = (config.name.as_str(), config.region.as_str());
+    push(
+        addr::NAMESPACE,
+        n.namespace.clone(),
+        false,
+        Spec::HttpNamespace(HttpNamespaceSpec {
+            description: format!("Matillion agent {name}: Service Connect to its script runner"),
+        }),
+        vec![],
+    );
+    let (port_name, port) = SCRIPT_RUNNER_PORT;
+    let ssh_from_agent = net
+        .agent_security_groups
+        .iter()
+        .map(|sg| EgressRule { protocol: "tcp".into(), ports: port.to_string(), cidr: sg.clone() })
+        .collect();
+    push(
+        addr::SCRIPT_RUNNER_SECURITY_GROUP,
+        n.script_runner.clone(),
+        true,
+        Spec::SecurityGroup(SecurityGroupSpec {
+            vpc_id: net.vpc_id.to_owned(),
+            description: format!("Matillion agent {name}: script runner, SSH from the agent only"),
+            ingress: ssh_from_agent,
+            egress: vec![EgressRule { protocol: "-1".into(), ports: "all".into(), cidr: "0.0.0.0/0".into() }],
+        }),
+        net.vpc_dep.into_iter().chain(net.agent_sg_deps.iter().copied()).collect(),
+    );
+    let keys = runner
+        .authorized_keys
+        .as_ref()
+        .map(|k| SecretString::new(serde_json::json!({ "authorized_keys": k.expose() }).to_string()));
+    push(
+        addr::RUNNER_KEYPAIR_SECRET,
+        n.runner_keypair_secret.clone(),
+        false,
+        Spec::Secret(SecretSpec {
+            description: format!("Matillion agent {name}: SSH public keys its script runner accepts"),
+            kms_key_id: config.kms_key_arn.clone(),
+            value: keys,
+        }),
+        vec![],
+    );
+    push(
+        addr::SCRIPT_RUNNER_ROLE,
+        n.script_runner_role.clone(),
+        false,
+        Spec::IamRole(RoleSpec {
+            description: format!("The script runner of the Matillion agent {name} runs with this role"),
+            assume_role_policy: i.trust.clone(),
+            policies: iam::script_runner_policies(runner.extension_library_bucket_arn.as_deref()),
+            managed_policy_arns: vec![],
+        }),
+        vec![],
+    );
+    push(
+        addr::SCRIPT_RUNNER_LOG_GROUP,
+        n.script_runner_log_group.clone(),
+        false,
+        Spec::LogGroup(LogGroupSpec {
+            retention_in_days: (runner.log_retention_days > 0).then_some(runner.log_retention_days),
+            kms_key_id: config.kms_key_arn.clone(),
+        }),
+        vec![],
+    );
+    let keys_arn = addr::RUNNER_KEYPAIR_SECRET.reference("arn");
+    let environment = [("EXTENSION_LIBRARY_LOCATION", config.extension_library_location.as_str())]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| KeyValue { name: k.into(), value: v.into() })
+        .collect();
+    let container = ContainerSpec {
+        name: SCRIPT_RUNNER_CONTAINER.into(),
+        image: runner.image_url.clone(),
+        essential: true,
+        port_mappings: vec![PortMapping { name: port_name.into(), container_port: port, protocol: "tcp".into() }],
+        environment,
+        secrets: vec![SecretRef {
+            name: "RUNNER_AUTHORIZED_KEYS".into(),
+            value_from: format!("{keys_arn}:authorized_keys::"),
+        }],
+        // The image's own user and a writable root, as in the reference: an
+        // SSH server writes its host keys and sessions where its image says.
+        user: None,
+        readonly_root_filesystem: false,
+        mount_points: vec![],
+        log_driver: "awslogs".into(),
+        log_options: BTreeMap::from([
+            ("awslogs-group".to_owned(), n.script_runner_log_group.clone()),
+            ("awslogs-region".to_owned(), region.to_owned()),
+            ("awslogs-stream-prefix".to_owned(), SCRIPT_RUNNER_CONTAINER.to_owned()),
+        ]),
+        stop_timeout: 30,
+        depends_on: vec![],
+    };
+    push(
+        addr::SCRIPT_RUNNER_TASK_DEFINITION,
+        n.script_runner.clone(),
+        false,
+        Spec::TaskDefinition(TaskDefinitionSpec {
+            family: n.script_runner.clone(),
+            cpu: runner.cpu,
+            memory: runner.memory,
+            ephemeral_storage_gib: None,
+            network_mode: "awsvpc".into(),
+            requires_compatibilities: vec!["FARGATE".into()],
+            cpu_architecture: "X86_64".into(),
+            operating_system_family: "LINUX".into(),
+            execution_role_arn: i.execution_role_arn.to_owned(),
+            task_role_arn: format!("arn:{}:iam::{}:role/{}", i.part, i.account, n.script_runner_role),
+            volumes: vec![],
+            containers: vec![container],
+        }),
+        vec![
+            addr::RUNNER_KEYPAIR_SECRET,
+            addr::EXECUTION_ROLE,
+            addr::SCRIPT_RUNNER_ROLE,
+            addr::SCRIPT_RUNNER_LOG_GROUP,
+        ],
+    );
+    let mut deps =
+        vec![addr::CLUSTER, addr::SCRIPT_RUNNER_TASK_DEFINITION, addr::NAMESPACE, addr::SCRIPT_RUNNER_SECURITY_GROUP];
+    deps.extend(net.subnet_deps);
+    push(
+        addr::SCRIPT_RUNNER_SERVICE,
+        n.script_runner.clone(),
+        false,
+        Spec::EcsService(ServiceSpec {
+            cluster: n.cluster.clone(),
+            task_definition: addr::SCRIPT_RUNNER_TASK_DEFINITION.reference("arn"),
+            desired_count: runner.desired_count,
+            platform_version: "LATEST".into(),
+            subnets: net.subnets.to_vec(),
+            security_groups: vec![addr::SCRIPT_RUNNER_SECURITY_GROUP.reference("id")],
+            assign_public_ip: config.assign_public_ip,
+            circuit_breaker_rollback: true,
+            minimum_healthy_percent: 100,
+            maximum_percent: 200,
+            propagate_tags: "SERVICE".into(),
+            // On-demand only: a reclaimed Spot task would cut the scripts running on it.
+            capacity_provider_strategy: vec![CapacityItem { provider: "FARGATE".into(), base: 0, weight: 1 }],
+            service_connect: Some(service_connect),
+        }),
+        deps,
+    );
 }
 
 fn scaling_and_alarms(config: &Config, n: &Names, push: &mut impl FnMut(Address, String, bool, Spec, Vec<Address>)) {

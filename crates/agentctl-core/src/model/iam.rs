@@ -48,6 +48,16 @@ pub struct ExecutionPolicyInput<'a> {
     /// Customer managed key encrypting the secret.
     pub kms_key_arn: Option<&'a str>,
     pub region: &'a str,
+    /// The script runner's tasks start with the same role.
+    pub script_runner: Option<RunnerExecution<'a>>,
+}
+
+/// What ECS needs to start the script runner's tasks.
+pub struct RunnerExecution<'a> {
+    pub log_group_arn: &'a str,
+    pub keypair_secret_arn_pattern: &'a str,
+    /// Repository ARN when its image is in private ECR.
+    pub ecr_repository_arn: Option<&'a str>,
 }
 
 /// Use of `key` only through `service` (e.g. `secretsmanager`) in `region`.
@@ -81,19 +91,65 @@ pub fn execution_policy(input: &ExecutionPolicyInput) -> Value {
     if let Some(key) = input.kms_key_arn {
         statements.push(kms_via("DecryptAgentCredentials", &["kms:Decrypt"], key, "secretsmanager", input.region));
     }
-    if let Some(repo) = input.ecr_repository_arn {
-        // GetAuthorizationToken has no resource-level permission.
-        statements
-            .push(json!({"Sid": "EcrAuth", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}));
-        statements.push(json!({
-            "Sid": "PullAgentImage",
+    let pull = |sid: &str, repo: &str| {
+        json!({
+            "Sid": sid,
             "Effect": "Allow",
             "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
             "Resource": repo
+        })
+    };
+    let runner = input.script_runner.as_ref();
+    if input.ecr_repository_arn.or(runner.and_then(|r| r.ecr_repository_arn)).is_some() {
+        // GetAuthorizationToken has no resource-level permission.
+        statements
+            .push(json!({"Sid": "EcrAuth", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}));
+    }
+    if let Some(repo) = input.ecr_repository_arn {
+        statements.push(pull("PullAgentImage", repo));
+    }
+    if let Some(runner) = runner {
+        statements.push(json!({
+            "Sid": "WriteScriptRunnerLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": format!("{}:*", runner.log_group_arn)
         }));
+        statements.push(json!({
+            "Sid": "ReadScriptRunnerKeys",
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": runner.keypair_secret_arn_pattern
+        }));
+        if let Some(repo) = runner.ecr_repository_arn {
+            statements.push(pull("PullScriptRunnerImage", repo));
+        }
     }
     json!({"Version": "2012-10-17", "Statement": statements})
 }
+
+/// The script runner's task role: read the extension library bucket when one
+/// is given, nothing else (its image and keys come through the execution role).
+pub fn script_runner_policies(bucket_arn: Option<&str>) -> BTreeMap<String, Value> {
+    bucket_arn
+        .map(|bucket| {
+            let doc = json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "ReadExtensionLibrary",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:ListBucket"],
+                    "Resource": [bucket, format!("{bucket}/*")]
+                }]
+            });
+            (SCRIPT_RUNNER_POLICY.to_owned(), doc)
+        })
+        .into_iter()
+        .collect()
+}
+
+/// The script runner's task role's inline policy.
+pub const SCRIPT_RUNNER_POLICY: &str = "script-runner";
 
 /// The task role's inline policy agentctl writes.
 pub const TASK_POLICY: &str = "agent-task";
@@ -144,7 +200,10 @@ pub fn task_role_policies(config: &Config, ctx: &Context) -> BTreeMap<String, Va
             own_bucket_arn: own_bucket.as_deref(),
             log_group_arn: &log_group_arn(part, region, account, &names::log_group(&config.name)),
             kms_key_arn: config.kms_key_arn.as_deref(),
-            credentials_secret: &secret_arn_pattern(part, region, account, &config.secret_name),
+            protected_secrets: std::iter::once(&config.secret_name)
+                .chain(config.script_runner.as_ref().map(|r| &r.keypair_secret_name))
+                .map(|name| secret_arn_pattern(part, region, account, name))
+                .collect(),
             access: &config.access,
         }),
     )]);
@@ -163,8 +222,9 @@ pub struct TaskPolicyInput<'a> {
     pub log_group_arn: &'a str,
     /// Customer managed key encrypting the bucket agentctl creates.
     pub kms_key_arn: Option<&'a str>,
-    /// ARN pattern of the agent's own credentials secret.
-    pub credentials_secret: &'a str,
+    /// ARN patterns of the secrets agentctl writes (the agent's credentials,
+    /// the script runner's keys): the agent may change none of them.
+    pub protected_secrets: Vec<String>,
     pub access: &'a AgentAccess,
 }
 
@@ -252,7 +312,7 @@ pub fn task_policy(input: &TaskPolicyInput) -> Value {
         "Sid": "ProtectAgentCredentials",
         "Effect": "Deny",
         "Action": SECRET_WRITES,
-        "Resource": input.credentials_secret
+        "Resource": one_or_many(input.protected_secrets.clone())
     }));
     statements.push(json!({
         "Sid": "WriteOwnLogs",

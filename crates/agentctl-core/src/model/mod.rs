@@ -6,6 +6,7 @@
 //! else, ARNs included, is computed from the name, region and AWS account.
 
 mod build;
+mod ecs_service;
 pub mod iam;
 mod kinds;
 
@@ -14,7 +15,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-pub use build::{build, AGENT_CONTAINER};
+pub use build::{build, AGENT_CONTAINER, SCRIPT_RUNNER_CONTAINER, SCRIPT_RUNNER_DNS_NAME, SCRIPT_RUNNER_PORT};
+pub use ecs_service::{EcsServiceView, ServiceRole};
 pub use kinds::*;
 
 use crate::secret::SecretString;
@@ -79,6 +81,13 @@ pub mod addr {
     pub const SERVICE: Address = Address::new(Kind::EcsService, "agent");
     pub const SCALABLE_TARGET: Address = Address::new(Kind::ScalableTarget, "agent");
     pub const DASHBOARD: Address = Address::new(Kind::Dashboard, "agent");
+    pub const NAMESPACE: Address = Address::new(Kind::HttpNamespace, "main");
+    pub const SCRIPT_RUNNER_SECURITY_GROUP: Address = Address::new(Kind::SecurityGroup, "script_runner");
+    pub const RUNNER_KEYPAIR_SECRET: Address = Address::new(Kind::Secret, "runner_keypair");
+    pub const SCRIPT_RUNNER_ROLE: Address = Address::new(Kind::IamRole, "script_runner");
+    pub const SCRIPT_RUNNER_LOG_GROUP: Address = Address::new(Kind::LogGroup, "script_runner");
+    pub const SCRIPT_RUNNER_TASK_DEFINITION: Address = Address::new(Kind::TaskDefinition, "script_runner");
+    pub const SCRIPT_RUNNER_SERVICE: Address = Address::new(Kind::EcsService, "script_runner");
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +101,9 @@ pub struct Resource {
     /// Attributes set at creation and then left to someone else (autoscaling
     /// owns the service's desired count): never shown as changes, never updated.
     pub ignore_changes: Vec<&'static str>,
+    /// An ECS service whose dependents start only once its deployment is
+    /// steady (the script runner: agents must find its alias at launch).
+    pub wait_for_steady_state: bool,
 }
 
 /// Facts about the target account that names and ARNs need. Offline, the account
@@ -184,8 +196,11 @@ impl Stack {
 
     /// The deployment's names, in `account` when known.
     pub fn names(&self, account: Option<&str>) -> crate::names::Names {
-        let secret = self.get(addr::SECRET).map(|r| r.name.as_str());
-        crate::names::Names::new(&self.deployment, account, &self.region, secret)
+        let given = crate::names::GivenNames {
+            secret: self.get(addr::SECRET).map(|r| r.name.as_str()),
+            runner_keypair_secret: self.get(addr::RUNNER_KEYPAIR_SECRET).map(|r| r.name.as_str()),
+        };
+        crate::names::Names::new(&self.deployment, account, &self.region, given)
     }
 
     /// Addresses that depend on `addr`, directly.
@@ -194,23 +209,31 @@ impl Stack {
     }
 }
 
-/// How deep `kind` sits in the dependency graph of a stack that has every
-/// kind: 0 for kinds that depend on nothing. Destroy deletes the deepest first,
-/// so a resource goes only after everything that may depend on it. Derived
-/// from `build`'s own edges, never kept by hand.
-pub fn depth(kind: Kind) -> usize {
-    static DEPTHS: std::sync::OnceLock<BTreeMap<Kind, usize>> = std::sync::OnceLock::new();
+/// How deep `addr` sits in the dependency graph of a stack that has every
+/// kind: 0 for what depends on nothing. Destroy deletes the deepest first, so a
+/// resource goes only after everything that may depend on it (the script
+/// runner's security group before the agent's, which its rule names). An
+/// address named at run time (a schedule, an alarm, a renamed secret) takes
+/// the deepest level of its kind. Derived from `build`'s own edges, never
+/// kept by hand.
+pub fn depth(addr: Address) -> usize {
+    struct Depths {
+        of_address: BTreeMap<Address, usize>,
+        of_kind: BTreeMap<Kind, usize>,
+    }
+    static DEPTHS: std::sync::OnceLock<Depths> = std::sync::OnceLock::new();
     let depths = DEPTHS.get_or_init(|| {
-        let mut depths = BTreeMap::new();
+        let mut d = Depths { of_address: BTreeMap::new(), of_kind: BTreeMap::new() };
         for (level, addrs) in stack_with_every_kind().levels().into_iter().enumerate() {
             for a in addrs {
-                let d = depths.entry(a.kind).or_insert(level);
-                *d = (*d).max(level);
+                d.of_address.insert(a, level);
+                let k = d.of_kind.entry(a.kind).or_insert(level);
+                *k = (*k).max(level);
             }
         }
-        depths
+        d
     });
-    depths.get(&kind).copied().unwrap_or(0)
+    depths.of_address.get(&addr).or_else(|| depths.of_kind.get(&addr.kind)).copied().unwrap_or(0)
 }
 
 /// A deployment that uses every kind (a test proves it does).
@@ -225,6 +248,7 @@ fn stack_with_every_kind() -> Stack {
         autoscaling = { min = 1, max = 4, cpu_target = 60 }
         schedules = [{ name = "night", schedule = "cron(0 20 * * ? *)", min = 1, max = 1 }]
         alarms = { dashboard = true }
+        enable_script_runner = true
     "#;
     let loaded = crate::config::load(
         crate::diagnostics::SourceFile::new("every-kind.tfvars", CONFIG.to_owned()),
@@ -260,16 +284,19 @@ mod tests {
         for kind in Kind::ALL {
             assert!(stack.resources.iter().any(|r| r.addr.kind == *kind), "{kind:?} missing: add it to the config");
         }
-        // Every dependency of a resource is of a shallower kind, so deleting the
-        // deepest kinds first never deletes something still in use.
+        // Every dependency of a resource is shallower, so deleting the deepest
+        // first never deletes something still in use.
         for r in &stack.resources {
             for d in &r.depends_on {
-                assert!(depth(d.kind) < depth(r.addr.kind), "{} depends on {d}", r.addr);
+                assert!(depth(*d) < depth(r.addr), "{} depends on {d}", r.addr);
             }
         }
-        assert_eq!(depth(Kind::Vpc), 0);
-        assert!(depth(Kind::ScalingPolicy) > depth(Kind::ScalableTarget));
-        assert!(depth(Kind::ScalableTarget) > depth(Kind::EcsService));
-        assert!(depth(Kind::EcsService) > depth(Kind::TaskDefinition));
+        assert_eq!(depth(addr::VPC), 0);
+        assert!(depth(addr::SCALABLE_TARGET) > depth(addr::SERVICE));
+        assert!(depth(addr::SERVICE) > depth(addr::SCRIPT_RUNNER_SERVICE));
+        assert!(depth(addr::SCRIPT_RUNNER_SECURITY_GROUP) > depth(addr::SECURITY_GROUP));
+        // Named at run time: as deep as the deepest of its kind.
+        let schedule = Address::named(Kind::ScheduledAction, "later");
+        assert!(depth(schedule) > depth(addr::SCALABLE_TARGET));
     }
 }

@@ -310,7 +310,7 @@ pub fn diff(stack: &Stack, live: &Live) -> Result<Plan, Vec<Foreign>> {
     }
     // Orphans go last, in reverse dependency order (dependents first).
     let mut orphans: Vec<&(Address, String, LiveResource)> = live.orphans.iter().collect();
-    orphans.sort_by_key(|(addr, _, _)| std::cmp::Reverse(crate::model::depth(addr.kind)));
+    orphans.sort_by_key(|(addr, _, _)| std::cmp::Reverse(crate::model::depth(*addr)));
     for (addr, name, l) in orphans {
         changes.push(ResourceChange {
             addr: *addr,

@@ -40,7 +40,7 @@ fn section(kind: Kind) -> (u8, &'static str) {
         }
         Kind::Secret | Kind::IamRole => (1, "Credentials and access"),
         Kind::S3Bucket | Kind::LogGroup => (2, "Storage and logs"),
-        Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => (3, "ECS"),
+        Kind::HttpNamespace | Kind::EcsCluster | Kind::TaskDefinition | Kind::EcsService => (3, "ECS"),
         Kind::ScalableTarget | Kind::ScalingPolicy | Kind::ScheduledAction => (4, "Scaling"),
         Kind::Alarm | Kind::Dashboard => (5, "Alarms and dashboard"),
     }

@@ -10,6 +10,12 @@ use agentctl_core::diagnostics::{LocatedDiagnostic, Report, Severity, SourceFile
 /// Distinctive credentials: any output containing them is a leak.
 pub const CLIENT_ID: &str = "cid-SENTINEL-1234";
 pub const CLIENT_SECRET: &str = "csec-SENTINEL-5678";
+/// The script runner's authorized_keys, as distinctive: a valid Ed25519 public
+/// key line (made-up bytes: no private key exists) with a sentinel comment.
+pub const RUNNER_AUTHORIZED_KEYS: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl keys-SENTINEL-9012@maia";
+/// The key itself, without its type and comment: what a leak would show.
+pub const RUNNER_KEY_BLOB: &str = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
 /// Realistic Matillion Hub ids (UUIDs), not placeholders.
 pub const ACCOUNT_ID: &str = "6b1f3c9e-2d4a-4c8b-9f1e-0a7d5c3b2e1f";
@@ -41,12 +47,14 @@ pub fn tfvars(vars: &[(&str, &str)]) -> String {
     out
 }
 
-/// Credentials from `TF_VAR_*`, as the README recommends.
+/// Credentials (and the script runner's keys, used only when a config turns
+/// the runner on) from `TF_VAR_*`, as the README recommends.
 pub fn env_with_creds() -> Env {
     Env {
         tf_vars: HashMap::from([
             ("client_id".to_owned(), CLIENT_ID.to_owned()),
             ("client_secret".to_owned(), CLIENT_SECRET.to_owned()),
+            ("runner_authorized_keys".to_owned(), RUNNER_AUTHORIZED_KEYS.to_owned()),
         ]),
         overrides: HashMap::new(),
     }

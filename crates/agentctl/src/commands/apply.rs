@@ -2,6 +2,7 @@
 
 use agentctl_aws::apply::{self, Cancel, DeleteOptions, Options};
 use agentctl_core::config::CredentialsNeeded;
+use agentctl_core::model::ServiceRole;
 use agentctl_core::plan::Action;
 use serde_json::json;
 
@@ -74,18 +75,10 @@ async fn apply_locked(
         printer.result("", &json!({"event": "complete", "operations": report.done.len(), "service_deployment": report.service_deployment()}));
     }
     // The service changed: wait for the deployment this apply started.
-    match report.service_deployment() {
-        Some(deployment) => {
-            let s = stack.names(Some(&aws.account_id));
-            let ctx = super::rollout::diagnosis_context(
-                &aws.region,
-                &aws.account_id,
-                &s,
-                &loaded.config.image_url,
-                loaded.config.agent_memory,
-            );
-            super::rollout::wait(aws, &s, deployment, &ctx, &args.wait, printer).await
+    match (report.service_deployment(), stack.ecs_service(ServiceRole::Agent)) {
+        (Some(deployment), Some(agent)) => {
+            super::rollout::wait(aws, &agent, deployment, &agent.diagnosis_context(), &args.wait, printer).await
         }
-        None => Ok(Code::Ok),
+        _ => Ok(Code::Ok),
     }
 }

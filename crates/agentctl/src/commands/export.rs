@@ -19,10 +19,13 @@ pub fn terraform(settings: &Settings, printer: &Printer, args: &ExportTerraformA
         Failure::new(Code::Failure, format!("cannot write the Terraform files to {}: {e}", out.display()))
     })?;
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    let text = format!(
+    let mut text = format!(
         "Wrote {}.\nThe credentials are Terraform variables: set TF_VAR_client_id and TF_VAR_client_secret when you run terraform.\n",
         names.join(", ")
     );
+    if stack.get(model::addr::RUNNER_KEYPAIR_SECRET).is_some() {
+        text.push_str("The script runner's SSH public keys are the variable runner_authorized_keys: set TF_VAR_runner_authorized_keys too (the .pub line, never the private key).\n");
+    }
     printer.result(&text, &json!({"files": names}));
     Ok(Code::Ok)
 }

@@ -1,4 +1,4 @@
-//! `agentctl logs`: the agent's CloudWatch logs, once or followed.
+//! `agentctl logs`: a service's CloudWatch logs, once or followed.
 
 use agentctl_aws::logs::LogLine;
 
@@ -9,9 +9,10 @@ use crate::printer::Printer;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, printer: &Printer, args: &LogsArgs) -> Result<Code, Failure> {
-    let (_, aws, s) = connect_service(settings, printer).await?;
+    let d = connect_service(settings, printer, args.service).await?;
+    let aws = &d.aws;
     let q = agentctl_aws::logs::Query {
-        group: &s.log_group,
+        group: &d.service.log_group,
         task: args.task.as_deref(),
         start_ms: args.since.timestamp_millis(),
         end_ms: None,
@@ -23,11 +24,11 @@ pub async fn run(settings: &Settings, printer: &Printer, args: &LogsArgs) -> Res
     };
     if args.follow {
         tokio::select! {
-            r = agentctl_aws::logs::follow(&aws, q, print) => r?,
+            r = agentctl_aws::logs::follow(aws, q, print) => r?,
             _ = tokio::signal::ctrl_c() => {}
         }
     } else {
-        for l in agentctl_aws::logs::fetch(&aws, &q, &mut Default::default()).await? {
+        for l in agentctl_aws::logs::fetch(aws, &q, &mut Default::default()).await? {
             if !print(&l) {
                 break;
             }

@@ -2,7 +2,7 @@
 
 use agentctl_aws::rollout::{self, Outcome, Target, WatchOptions, WatchReport};
 use agentctl_aws::Clients;
-use agentctl_core::names::Names;
+use agentctl_core::model::{EcsServiceView, ServiceRole};
 use agentctl_core::rollout::DiagnosisContext;
 use agentctl_core::text::Text;
 
@@ -10,34 +10,21 @@ use crate::cli::WaitArgs;
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 
-/// What diagnosis needs to name the fix. `account` comes from an ARN the
-/// command already read when it made no STS call.
-pub fn diagnosis_context(region: &str, account: &str, s: &Names, image: &str, memory_mib: u32) -> DiagnosisContext {
-    DiagnosisContext {
-        image: image.to_owned(),
-        execution_role: s.execution_role.clone(),
-        secret_arn: format!(
-            "arn:{}:secretsmanager:{region}:{account}:secret:{}",
-            agentctl_core::regions::partition(region),
-            s.secret
-        ),
-        memory_mib,
-    }
-}
-
 /// Waits for `deployment` (unless --no-wait) and maps its outcome to an exit code.
 pub async fn wait(
     aws: &Clients,
-    s: &Names,
+    s: &EcsServiceView,
     deployment: &str,
     ctx: &DiagnosisContext,
     args: &WaitArgs,
     printer: &Printer,
 ) -> Result<Code, Failure> {
+    let follow = match s.role {
+        ServiceRole::Agent => "agentctl status".to_owned(),
+        role => format!("agentctl status --service {}", role.as_str()),
+    };
     if args.no_wait {
-        printer.note(&format!(
-            "Started deployment {deployment}; not waiting (--no-wait). Follow it with `agentctl status`."
-        ));
+        printer.note(&format!("Started deployment {deployment}; not waiting (--no-wait). Follow it with `{follow}`."));
         return Ok(Code::Ok);
     }
     printer.note(&format!("Waiting for deployment {deployment} (up to {} s)...", args.timeout.as_secs()));
@@ -50,7 +37,7 @@ pub async fn wait(
     tokio::select! {
         report = rollout::watch(&aws.ecs, &aws.logs, &target, ctx, opts, printer) => Ok(show(&report?, printer)),
         _ = tokio::signal::ctrl_c() => Err(Failure::new(Code::Aborted, format!("stopped waiting; deployment {deployment} goes on in ECS"))
-            .help("follow it with `agentctl status`")),
+            .help(format!("follow it with `{follow}`"))),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `agentctl scale N`: set the task count and wait until N run.
 
 use agentctl_aws::ops;
+use agentctl_core::model::ServiceRole;
 use serde_json::json;
 
 use super::day2::connect_service;
@@ -10,8 +11,10 @@ use crate::printer::Printer;
 use crate::settings::Settings;
 
 pub async fn run(settings: &Settings, printer: &Printer, args: &ScaleArgs) -> Result<Code, Failure> {
-    let (loaded, aws, s) = connect_service(settings, printer).await?;
-    let scaled = ops::scale(&aws, &s, args.count, loaded.config.autoscaling.is_some()).await?;
+    let d = connect_service(settings, printer, args.service).await?;
+    let (aws, s) = (&d.aws, &d.service);
+    let autoscaled = s.role == ServiceRole::Agent && d.loaded.config.autoscaling.is_some();
+    let scaled = ops::scale(aws, s, args.count, autoscaled).await?;
     if let Some((min, max)) = scaled.outside_bounds {
         printer.warn(&format!(
             "autoscaling (not in the config) keeps {} between {min} and {max} tasks: it will change {} back; apply removes it",
@@ -19,10 +22,14 @@ pub async fn run(settings: &Settings, printer: &Printer, args: &ScaleArgs) -> Re
         ));
     }
     let deployment = scaled.deployment;
-    if args.count != loaded.config.desired_count {
+    if args.count != s.desired_count && !autoscaled {
+        let var = match s.role {
+            ServiceRole::Agent => "desired_count",
+            ServiceRole::ScriptRunner => "script_runner_desired_count",
+        };
         printer.warn(&format!(
-            "the config says desired_count = {}; the next apply sets it back unless you change the config",
-            loaded.config.desired_count
+            "the config says {var} = {}; the next apply sets it back unless you change the config",
+            s.desired_count
         ));
     }
     if args.wait.no_wait {
@@ -32,7 +39,7 @@ pub async fn run(settings: &Settings, printer: &Printer, args: &ScaleArgs) -> Re
         );
         return Ok(Code::Ok);
     }
-    let reached = ops::wait_running(&aws, &s, args.count, args.wait.timeout, |running, pending| {
+    let reached = ops::wait_running(aws, s, args.count, args.wait.timeout, |running, pending| {
         printer.note(&format!("{running}/{} running, {pending} pending", args.count));
     })
     .await?;

@@ -3,20 +3,24 @@
 use agentctl_aws::lock::format_utc;
 use agentctl_aws::ops;
 use agentctl_core::config::CredentialsNeeded;
+use agentctl_core::model::ServiceRole;
 use agentctl_core::text::{Table, Text};
 use serde_json::json;
 
-use super::day2::{tasks_table, when};
+use super::day2::{not_enabled, tasks_table, when};
 use super::{connect, stack};
+use crate::cli::ServiceArg;
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 use crate::settings::Settings;
 
-pub async fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
+pub async fn run(settings: &Settings, printer: &Printer, arg: ServiceArg) -> Result<Code, Failure> {
     let (loaded, aws) = connect(settings, printer, CredentialsNeeded::No).await?;
     let stack = stack(&loaded, &aws);
-    let s = stack.names(Some(&aws.account_id));
-    let (status, outputs) = tokio::try_join!(ops::status(&aws, &s), agentctl_aws::outputs::read(&aws, &stack))?;
+    let names = stack.names(Some(&aws.account_id));
+    let role = ServiceRole::from(arg.service);
+    let s = stack.ecs_service(role).ok_or_else(|| not_enabled(role))?;
+    let (status, outputs) = tokio::try_join!(ops::status(&aws, &names, &s), agentctl_aws::outputs::read(&aws, &stack))?;
     let svc = &status.service;
     let mut out = Text::new();
     out.line(format_args!("Service {} in cluster {}: {}", s.service, s.cluster, svc.status));

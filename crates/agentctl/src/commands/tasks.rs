@@ -4,17 +4,17 @@ use agentctl_aws::ops::{self, TaskInfo};
 use agentctl_core::text::Text;
 use serde_json::json;
 
-use super::day2::{connect_service, tasks_table, when};
-use super::rollout::diagnosis_context;
+use super::day2::{connect_service, diagnosis_context, tasks_table, when};
+use crate::cli::ServiceArg;
 use crate::exit::{Code, Failure};
 use crate::printer::Printer;
 use crate::settings::Settings;
 
-pub async fn run(settings: &Settings, printer: &Printer) -> Result<Code, Failure> {
-    let (loaded, aws, s) = connect_service(settings, printer).await?;
-    let (running, stopped) = tokio::try_join!(ops::tasks(&aws, &s, false), ops::tasks(&aws, &s, true))?;
-    let account = stopped.iter().find_map(|t| ops::account_of(&t.task_definition)).unwrap_or_default();
-    let ctx = diagnosis_context(&aws.region, account, &s, &loaded.config.image_url, loaded.config.agent_memory);
+pub async fn run(settings: &Settings, printer: &Printer, arg: ServiceArg) -> Result<Code, Failure> {
+    let d = connect_service(settings, printer, arg).await?;
+    let (aws, s) = (&d.aws, &d.service);
+    let (running, stopped) = tokio::try_join!(ops::tasks(aws, s, false), ops::tasks(aws, s, true))?;
+    let ctx = diagnosis_context(s, stopped.first().map(|t| t.task_definition.as_str()));
     let diagnoses =
         agentctl_core::rollout::diagnose(&stopped.iter().map(TaskInfo::as_stopped).collect::<Vec<_>>(), &ctx);
     let mut out = Text::new();

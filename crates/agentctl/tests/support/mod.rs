@@ -16,9 +16,19 @@ pub const CLIENT_ID: &str = "cid-SENTINEL-7c1f04";
 pub const CLIENT_SECRET: &str = "csec-SENTINEL-9b2e51";
 pub const REGION: &str = "us-east-1";
 
-/// The agent credentials as agentctl reads them from the environment.
-pub const AGENT_CREDENTIALS: [(&str, &str); 2] =
-    [("TF_VAR_client_id", CLIENT_ID), ("TF_VAR_client_secret", CLIENT_SECRET)];
+/// The script runner's SSH public key (made-up bytes, no private key exists),
+/// as distinctive: treated like the credentials, it must never show either.
+pub const RUNNER_KEYS: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g keys-SENTINEL-4d7a20@maia";
+const RUNNER_KEY_BLOB: &str = "AAAAC3NzaC1lZDI1NTE5AAAAIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g";
+
+/// The agent credentials (and the script runner's keys, read only when a
+/// config turns the runner on) as agentctl reads them from the environment.
+pub const AGENT_CREDENTIALS: [(&str, &str); 3] = [
+    ("TF_VAR_client_id", CLIENT_ID),
+    ("TF_VAR_client_secret", CLIENT_SECRET),
+    ("TF_VAR_runner_authorized_keys", RUNNER_KEYS),
+];
 
 /// Access keys moto accepts (it accepts any).
 pub const TEST_KEYS: [(&str, &str); 2] = [("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")];
@@ -241,6 +251,10 @@ pub fn rt() -> tokio::runtime::Runtime {
 pub fn assert_no_secret(text: &str) {
     assert!(!text.contains(CLIENT_ID), "client_id leaked:\n{text}");
     assert!(!text.contains(CLIENT_SECRET), "client_secret leaked:\n{text}");
+    assert!(
+        !text.contains(RUNNER_KEY_BLOB) && !text.contains("keys-SENTINEL"),
+        "runner_authorized_keys leaked:\n{text}"
+    );
 }
 
 /// The tag agentctl puts on everything it creates.
@@ -248,8 +262,8 @@ pub const OWNERSHIP_TAG: &str = "agentctl:deployment";
 
 /// Everything of this deployment left in moto, per service, as "kind name"
 /// lines, sorted: resources tagged with its name, IAM roles, log groups,
-/// buckets and secrets named after it, its active cluster, its task definitions,
-/// and every SSM parameter (the lock among them).
+/// buckets, secrets and Cloud Map namespaces named after it, its active
+/// cluster, its task definitions, and every SSM parameter (the lock among them).
 pub fn owned_resources(w: &World) -> Vec<String> {
     rt().block_on(async {
         let cfg = w.sdk().await;
@@ -300,15 +314,17 @@ pub fn owned_resources(w: &World) -> Vec<String> {
                 out.push(format!("cluster {}", c.cluster_name().unwrap()));
             }
         }
-        for arn in ecs
-            .list_task_definitions()
-            .family_prefix(format!("{}-agent", w.name))
-            .send()
-            .await
-            .unwrap()
-            .task_definition_arns()
-        {
-            out.push(format!("task-definition {arn}"));
+        for family in ["agent", "script-runner"] {
+            let listed = ecs.list_task_definitions().family_prefix(format!("{}-{family}", w.name)).send().await;
+            for arn in listed.unwrap().task_definition_arns() {
+                out.push(format!("task-definition {arn}"));
+            }
+        }
+        let cloudmap = aws_sdk_servicediscovery::Client::new(&cfg);
+        for ns in cloudmap.list_namespaces().send().await.unwrap().namespaces() {
+            if ns.name().unwrap_or_default().starts_with(&w.name) {
+                out.push(format!("namespace {}", ns.name().unwrap_or_default()));
+            }
         }
         let sm = aws_sdk_secretsmanager::Client::new(&cfg);
         for s in sm.list_secrets().send().await.unwrap().secret_list() {

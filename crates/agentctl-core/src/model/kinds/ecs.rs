@@ -55,11 +55,22 @@ pub struct ContainerDependency {
     pub condition: String,
 }
 
+/// A port the container listens on; the name is what Service Connect refers to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct PortMapping {
+    pub name: String,
+    pub container_port: u16,
+    /// "tcp" or "udp".
+    pub protocol: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ContainerSpec {
     pub name: String,
     pub image: String,
     pub essential: bool,
+    /// Sorted. The agent's container has none: it serves nothing to others.
+    pub port_mappings: Vec<PortMapping>,
     /// Sorted by name: ECS does not keep order and order means nothing.
     pub environment: Vec<KeyValue>,
     pub secrets: Vec<SecretRef>,
@@ -118,6 +129,25 @@ pub struct ServiceSpec {
     /// Always a strategy, never a launch type: a service can move between
     /// strategies in place, but not from a launch type back.
     pub capacity_provider_strategy: Vec<CapacityItem>,
+    /// ECS Service Connect; `None` is off.
+    pub service_connect: Option<ServiceConnect>,
+}
+
+/// A service's place in a Service Connect namespace: a client of it, and a
+/// server of `services` when there are any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceConnect {
+    /// ARN of the Cloud Map namespace.
+    pub namespace: String,
+    pub services: Vec<ServiceConnectService>,
+}
+
+/// A named port of the task, reachable in the namespace as `dns_name:port`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ServiceConnectService {
+    pub port_name: String,
+    pub dns_name: String,
+    pub port: u16,
 }
 
 impl ServiceSpec {

@@ -16,6 +16,7 @@ mod network;
 mod s3_bucket;
 mod scaling;
 mod secret;
+mod service_discovery;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -28,6 +29,7 @@ pub use network::*;
 pub use s3_bucket::*;
 pub use scaling::*;
 pub use secret::*;
+pub use service_discovery::*;
 
 use super::{Attr, AttrValue};
 
@@ -47,6 +49,7 @@ macro_rules! for_each_kind {
             S3Bucket(BucketSpec),
             LogGroup(LogGroupSpec),
             FlowLog(FlowLogSpec),
+            HttpNamespace(HttpNamespaceSpec),
             EcsCluster(ClusterSpec),
             TaskDefinition(TaskDefinitionSpec),
             EcsService(ServiceSpec),
