@@ -126,14 +126,7 @@ impl Adapter for ClusterSpec {
 
 impl Adapter for TaskDefinitionSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        let families = names.of_kind(Self::KIND);
-        let found = futures::future::try_join_all(
-            families
-                .into_iter()
-                .map(|(a, family)| async move { Ok::<_, Error>(at(a, read_task_definition(aws, family).await?)) }),
-        )
-        .await?;
-        Ok(found.into_iter().flatten().collect())
+        super::read_each(names, Self::KIND, |family| read_task_definition(aws, family)).await
     }
 
     /// A new revision: task definitions are immutable, so replacing one is this too.
@@ -675,12 +668,7 @@ async fn wait_until_gone(aws: &Aws, cluster: &str, name: &str) -> Result<(), Err
 
 impl Adapter for ServiceSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        let services = names.of_kind(Self::KIND);
-        let found = futures::future::try_join_all(services.into_iter().map(|(a, service)| async move {
-            Ok::<_, Error>(at(a, read_service(aws, &names.cluster, service).await?))
-        }))
-        .await?;
-        Ok(found.into_iter().flatten().collect())
+        super::read_each(names, Self::KIND, |service| read_service(aws, &names.cluster, service)).await
     }
 
     async fn create(&self, aws: &Aws, r: &Resource, known: &Known) -> Result<Outputs, Error> {

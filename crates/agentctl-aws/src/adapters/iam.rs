@@ -22,12 +22,7 @@ pub fn decode_policy(doc: &str) -> serde_json::Value {
 
 impl Adapter for RoleSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        let roles = names.of_kind(Self::KIND);
-        let found = futures::future::try_join_all(
-            roles.into_iter().map(|(a, name)| async move { Ok::<_, Error>(read(aws, name).await?.map(|l| (a, l))) }),
-        )
-        .await?;
-        Ok(found.into_iter().flatten().collect())
+        super::read_each(names, Self::KIND, |name| read(aws, name)).await
     }
 
     async fn create(&self, aws: &Aws, r: &Resource, _: &Known) -> Result<Outputs, Error> {

@@ -19,12 +19,7 @@ fn arn(aws: &Aws, name: &str) -> String {
 
 impl Adapter for LogGroupSpec {
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        let groups = names.of_kind(Self::KIND);
-        let found = futures::future::try_join_all(
-            groups.into_iter().map(|(a, name)| async move { Ok::<_, Error>(read(aws, name).await?.map(|l| (a, l))) }),
-        )
-        .await?;
-        Ok(found.into_iter().flatten().collect())
+        super::read_each(names, Self::KIND, |name| read(aws, name)).await
     }
 
     async fn create(&self, aws: &Aws, r: &Resource, _: &Known) -> Result<Outputs, Error> {

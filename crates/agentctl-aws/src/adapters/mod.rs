@@ -66,6 +66,23 @@ pub(crate) trait Adapter: KindSpec {
     async fn delete(aws: &Aws, name: &str, live: &LiveResource, have: &Self, opts: DeleteOptions) -> Result<(), Error>;
 }
 
+/// Every fixed address of `kind` (see `Names::all`), each read by its name,
+/// all at once; `read` answers `None` for one that does not exist.
+pub(crate) async fn read_each<'n, Fut>(
+    names: &'n Names,
+    kind: Kind,
+    read: impl Fn(&'n str) -> Fut,
+) -> Result<Vec<(Address, LiveResource)>, Error>
+where
+    Fut: std::future::Future<Output = Result<Option<LiveResource>, Error>>,
+{
+    let reads = names.of_kind(kind).into_iter().map(|(address, name)| {
+        let reading = read(name);
+        async move { Ok::<_, Error>(reading.await?.map(|l| (address, l))) }
+    });
+    Ok(futures::future::try_join_all(reads).await?.into_iter().flatten().collect())
+}
+
 /// A live resource whose spec is not of the kind its address says: a bug in a
 /// reader, reported rather than assumed away.
 fn mismatch(addr: Address) -> Error {

@@ -15,16 +15,13 @@ impl Adapter for SecretSpec {
     /// The credentials' and the script runner's secrets under their configured
     /// names, and ours under names an earlier config gave (keyed by their own name).
     async fn read(aws: &Aws, names: &Names, _: ReadContext<'_>) -> Result<Vec<(Address, LiveResource)>, Error> {
-        let secrets = names.of_kind(Self::KIND);
-        let current: Vec<&str> = secrets.iter().map(|(_, n)| *n).collect();
+        let current: Vec<&str> = names.of_kind(Self::KIND).into_iter().map(|(_, n)| n).collect();
         let (found, renamed) = tokio::try_join!(
-            futures::future::try_join_all(
-                secrets.iter().map(|(a, name)| async move { Ok::<_, Error>(read(aws, name).await?.map(|l| (*a, l))) })
-            ),
+            super::read_each(names, Self::KIND, |name| read(aws, name)),
             read_renamed(aws, &names.deployment, &current)
         )?;
         let renamed = renamed.into_iter().map(|l| (Address::named(Kind::Secret, &l.outputs["name"]), l));
-        Ok(found.into_iter().flatten().chain(renamed).collect())
+        Ok(found.into_iter().chain(renamed).collect())
     }
 
     async fn create(&self, aws: &Aws, r: &Resource, _: &Known) -> Result<Outputs, Error> {
