@@ -190,12 +190,7 @@ async fn wait_steady(
         .and_then(|role| stack.ecs_service(role))
         .ok_or_else(|| Error::aws(format!("waiting for {}", r.addr), "not an ECS service of the stack"))?;
     let role = view.role;
-    let target = crate::rollout::Target {
-        cluster: &view.cluster,
-        service: &view.service,
-        deployment,
-        log_group: &view.log_group,
-    };
+    let target = crate::rollout::Target::of(&view, deployment);
     let opts = crate::rollout::WatchOptions::default();
     let report = crate::rollout::watch(&aws.ecs, &aws.logs, &target, &view.diagnosis_context(), opts, progress).await?;
     match report.outcome {

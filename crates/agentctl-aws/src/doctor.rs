@@ -279,7 +279,8 @@ pub async fn facts(aws: &Aws, config: &Config) -> Result<DoctorFacts, Error> {
         SecurityGroupConfig::Create => vec![],
     };
     let runner_image = config.script_runner.as_ref().map(|r| r.image_url.clone());
-    let (network, quota, image, runner_lookup, access) = tokio::join!(
+    let sidecar_images: Vec<String> = facts.sidecars.iter().map(|c| c.image.clone()).collect();
+    let (network, quota, image, runner_lookup, sidecar_lookups, access) = tokio::join!(
         async {
             let Some((vpc, subnets)) = &existing else { return Ok(None) };
             let mut facts = network(aws, vpc, subnets, &sg_ids).await?;
@@ -298,6 +299,7 @@ pub async fn facts(aws: &Aws, config: &Config) -> Result<DoctorFacts, Error> {
                 None => None,
             }
         },
+        futures::future::join_all(sidecar_images.iter().map(|image| crate::registry::lookup(aws, image))),
         access(aws, config),
     );
     facts.network = network?;
@@ -305,6 +307,9 @@ pub async fn facts(aws: &Aws, config: &Config) -> Result<DoctorFacts, Error> {
     facts.image_lookup = image;
     if let (Some(runner), Some(lookup)) = (facts.script_runner.as_mut(), runner_lookup) {
         runner.image_lookup = lookup;
+    }
+    for (sidecar, lookup) in facts.sidecars.iter_mut().zip(sidecar_lookups) {
+        sidecar.image_lookup = lookup;
     }
     facts.access = access;
     Ok(facts)

@@ -12,6 +12,7 @@ pub mod logs;
 pub mod ops;
 pub mod outputs;
 pub mod progress;
+pub mod protection;
 pub mod registry;
 pub mod rollout;
 mod sdk;

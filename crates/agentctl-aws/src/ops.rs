@@ -9,7 +9,11 @@ use agentctl_core::rollout::{ServiceSnapshot, StoppedTask};
 use aws_sdk_ecs::types::{DesiredStatus, TaskDefinition};
 use serde::Serialize;
 
+use agentctl_core::protection::{held_message, Protection};
+
 use crate::error::{sdk, Error, Meaning};
+use crate::progress::{Event, Progress};
+use crate::protection::{self, HeldScope};
 use crate::rollout::{self, task_id};
 use crate::wait::Backoff;
 use crate::Clients;
@@ -38,6 +42,10 @@ pub struct TaskInfo {
     pub stop_code: Option<String>,
     pub stopped_reason: Option<String>,
     pub containers: Vec<agentctl_core::rollout::ContainerStop>,
+    /// Running tasks: their scale-in protection (`None` when it cannot be read).
+    pub protection: Option<Protection>,
+    /// Running tasks: the pipelines the guard last logged.
+    pub pipelines: Option<u32>,
 }
 
 /// Running tasks, or (with `stopped`) those stopped recently (ECS keeps them about an hour).
@@ -53,14 +61,26 @@ pub async fn tasks(aws: &Clients, s: &EcsServiceView, stopped: bool) -> Result<V
     if arns.is_empty() {
         return Ok(vec![]);
     }
-    let out = aws
-        .ecs
-        .describe_tasks()
-        .cluster(&s.cluster)
-        .set_tasks(Some(arns))
-        .send()
-        .await
-        .map_err(sdk("reading tasks"))?;
+    let ids: Vec<String> = arns.iter().map(|a| task_id(a)).collect();
+    let describe = aws.ecs.describe_tasks().cluster(&s.cluster).set_tasks(Some(arns.clone())).send();
+    // Protection and pipelines matter while tasks run; read beside the tasks.
+    let protection = async {
+        if stopped {
+            return None;
+        }
+        protection::read(&aws.ecs, &s.cluster, &arns)
+            .await
+            .inspect_err(|e| tracing::debug!("cannot read task protection: {e}"))
+            .ok()
+    };
+    let pipelines = async {
+        match (stopped, s.guarded) {
+            (false, true) => protection::pipelines(&aws.logs, &s.log_group, &ids).await,
+            _ => Default::default(),
+        }
+    };
+    let (out, protection, mut pipelines) = tokio::join!(describe, protection, pipelines);
+    let out = out.map_err(sdk("reading tasks"))?;
     let mut tasks: Vec<TaskInfo> = out
         .tasks()
         .iter()
@@ -91,6 +111,8 @@ pub async fn tasks(aws: &Clients, s: &EcsServiceView, stopped: bool) -> Result<V
                     reason: c.reason().map(str::to_owned),
                 })
                 .collect(),
+            protection: protection.as_ref().and_then(|p| p.get(&task_id(t.task_arn().unwrap_or_default())).copied()),
+            pipelines: pipelines.remove(&task_id(t.task_arn().unwrap_or_default())),
         })
         .collect();
     tasks.sort_by(|a, b| b.started_at.cmp(&a.started_at).then(a.id.cmp(&b.id)));
@@ -249,24 +271,49 @@ pub async fn scale(aws: &Clients, s: &EcsServiceView, count: u32, autoscaling_ex
     Ok(Scaled { deployment: deployment?, outside_bounds: outside(bounds.ok().flatten()) })
 }
 
-/// Polls until the service runs `count` tasks (or `timeout`).
+/// Polls until the service runs `count` tasks (or `timeout`), telling
+/// `progress` the counts and, while it scales in, which tasks stay protected.
 pub async fn wait_running(
     aws: &Clients,
     s: &EcsServiceView,
     count: u32,
     timeout: Duration,
-    mut on_change: impl FnMut(i32, i32),
+    progress: &dyn Progress,
 ) -> Result<bool, Error> {
     let mut pauses = Backoff::ECS.within(timeout);
     let mut last = None;
+    let mut held = None;
+    let scope = HeldScope {
+        cluster: &s.cluster,
+        service: &s.service,
+        not_started_by: None,
+        guard_log_group: s.guarded.then_some(s.log_group.as_str()),
+    };
     loop {
         let snap = rollout::describe(&aws.ecs, &s.cluster, &s.service).await?.ok_or_else(|| not_deployed(s))?;
         if last != Some((snap.running, snap.pending)) {
             last = Some((snap.running, snap.pending));
-            on_change(snap.running, snap.pending);
+            let text = format!("{}/{count} running, {} pending", snap.running, snap.pending);
+            progress.event(&Event::Message { text });
         }
         if snap.running == count as i32 && snap.pending == 0 {
             return Ok(true);
+        }
+        if snap.running <= count as i32 {
+            held = None;
+        } else {
+            let now = chrono::Utc::now().timestamp();
+            match protection::held_tasks(&aws.ecs, &aws.logs, &scope, now).await {
+                Ok(tasks) => {
+                    let message = held_message(&tasks, false, now);
+                    if let Some(text) = message.as_ref().filter(|m| held.as_ref() != Some(*m)) {
+                        progress
+                            .event(&Event::Message { text: format!("{text}; `agentctl unprotect` lets them go now") });
+                    }
+                    held = message;
+                }
+                Err(e) => tracing::debug!("cannot read task protection: {e}"),
+            }
         }
         if !pauses.pause().await {
             return Ok(false);

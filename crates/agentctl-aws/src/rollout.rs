@@ -5,6 +5,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use agentctl_core::model::EcsServiceView;
+use agentctl_core::protection::held_message;
 use agentctl_core::rollout::{
     self, ContainerStop, DeploymentSnapshot, Diagnosis, DiagnosisContext, ServiceEvent, ServiceSnapshot, StoppedTask,
     Verdict,
@@ -14,6 +16,7 @@ use serde::Serialize;
 
 use crate::error::{sdk, Error};
 use crate::progress::{Event, Progress};
+use crate::protection::HeldScope;
 use crate::wait::Backoff;
 
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +52,8 @@ pub struct WatchReport {
     pub diagnoses: Vec<Diagnosis>,
     /// Last log lines of a task whose agent exited.
     pub last_log_lines: Vec<String>,
+    /// Why old tasks still ran when the wait ended (scale-in protection).
+    pub held: Option<String>,
     pub seconds: f64,
 }
 
@@ -57,6 +62,30 @@ pub struct Target<'a> {
     pub service: &'a str,
     pub deployment: &'a str,
     pub log_group: &'a str,
+    /// Its tasks run the guard sidecar, which logs their running pipelines.
+    pub guarded: bool,
+}
+
+impl<'a> Target<'a> {
+    pub fn of(service: &'a EcsServiceView, deployment: &'a str) -> Self {
+        Target {
+            cluster: &service.cluster,
+            service: &service.service,
+            deployment,
+            log_group: &service.log_group,
+            guarded: service.guarded,
+        }
+    }
+
+    /// Which tasks of an earlier deployment stay because they are protected.
+    fn old_tasks(&self) -> HeldScope<'a> {
+        HeldScope {
+            cluster: self.cluster,
+            service: self.service,
+            not_started_by: Some(self.deployment),
+            guard_log_group: self.guarded.then_some(self.log_group),
+        }
+    }
 }
 
 pub(crate) fn task_id(arn: &str) -> String {
@@ -181,16 +210,19 @@ pub async fn watch(
     let mut last_counts = None;
     let mut failed_seen = 0;
     let mut diagnoses: Vec<Diagnosis> = Vec::new();
-    let report = |outcome: Outcome, diagnoses: Vec<Diagnosis>, last_log_lines: Vec<String>| WatchReport {
-        deployment: target.deployment.to_owned(),
-        outcome,
-        diagnoses,
-        last_log_lines,
-        seconds: start.elapsed().as_secs_f64(),
-    };
+    let mut held: Option<String> = None;
+    let report =
+        |outcome: Outcome, diagnoses: Vec<Diagnosis>, last_log_lines: Vec<String>, held: &Option<String>| WatchReport {
+            deployment: target.deployment.to_owned(),
+            outcome,
+            diagnoses,
+            last_log_lines,
+            held: held.clone(),
+            seconds: start.elapsed().as_secs_f64(),
+        };
     loop {
         let Some(snap) = describe(ecs, target.cluster, target.service).await? else {
-            return Ok(report(Outcome::Superseded { by: None }, diagnoses, vec![]));
+            return Ok(report(Outcome::Superseded { by: None }, diagnoses, vec![], &held));
         };
         // Events older than our start are history; show only new ones.
         match &mut seen_events {
@@ -221,6 +253,30 @@ pub async fn watch(
                     others,
                 });
             }
+            // Every new task runs and old ones remain: ECS waits for them, and
+            // protection is the one reason worth telling.
+            let old_running = snap.deployments.iter().any(|o| o.id != d.id && o.running > 0);
+            if d.running >= d.desired && old_running {
+                let now = chrono::Utc::now().timestamp();
+                match crate::protection::held_tasks(ecs, logs, &target.old_tasks(), now).await {
+                    Ok(tasks) => {
+                        let message = held_message(&tasks, true, now);
+                        if message.is_some() && message != held {
+                            let text = format!(
+                                "{}; `agentctl unprotect` lets them go now",
+                                message.as_deref().unwrap_or_default()
+                            );
+                            progress.event(&Event::Message { text });
+                        }
+                        held = message;
+                    }
+                    // Without the permission (or where ECS has no such API) the
+                    // rollout is still watched; it just is not explained.
+                    Err(e) => tracing::debug!("cannot read task protection: {e}"),
+                }
+            } else {
+                held = None;
+            }
             if d.failed_tasks > failed_seen {
                 failed_seen = d.failed_tasks;
                 let stopped = stopped_tasks(ecs, target.cluster, Some(target.deployment), None).await?;
@@ -228,7 +284,7 @@ pub async fn watch(
                 if let Some(d) = rollout::fail_fast(&diagnoses, opts.fail_fast_after) {
                     let reason = format!("{} tasks failed the same way; stopped waiting: {}", d.count, d.likely_cause);
                     let lines = logs_for(logs, target, &diagnoses).await;
-                    return Ok(report(Outcome::Failed { reason }, diagnoses, lines));
+                    return Ok(report(Outcome::Failed { reason }, diagnoses, lines, &held));
                 }
             }
         }
@@ -246,11 +302,12 @@ pub async fn watch(
             }
             let lines =
                 if matches!(outcome, Outcome::Completed) { vec![] } else { logs_for(logs, target, &diagnoses).await };
-            return Ok(report(outcome, diagnoses, lines));
+            return Ok(report(outcome, diagnoses, lines, &held));
         }
         if !pauses.pause().await {
             let lines = logs_for(logs, target, &diagnoses).await;
-            return Ok(report(Outcome::TimedOut { waited_secs: pauses.elapsed().as_secs() }, diagnoses, lines));
+            let waited_secs = pauses.elapsed().as_secs();
+            return Ok(report(Outcome::TimedOut { waited_secs }, diagnoses, lines, &held));
         }
     }
 }

@@ -101,7 +101,7 @@ fn opts(timeout_ms: u64) -> WatchOptions {
 }
 
 fn target() -> Target<'static> {
-    Target { cluster: "x", service: "x-agent", deployment: OURS, log_group: "/ecs/x-agent" }
+    Target { cluster: "x", service: "x-agent", deployment: OURS, log_group: "/ecs/x-agent", guarded: true }
 }
 
 fn no_tasks() -> (Rule, Rule) {
@@ -335,4 +335,237 @@ async fn each_diagnosed_reason_reaches_the_report() {
             );
         }
     }
+}
+
+// Scale-in protection: old tasks that stay while they run pipelines.
+
+const OLD_TASK_1: &str = "0ld1aaaa1111bbbb2222cccc3333dddd";
+const OLD_TASK_2: &str = "0ld2eeee4444ffff5555aaaa6666bbbb";
+const NEW_TASK: &str = "new1cccc7777dddd8888eeee9999ffff";
+
+fn task_arn(id: &str) -> String {
+    format!("arn:aws:ecs:us-east-1:123456789012:task/x/{id}")
+}
+
+fn running_task(id: &str, started_by: &str) -> Task {
+    Task::builder()
+        .task_arn(task_arn(id))
+        .last_status("RUNNING")
+        .desired_status("RUNNING")
+        .started_by(started_by)
+        .task_definition_arn(if started_by == OLD { TD_OLD } else { TD_NEW })
+        .build()
+}
+
+/// What ECS answers while our deployment runs all its tasks and the old one
+/// still runs 2 (it stays IN_PROGRESS until they stop).
+fn both_running() -> DescribeServicesOutput {
+    use DeploymentRolloutState::*;
+    service(vec![dep(OURS, "PRIMARY", InProgress, TD_NEW, 2, 0), dep(OLD, "ACTIVE", Completed, TD_OLD, 2, 0)], &[])
+}
+
+fn new_starting() -> DescribeServicesOutput {
+    use DeploymentRolloutState::*;
+    service(vec![dep(OURS, "PRIMARY", InProgress, TD_NEW, 0, 0), dep(OLD, "ACTIVE", Completed, TD_OLD, 2, 0)], &[])
+}
+
+fn drained() -> DescribeServicesOutput {
+    use DeploymentRolloutState::*;
+    service(vec![dep(OURS, "PRIMARY", Completed, TD_NEW, 2, 0)], &[])
+}
+
+/// What `watch` reads of the old tasks, as recorded answers.
+struct OldTasks {
+    /// ListTasks and DescribeTasks.
+    rules: Vec<Rule>,
+    /// GetTaskProtection.
+    protection: Rule,
+    /// A logs client answering GetLogEvents for the old tasks' guard streams only.
+    guard_logs: aws_sdk_cloudwatchlogs::Client,
+    guard_rules: Vec<Rule>,
+}
+
+/// ListTasks (the service's running tasks: two old ones and one of ours),
+/// DescribeTasks (who started each), GetTaskProtection (asked about the old
+/// ones only) and the guard's log streams of the old tasks (3 and 2 pipelines).
+fn old_tasks(protection: Rule) -> OldTasks {
+    let list = mock!(aws_sdk_ecs::Client::list_tasks)
+        .match_requests(|r| {
+            r.service_name() == Some("x-agent")
+                && r.desired_status() == Some(&aws_sdk_ecs::types::DesiredStatus::Running)
+                && r.started_by().is_none()
+        })
+        .then_output(|| {
+            ListTasksOutput::builder()
+                .task_arns(task_arn(OLD_TASK_1))
+                .task_arns(task_arn(NEW_TASK))
+                .task_arns(task_arn(OLD_TASK_2))
+                .build()
+        });
+    let describe = mock!(aws_sdk_ecs::Client::describe_tasks)
+        .match_requests(|r| r.tasks() == [task_arn(OLD_TASK_1), task_arn(NEW_TASK), task_arn(OLD_TASK_2)])
+        .then_output(|| {
+            DescribeTasksOutput::builder()
+                .tasks(running_task(OLD_TASK_1, OLD))
+                .tasks(running_task(NEW_TASK, OURS))
+                .tasks(running_task(OLD_TASK_2, OLD))
+                .build()
+        });
+    let log = |task: &'static str, lines: &'static [&'static str]| {
+        mock!(aws_sdk_cloudwatchlogs::Client::get_log_events)
+            .match_requests(move |r| {
+                r.log_group_name() == Some("/ecs/x-agent")
+                    && r.log_stream_name() == Some(format!("guard/guard/{task}").as_str())
+                    && r.start_from_head() == Some(false)
+            })
+            .then_output(move || {
+                let mut out = GetLogEventsOutput::builder();
+                for line in lines {
+                    out = out.events(OutputLogEvent::builder().message(*line).build());
+                }
+                out.build()
+            })
+    };
+    let guard_rules = vec![
+        log(OLD_TASK_1, &["0 pipelines running", "3 pipelines running: task protected for 60 minutes"]),
+        log(OLD_TASK_2, &["2 pipelines running: task protected for 60 minutes", "2 pipelines running"]),
+    ];
+    let guard_logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, &guard_rules);
+    OldTasks { rules: vec![list, describe], protection, guard_logs, guard_rules }
+}
+
+/// GetTaskProtection for exactly the two old tasks: both protected, until
+/// `until_1` and `until_2`.
+fn protected_until(until_1: i64, until_2: i64) -> Rule {
+    use aws_sdk_ecs::operation::get_task_protection::GetTaskProtectionOutput;
+    use aws_sdk_ecs::types::ProtectedTask;
+    mock!(aws_sdk_ecs::Client::get_task_protection)
+        .match_requests(|r| r.cluster() == Some("x") && r.tasks() == [task_arn(OLD_TASK_1), task_arn(OLD_TASK_2)])
+        .then_output(move || {
+            let task = |id: &str, at: i64| {
+                ProtectedTask::builder()
+                    .task_arn(task_arn(id))
+                    .protection_enabled(true)
+                    .expiration_date(DateTime::from_secs(at))
+                    .build()
+            };
+            GetTaskProtectionOutput::builder()
+                .protected_tasks(task(OLD_TASK_1, until_1))
+                .protected_tasks(task(OLD_TASK_2, until_2))
+                .build()
+        })
+}
+
+/// The held line for old tasks protected until `at`, as `watch` says it at
+/// some moment between `before` and `after` (either side of a midnight).
+fn held_lines(at: i64, before: i64, after: i64) -> [String; 2] {
+    let line = |now| {
+        format!(
+            "2 old tasks still run 5 pipelines; ECS stops them when they finish (protected until {})",
+            agentctl_core::protection::until(at, now)
+        )
+    };
+    [line(before), line(after)]
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[tokio::test]
+async fn old_tasks_kept_by_protection_are_explained_once_until_they_drain() {
+    let describe = mock!(aws_sdk_ecs::Client::describe_services)
+        .sequence()
+        .output(new_starting)
+        .output(both_running)
+        .output(both_running)
+        .output(both_running)
+        .output(drained)
+        .build();
+    let start = now();
+    let (until_1, until_2) = (start + 40 * 60, start + 55 * 60);
+    let old = old_tasks(protected_until(until_1, until_2));
+    let mut rules = vec![describe.clone(), old.protection.clone()];
+    rules.extend(old.rules.iter().cloned());
+    let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &rules);
+    let rec = Recorder::default();
+    let r = watch(&ecs, &old.guard_logs, &target(), &ctx(), opts(5_000), &rec).await.unwrap();
+    let expected = held_lines(until_2, start, now());
+
+    assert_eq!(r.outcome, Outcome::Completed);
+    assert_eq!(describe.num_calls(), 5);
+    let lines = rec.lines();
+    let held: Vec<&String> = lines.iter().filter(|l| l.contains("old task")).collect();
+    assert_eq!(held.len(), 1, "said once, not at every poll: {lines:?}");
+    let with_hint = expected.map(|l| format!("{l}; `agentctl unprotect` lets them go now"));
+    assert!(with_hint.contains(held[0]), "{:?} is not one of {with_hint:?}", held[0]);
+    // The held line follows the counts that show every new task running.
+    let at_2_of_2 = lines.iter().position(|l| l.contains(&format!("deployment {OURS}: 2/2 running"))).unwrap();
+    let at_held = lines.iter().position(|l| l.contains("old task")).unwrap();
+    assert!(at_2_of_2 < at_held, "{lines:?}");
+    // Asked while they stayed (three polls), never before all new tasks ran.
+    assert_eq!(old.protection.num_calls(), 3);
+    assert_eq!(old.guard_rules.iter().map(Rule::num_calls).collect::<Vec<_>>(), [3, 3]);
+    // Drained: nothing holds the rollout any more.
+    assert_eq!(r.held, None);
+}
+
+#[tokio::test]
+async fn a_rollout_held_past_its_timeout_reports_what_holds_it() {
+    let describe = mock!(aws_sdk_ecs::Client::describe_services)
+        .sequence()
+        .output(new_starting)
+        .output(both_running)
+        .repeatedly()
+        .build();
+    let start = now();
+    let until = start + 30 * 60;
+    let old = old_tasks(protected_until(until - 300, until));
+    let mut rules = vec![describe.clone(), old.protection.clone()];
+    rules.extend(old.rules.iter().cloned());
+    let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &rules);
+    let rec = Recorder::default();
+    let r = watch(&ecs, &old.guard_logs, &target(), &ctx(), opts(80), &rec).await.unwrap();
+    let expected = held_lines(until, start, now());
+
+    assert!(matches!(r.outcome, Outcome::TimedOut { .. }), "{:?}", r.outcome);
+    assert!(old.protection.num_calls() >= 2, "polled while held: {}", old.protection.num_calls());
+    let held = r.held.expect("the timeout says what held the old tasks");
+    assert!(expected.contains(&held), "{held:?} is not one of {expected:?}");
+    let lines = rec.lines();
+    assert_eq!(lines.iter().filter(|l| l.contains("old task")).count(), 1, "{lines:?}");
+}
+
+#[tokio::test]
+async fn unreadable_protection_still_watches_the_rollout_to_its_end() {
+    use aws_sdk_ecs::operation::get_task_protection::GetTaskProtectionError;
+    let describe = mock!(aws_sdk_ecs::Client::describe_services)
+        .sequence()
+        .output(new_starting)
+        .output(both_running)
+        .output(both_running)
+        .output(drained)
+        .build();
+    let denied = mock!(aws_sdk_ecs::Client::get_task_protection).then_error(|| {
+        GetTaskProtectionError::AccessDeniedException(
+            aws_sdk_ecs::types::error::AccessDeniedException::builder()
+                .message("User: arn:aws:iam::123456789012:user/ops is not authorized to perform: ecs:GetTaskProtection")
+                .build(),
+        )
+    });
+    let old = old_tasks(denied);
+    let mut rules = vec![describe.clone(), old.protection.clone()];
+    rules.extend(old.rules.iter().cloned());
+    let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &rules);
+    let rec = Recorder::default();
+    let r = watch(&ecs, &old.guard_logs, &target(), &ctx(), opts(5_000), &rec).await.unwrap();
+
+    assert_eq!(r.outcome, Outcome::Completed);
+    assert_eq!(describe.num_calls(), 4);
+    assert_eq!(old.protection.num_calls(), 2, "asked at each poll that old tasks stayed");
+    let lines = rec.lines();
+    assert!(!lines.iter().any(|l| l.contains("old task") || l.contains("protect")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("2/2 running")), "{lines:?}");
+    assert_eq!(r.held, None);
+    assert_eq!(old.guard_rules.iter().map(Rule::num_calls).sum::<usize>(), 0, "no protection read, no guard log read");
 }

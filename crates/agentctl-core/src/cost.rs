@@ -207,6 +207,8 @@ pub struct CostInput {
     pub hours_per_month: f64,
     /// The script runner's tasks (always on FARGATE), when enabled.
     pub script_runner: Option<RunnerTasks>,
+    /// What each agent task's sidecars reserve of it: (name, CPU units, MiB).
+    pub sidecars: Vec<(String, u32, u32)>,
 }
 
 /// The script runner's fixed number of tasks of one size.
@@ -230,6 +232,7 @@ impl CostInput {
             spot: None,
             hours_per_month: DEFAULT_HOURS_PER_MONTH,
             script_runner: None,
+            sidecars: vec![],
         }
     }
 
@@ -264,6 +267,14 @@ impl CostInput {
                 memory_mib: r.memory,
                 tasks: r.desired_count,
             }),
+            sidecars: [
+                (config.metrics, crate::model::METRICS_CONTAINER, crate::model::METRICS_SHARE),
+                (config.protect_running_pipelines, crate::model::GUARD_CONTAINER, crate::model::GUARD_SHARE),
+            ]
+            .into_iter()
+            .filter(|(on, _, _)| *on)
+            .map(|(_, name, (cpu, mib))| (name.to_owned(), cpu, mib))
+            .collect(),
             ..CostInput::new(config.region.clone(), config.agent_cpu, config.agent_memory, config.desired_count)
         }
     }
@@ -500,6 +511,9 @@ pub struct Estimate {
     /// The script runner's tasks, when enabled: the same every month.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub script_runner: Option<RunnerCost>,
+    /// The part of each agent task's price its sidecars take (included in
+    /// the task's: Fargate bills the task, not its containers).
+    pub sidecars: Vec<SidecarShare>,
     /// Everything above, at the fewest and the most agent tasks.
     pub monthly_total: MonthlyTotal,
     /// False when a part of the bill could not be priced (see `warnings`).
@@ -520,6 +534,16 @@ pub struct RunnerCost {
     pub tasks: u32,
     pub per_task: Breakdown,
     pub total: Breakdown,
+}
+
+/// A sidecar's reservation in an agent task, priced as that share of the task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SidecarShare {
+    pub name: String,
+    pub cpu: u32,
+    pub memory_mib: u32,
+    /// Per task, per month, on FARGATE.
+    pub per_task: Money,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -621,6 +645,18 @@ fn estimate_size(input: &CostInput, table: &PriceTable, rates: &RegionPrices) ->
         let per_task = Breakdown::new(size.vcpu * rates.vcpu_hour * hours, size.memory_gb * rates.gb_hour * hours, 0.0);
         RunnerCost { size, tasks: r.tasks, per_task, total: per_task.times(f64::from(r.tasks)) }
     });
+    let sidecars = input
+        .sidecars
+        .iter()
+        .map(|(name, cpu, mib)| SidecarShare {
+            name: name.clone(),
+            cpu: *cpu,
+            memory_mib: *mib,
+            per_task: Money(
+                (f64::from(*cpu) / 1024.0 * rates.vcpu_hour + f64::from(*mib) / 1024.0 * rates.gb_hour) * hours,
+            ),
+        })
+        .collect();
     let (min, max) = (at(input.min_tasks), at(input.max_tasks));
     let runner_total = script_runner.as_ref().map_or(0.0, |r| r.total.total.0);
     Ok(Estimate {
@@ -630,6 +666,7 @@ fn estimate_size(input: &CostInput, table: &PriceTable, rates: &RegionPrices) ->
         spot_share: input.spot,
         monthly_total: MonthlyTotal { min: Money(min.total.0 + runner_total), max: Money(max.total.0 + runner_total) },
         script_runner,
+        sidecars,
         min,
         max,
         complete: warnings.is_empty(),
@@ -730,6 +767,32 @@ impl Estimate {
             format!("{} ({} CPU units / {} MiB){runner}, {storage}", s.label(), s.cpu, s.memory_mib),
         ]);
         summary.row(["tasks".to_owned(), format!("{}{}", self.tasks_label(), self.share_label())]);
+        if !self.sidecars.is_empty() {
+            let each: Vec<String> = self
+                .sidecars
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {} CPU units / {} MiB ({} a task-month)",
+                        c.name,
+                        c.cpu,
+                        c.memory_mib,
+                        self.money(c.per_task)
+                    )
+                })
+                .collect();
+            let (cpu, mib) = self
+                .sidecars
+                .iter()
+                .fold((s.cpu, s.memory_mib), |(c, m), x| (c.saturating_sub(x.cpu), m.saturating_sub(x.memory_mib)));
+            summary.row([
+                "sidecars".to_owned(),
+                format!(
+                    "{}; the agent keeps {cpu} CPU units / {mib} MiB (included in the task's price)",
+                    each.join(", ")
+                ),
+            ]);
+        }
         summary.row([
             "prices".to_owned(),
             format!("{} {} table, as of {}, source: {}\n{}", p.currency, p.origin, p.as_of, p.source, rates)

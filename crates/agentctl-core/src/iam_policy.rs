@@ -254,6 +254,9 @@ pub fn operator_policy(stack: &Stack, account: &str) -> Value {
             "ecs:DescribeTasks",
             "ecs:TagResource",
             "ecs:UntagResource",
+            // status and tasks show it, unprotect turns it off.
+            "ecs:GetTaskProtection",
+            "ecs:UpdateTaskProtection",
         ],
         [cluster.clone()]
             .into_iter()

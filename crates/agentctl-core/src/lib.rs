@@ -14,6 +14,7 @@ pub mod model;
 pub mod names;
 pub mod plan;
 pub mod policy;
+pub mod protection;
 pub mod regions;
 pub mod rollout;
 pub mod schedule;

@@ -144,7 +144,9 @@ fn the_next_size_down_and_up_are_estimated_the_same_way() {
 fn from_config_reads_size_count_and_storage() {
     let loaded = load_ok(&tfvars(&[("region", "\"us-east-1\"")]));
     let input = CostInput::from_config(&loaded.config);
-    assert_eq!(input, CostInput::new("us-east-1", 1024, 4096, 2));
+    // The guard runs by default and shares the task.
+    let guard = vec![("guard".to_owned(), 16, 32)];
+    assert_eq!(input, CostInput { sidecars: guard, ..CostInput::new("us-east-1", 1024, 4096, 2) });
     assert_eq!(est(&input).min.total.cents(), 8506);
 
     // runner_size medium, 3 tasks, 50 GiB: the config of medium_tasks_with_50_gib_ephemeral_storage.
@@ -337,4 +339,29 @@ fn the_script_runners_tasks_are_added_to_every_month() {
     assert!(text.contains("Monthly total: $170.12"), "{text}");
     // Right-sizing moves the agent only: the runner is in each total.
     assert_eq!(e.larger.as_ref().unwrap().monthly_total.min.cents(), 17012 + 8506);
+}
+
+#[test]
+fn the_sidecars_share_of_each_task_is_shown_and_not_billed_twice() {
+    // Default config: the guard (16 CPU units, 32 MiB); with metrics, the
+    // CloudWatch agent too (64, 128). In us-east-1, per task and month:
+    //   guard   (16/1024 × 0.04048 + 32/1024 × 0.004445) × 730
+    //         = (0.0006325 + 0.000138906) × 730 = 0.5631 → $0.56
+    //   metrics (64/1024 × 0.04048 + 128/1024 × 0.004445) × 730
+    //         = (0.00253 + 0.000555625) × 730 = 2.2525 → $2.25
+    let loaded = load_ok(&tfvars(&[("region", "\"us-east-1\""), ("metrics", "true")]));
+    let input = CostInput::from_config(&loaded.config);
+    let e = est(&input);
+    let shares: Vec<(&str, u32, u32, i64)> =
+        e.sidecars.iter().map(|s| (s.name.as_str(), s.cpu, s.memory_mib, s.per_task.cents())).collect();
+    assert_eq!(shares, [("metrics", 64, 128, 225), ("guard", 16, 32, 56)]);
+    // The task's price is the same with or without them: they share it.
+    let bare = est(&CostInput { sidecars: vec![], ..input });
+    assert_eq!(e.per_task.on_demand.total.cents(), bare.per_task.on_demand.total.cents());
+    let text = e.render_text();
+    assert!(text.contains("guard 16 CPU units / 32 MiB ($0.56 a task-month)"), "{text}");
+    assert!(text.contains("the agent keeps 944 CPU units / 3936 MiB"), "{text}");
+
+    let off = load_ok(&tfvars(&[("protect_running_pipelines", "false")]));
+    assert!(CostInput::from_config(&off.config).sidecars.is_empty());
 }

@@ -13,6 +13,8 @@ const SUBNET_A: &str = "subnet-0aaa1111";
 const SUBNET_B: &str = "subnet-0bbb2222";
 const SG: &str = "sg-0c0c0c0c";
 const PRIVATE_IMAGE: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/etl-agent:stable";
+/// The guard's image, mirrored into private ECR like the agent's.
+const PRIVATE_GUARD: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/amazonlinux:2023.12.20260831.0";
 
 /// A config with existing VPC, subnets A and B, one security group, in eu-west-1.
 fn config(extra: &[(&str, &str)]) -> Config {
@@ -181,6 +183,7 @@ fn public_subnets_with_an_internet_gateway_and_public_ip_pass_everything() {
             ids::SECURITY_GROUPS,
             ids::EGRESS,
             ids::IMAGE,
+            "image.guard",
             ids::MATILLION,
             ids::VCPU_QUOTA,
             ids::EFFECTIVE_ACCESS
@@ -284,6 +287,7 @@ fn endpoints_only_with_a_private_ecr_image_passes_when_matillion_goes_through_a_
     let config = config(&[
         ("assign_public_ip", "false"),
         ("image_url", &format!("\"{PRIVATE_IMAGE}\"")),
+        ("guard_image_url", &format!("\"{PRIVATE_GUARD}\"")),
         ("proxy_https", "\"http://proxy.internal:3128\""),
     ]);
     let mut net = network(isolated_table());
@@ -299,7 +303,11 @@ fn endpoints_only_with_a_private_ecr_image_passes_when_matillion_goes_through_a_
     assert!(ev.contains("through the proxy http://proxy.internal:3128"), "{ev}");
 
     // Without a proxy, the agent cannot reach Matillion: endpoints serve AWS only.
-    let no_proxy = self::config(&[("assign_public_ip", "false"), ("image_url", &format!("\"{PRIVATE_IMAGE}\""))]);
+    let no_proxy = self::config(&[
+        ("assign_public_ip", "false"),
+        ("image_url", &format!("\"{PRIVATE_IMAGE}\"")),
+        ("guard_image_url", &format!("\"{PRIVATE_GUARD}\"")),
+    ]);
     let path = check_path_out(&no_proxy, &facts(&no_proxy, net.clone()));
     assert_eq!(path.status, Status::Fail);
     assert!(evidence(&path).contains(
@@ -662,11 +670,11 @@ fn text_and_json_show_every_check_and_the_outcome() {
     );
     assert!(text.contains("       fix: add a default route to a NAT gateway in rtb-0isolated"), "{text}");
     assert!(text.contains("[PASS] AWS credentials work  (credentials)"), "{text}");
-    assert!(text.trim_end().ends_with("11 checks: 10 passed, 0 warnings, 1 failed"), "{text}");
+    assert!(text.trim_end().ends_with("12 checks: 11 passed, 0 warnings, 1 failed"), "{text}");
 
     let json = list.to_json();
     assert_eq!(json["ok"], false);
-    assert_eq!(json["summary"], serde_json::json!({"passed": 10, "warnings": 0, "failed": 1}));
+    assert_eq!(json["summary"], serde_json::json!({"passed": 11, "warnings": 0, "failed": 1}));
     let path = json["checks"].as_array().unwrap().iter().find(|c| c["id"] == "network.path_out").unwrap();
     assert_eq!(path["status"], "fail");
     assert!(path["fix"].as_str().unwrap().contains("rtb-0isolated"));
@@ -775,4 +783,57 @@ fn the_simulators_verdicts_win_over_the_rendered_policies() {
         ),
         "{effective:#?}"
     );
+}
+
+#[test]
+fn endpoints_only_need_the_sidecar_images_in_private_ecr_too() {
+    // The agent's image is mirrored, the sidecars' are the public defaults: ECS
+    // pulls every image before a task starts, so no task would start.
+    let config = config(&[
+        ("assign_public_ip", "false"),
+        ("image_url", &format!("\"{PRIVATE_IMAGE}\"")),
+        ("proxy_https", "\"http://proxy.internal:3128\""),
+        ("metrics", "true"),
+    ]);
+    let mut net = network(isolated_table());
+    net.vpc_endpoints = all_endpoints();
+    let list = evaluate(&config, &facts(&config, net.clone()));
+    let path = check(&list, ids::PATH_OUT);
+    assert_eq!(path.status, Status::Fail, "{path:#?}");
+    let ev = evidence(path);
+    for (var, image) in [
+        ("metrics_image_url", "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300071.0b1720"),
+        ("guard_image_url", "public.ecr.aws/amazonlinux/amazonlinux:2023.12.20260831.0"),
+    ] {
+        assert!(
+            ev.contains(&format!("the sidecar image {image} ({var}) cannot be pulled through VPC endpoints")),
+            "{ev}"
+        );
+    }
+    assert!(fix(path).contains("set metrics_image_url and guard_image_url to them"), "{}", fix(path));
+
+    // Every image of the task is checked like the agent's.
+    for id in ["image.metrics", "image.guard"] {
+        let c = check(&list, id);
+        assert_eq!(c.status, Status::Pass, "{c:#?}");
+        assert!(evidence(c).contains("registry public.ecr.aws"), "{c:#?}");
+    }
+
+    // Mirrored, or the sidecars off: the path holds again.
+    let mirrored = self::config(&[
+        ("assign_public_ip", "false"),
+        ("image_url", &format!("\"{PRIVATE_IMAGE}\"")),
+        ("proxy_https", "\"http://proxy.internal:3128\""),
+        ("guard_image_url", &format!("\"{PRIVATE_GUARD}\"")),
+    ]);
+    assert_eq!(check_path_out(&mirrored, &facts(&mirrored, net.clone())).status, Status::Pass);
+    let off = self::config(&[
+        ("assign_public_ip", "false"),
+        ("image_url", &format!("\"{PRIVATE_IMAGE}\"")),
+        ("proxy_https", "\"http://proxy.internal:3128\""),
+        ("protect_running_pipelines", "false"),
+    ]);
+    let off_list = evaluate(&off, &facts(&off, net));
+    assert_eq!(check(&off_list, ids::PATH_OUT).status, Status::Pass);
+    assert!(off_list.get("image.guard").is_none(), "no guard, no guard image to check");
 }

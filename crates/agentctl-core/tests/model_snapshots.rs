@@ -371,8 +371,28 @@ fn task_definition_is_locked_down() {
         assert_eq!(td.network_mode, "awsvpc");
         assert_eq!(td.requires_compatibilities, ["FARGATE"]);
         assert_eq!((td.operating_system_family.as_str(), td.cpu_architecture.as_str()), ("LINUX", "X86_64"));
-        assert_eq!(td.containers.len(), 1);
         let c = &td.containers[0];
+        assert_eq!(c.name, "agent", "{file}: the agent comes first");
+        // The rest are sidecars: they can never stop the agent, take a known
+        // share of the task and run a pinned image.
+        for side in &td.containers[1..] {
+            assert!(!side.essential, "{file}: {}", side.name);
+            assert_eq!(side.depends_on.len(), 1, "{file}: {}", side.name);
+            assert_eq!(
+                (side.depends_on[0].container_name.as_str(), side.depends_on[0].condition.as_str()),
+                ("agent", "START")
+            );
+            assert!(side.memory_reservation.is_some() && side.cpu.is_some(), "{file}: {}", side.name);
+            let tag = side.image.rsplit_once(':').map(|(_, t)| t).unwrap_or("");
+            assert!(
+                tag.chars().next().is_some_and(|c| c.is_ascii_digit()),
+                "{file}: {} runs {}",
+                side.name,
+                side.image
+            );
+        }
+        let reserved: u32 = td.containers[1..].iter().filter_map(|c| c.memory_reservation).sum();
+        assert!(reserved * 8 <= td.memory, "{file}: the sidecars take {reserved} of {} MiB", td.memory);
         assert!(c.readonly_root_filesystem, "{file}");
         assert!(c.essential);
         let mut paths: Vec<_> = c.mount_points.iter().map(|m| m.container_path.as_str()).collect();

@@ -80,6 +80,8 @@ pub enum Command {
     Redeploy(RedeployArgs),
     /// Roll back to the previous (or a given) task definition revision
     Rollback(RollbackArgs),
+    /// Turn off the scale-in protection of busy agent tasks, so a rollout or scale-in can stop them now
+    Unprotect(UnprotectArgs),
     /// Preflight checklist: credentials, network path out, security groups, image, quota, the deployment's health
     Doctor,
     /// Monthly cost estimate for the config, with the next size down and up; no AWS call
@@ -186,6 +188,13 @@ pub struct ScaleArgs {
     pub count: u32,
     #[command(flatten)]
     pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UnprotectArgs {
+    /// Only this task (id or its prefix); default: every protected task
+    #[arg(long)]
+    pub task: Option<String>,
 }
 
 #[derive(Debug, Args)]

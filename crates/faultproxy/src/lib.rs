@@ -6,9 +6,20 @@
 //! responses. It counts requests per service and operation and logs each
 //! request's in-flight interval, so round-trip waves can be computed.
 //!
+//! Canned answers ([`Config::canned`]) stand in for what the emulator cannot
+//! give (operations it lacks, such as ECS task protection, or states it never
+//! reaches, such as running tasks): a request whose operation (as
+//! [`classify::Call::key`] names it, `ecs.ListTasks`) and body match a
+//! [`Canned`] gets its status and body instead of being forwarded. Latency
+//! and faults apply to it as to any request. The bodies of the requests of
+//! every operation a canned answer names are kept, in arrival order.
+//!
 //! Control endpoints (never forwarded, never faulted):
-//! `GET /__faultproxy/stats` (JSON, see [`stats::summary`]) and
-//! `POST /__faultproxy/reset` (forget requests, restart clock and occurrence counts).
+//! `GET /__faultproxy/stats` (JSON, see [`stats::summary`]),
+//! `GET /__faultproxy/canned` (`[{"operation": "ecs.ListTasks", "body": "..."}]`,
+//! the kept request bodies) and
+//! `POST /__faultproxy/reset` (forget requests and kept bodies, restart clock
+//! and occurrence counts).
 //! Requests under `/moto-api/` are forwarded untouched and not counted.
 //!
 //! Use it in-process with [`start`] (a thread with its own runtime) or as the
@@ -44,6 +55,63 @@ pub struct Config {
     pub seed: u64,
     /// Print one line per request on stderr.
     pub verbose: bool,
+    /// Answers given instead of forwarding; the first that matches a request wins.
+    pub canned: Vec<Canned>,
+}
+
+/// An answer the proxy gives instead of forwarding a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canned {
+    /// `service.Operation` as [`classify::Call::key`] names it: `ecs.ListTasks`.
+    pub operation: String,
+    /// Only requests whose body contains this text; `None`: every request of the operation.
+    pub body_contains: Option<String>,
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl Canned {
+    /// A 200 answer in awsJson 1.1 (ECS, CloudWatch Logs, ...); errors of that
+    /// protocol are a 400 with `{"__type": "...", "message": "..."}` (see [`Canned::status`]).
+    pub fn aws_json(operation: &str, body: impl Into<String>) -> Canned {
+        Canned {
+            operation: operation.into(),
+            body_contains: None,
+            status: 200,
+            content_type: "application/x-amz-json-1.1".into(),
+            body: body.into(),
+        }
+    }
+
+    /// Answers only requests whose body contains `text`.
+    pub fn when_body_contains(mut self, text: &str) -> Canned {
+        self.body_contains = Some(text.into());
+        self
+    }
+
+    /// Answers with this HTTP status.
+    pub fn status(mut self, status: u16) -> Canned {
+        self.status = status;
+        self
+    }
+
+    fn matches(&self, key: &str, body: &[u8]) -> bool {
+        self.operation == key
+            && self.body_contains.as_deref().is_none_or(|text| String::from_utf8_lossy(body).contains(text))
+    }
+
+    fn response(&self, request_id: &str) -> Response {
+        Response {
+            status: self.status,
+            reason: http::reason(self.status).to_owned(),
+            headers: vec![
+                ("Content-Type".into(), self.content_type.clone()),
+                ("x-amzn-RequestId".into(), request_id.to_owned()),
+            ],
+            body: self.body.clone().into_bytes(),
+        }
+    }
 }
 
 impl Config {
@@ -55,6 +123,7 @@ impl Config {
             rates: Rates::default(),
             seed: 0,
             verbose: false,
+            canned: Vec::new(),
         }
     }
 }
@@ -142,6 +211,11 @@ impl Running {
         self.stats.to_json()
     }
 
+    /// The kept bodies of canned operations' requests, as `GET /__faultproxy/canned` serves them.
+    pub fn canned(&self) -> serde_json::Value {
+        self.stats.canned_json()
+    }
+
     pub fn reset(&self) {
         self.stats.reset()
     }
@@ -197,6 +271,10 @@ async fn faulted(state: &State, req: Request) -> Option<Response> {
         tokio::time::sleep(Duration::from_secs_f64(delay / 1000.0)).await;
     }
     let rid = faults::request_id(d.id);
+    if cfg.canned.iter().any(|c| c.operation == key) {
+        state.stats.keep_canned(&key, &req.body);
+    }
+    let canned = cfg.canned.iter().find(|c| c.matches(&key, &req.body));
     let injected = |e: faults::ErrorResponse| Response {
         status: e.status,
         reason: http::reason(e.status).to_owned(),
@@ -208,10 +286,15 @@ async fn faulted(state: &State, req: Request) -> Option<Response> {
         Fault::Throttle => Some(injected(faults::throttle(call.protocol, &rid))),
         Fault::ServerError(status) => Some(injected(faults::server_error(call.protocol, status, &rid))),
         Fault::LostResponse => {
-            let _ = forward(state, &req).await;
+            if canned.is_none() {
+                let _ = forward(state, &req).await;
+            }
             None
         }
-        Fault::None => Some(forward(state, &req).await.unwrap_or_else(|e| bad_gateway(&e))),
+        Fault::None => match canned {
+            Some(c) => Some(c.response(&rid)),
+            None => Some(forward(state, &req).await.unwrap_or_else(|e| bad_gateway(&e))),
+        },
     };
     let end_ms = state.stats.now_ms();
     let status = reply.as_ref().map_or(0, |r| r.status);
@@ -254,6 +337,7 @@ fn control(state: &State, req: &Request) -> Response {
     let path = req.target.split('?').next().unwrap_or("");
     match (req.method.as_str(), path) {
         ("GET", "/__faultproxy/stats") => json(200, state.stats.to_json()),
+        ("GET", "/__faultproxy/canned") => json(200, state.stats.canned_json()),
         ("POST", "/__faultproxy/reset") => {
             state.stats.reset();
             json(200, serde_json::json!({"reset": true}))

@@ -73,6 +73,7 @@ fn main() -> std::process::ExitCode {
         },
         seed: args.seed,
         verbose: args.verbose,
+        canned: Vec::new(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     rt.block_on(async move {

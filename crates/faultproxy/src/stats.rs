@@ -28,6 +28,8 @@ struct Inner {
     /// Requests seen per `service.Operation` (including in-flight ones): the
     /// occurrence number that fault decisions use.
     occurrences: HashMap<String, u64>,
+    /// (operation, request body) of the requests of canned operations.
+    canned: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -37,7 +39,8 @@ pub struct Stats {
 
 impl Default for Stats {
     fn default() -> Self {
-        Stats { inner: Mutex::new(Inner { epoch: Instant::now(), log: Vec::new(), occurrences: HashMap::new() }) }
+        let inner = Inner { epoch: Instant::now(), log: Vec::new(), occurrences: HashMap::new(), canned: Vec::new() };
+        Stats { inner: Mutex::new(inner) }
     }
 }
 
@@ -67,6 +70,19 @@ impl Stats {
         inner.epoch = Instant::now();
         inner.log.clear();
         inner.occurrences.clear();
+        inner.canned.clear();
+    }
+
+    /// Keeps the body of a request of an operation a canned answer names.
+    pub fn keep_canned(&self, key: &str, body: &[u8]) {
+        let body = String::from_utf8_lossy(body).into_owned();
+        self.inner.lock().unwrap().canned.push((key.to_owned(), body));
+    }
+
+    /// The kept bodies, in arrival order: `[{"operation": ..., "body": ...}]`.
+    pub fn canned_json(&self) -> Value {
+        let inner = self.inner.lock().unwrap();
+        inner.canned.iter().map(|(operation, body)| json!({"operation": operation, "body": body})).collect()
     }
 
     pub fn entries(&self) -> Vec<Entry> {

@@ -180,3 +180,74 @@ fn unreachable_upstream_is_a_502() {
     let out = send(p.addr, &ecs("ListClusters")).unwrap();
     assert!(out.starts_with("HTTP/1.1 502 "), "{out}");
 }
+
+/// An awsJson request of `service` (signed scope) with this target and body.
+fn aws_json(service: &str, target: &str, body: &str) -> String {
+    format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: {target}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260105/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=00\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn canned_answers_stand_in_for_the_upstream_and_keep_what_was_asked() {
+    use faultproxy::Canned;
+    let mut cfg = Config::new(upstream());
+    let list = "AmazonEC2ContainerServiceV20141113.ListTasks";
+    cfg.canned = vec![
+        Canned::aws_json("ecs.ListTasks", r#"{"taskArns":["arn:aws:ecs:us-east-1:1:task/x/t1"]}"#)
+            .when_body_contains(r#""desiredStatus":"RUNNING""#),
+        Canned::aws_json("ecs.ListTasks", r#"{"taskArns":[]}"#),
+        Canned::aws_json("ecs.GetTaskProtection", r#"{"__type":"AccessDeniedException","message":"no"}"#).status(400),
+    ];
+    let p = faultproxy::start(cfg).unwrap();
+
+    let running = r#"{"cluster":"x","desiredStatus":"RUNNING"}"#;
+    let out = send(p.addr, &aws_json("ecs", list, running)).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(out.contains("Content-Type: application/x-amz-json-1.1\r\n"), "{out}");
+    assert!(out.ends_with(r#"{"taskArns":["arn:aws:ecs:us-east-1:1:task/x/t1"]}"#), "{out}");
+    // The first canned answer that matches wins: the body decides between them.
+    let stopped = r#"{"cluster":"x","desiredStatus":"STOPPED"}"#;
+    let out = send(p.addr, &aws_json("ecs", list, stopped)).unwrap();
+    assert!(out.ends_with(r#"{"taskArns":[]}"#), "{out}");
+    let out = send(p.addr, &aws_json("ecs", "AmazonEC2ContainerServiceV20141113.GetTaskProtection", "{}")).unwrap();
+    assert!(out.starts_with("HTTP/1.1 400 ") && out.ends_with(r#""message":"no"}"#), "{out}");
+    // Operations without a canned answer still reach the upstream, and are not kept.
+    let out = send(p.addr, &ecs("DescribeServices")).unwrap();
+    assert!(out.ends_with("POST / len=18"), "{out}");
+    // Same operation name in another service: not canned.
+    let out = send(p.addr, &aws_json("logs", "Logs_20140328.ListTasks", "{}")).unwrap();
+    assert!(out.ends_with("POST / len=2"), "{out}");
+
+    let kept = send(p.addr, "GET /__faultproxy/canned HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let kept: serde_json::Value = serde_json::from_str(kept.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(
+        kept,
+        serde_json::json!([
+            {"operation": "ecs.ListTasks", "body": running},
+            {"operation": "ecs.ListTasks", "body": stopped},
+            {"operation": "ecs.GetTaskProtection", "body": "{}"},
+        ])
+    );
+    assert_eq!(p.canned(), kept);
+    // Canned answers are counted like any request.
+    assert_eq!(p.stats()["by_operation"]["ecs.ListTasks"], 2);
+    assert_eq!(p.stats()["requests"], 5);
+    p.reset();
+    assert_eq!(p.canned(), serde_json::json!([]));
+}
+
+#[test]
+fn faults_strike_canned_answers_too() {
+    let mut cfg = Config::new(upstream());
+    cfg.rates = Rates { throttle: 1.0, ..Rates::default() };
+    cfg.canned = vec![faultproxy::Canned::aws_json("ecs.ListTasks", r#"{"taskArns":[]}"#)];
+    let p = faultproxy::start(cfg).unwrap();
+    let out = send(p.addr, &ecs("ListTasks")).unwrap();
+    assert!(out.contains("x-amzn-ErrorType: ThrottlingException\r\n"), "{out}");
+    assert_eq!(p.canned()[0]["body"], r#"{"cluster":"demo"}"#, "kept though the answer was a fault");
+}

@@ -294,6 +294,10 @@ fn container_spec(c: &ContainerDefinition) -> ContainerSpec {
         name: c.name().unwrap_or_default().to_owned(),
         image: c.image().unwrap_or_default().to_owned(),
         essential: c.essential().unwrap_or(true),
+        command: c.command().to_vec(),
+        // ECS reports 0 for a container registered without a CPU share.
+        cpu: Some(c.cpu() as u32).filter(|cpu| *cpu > 0),
+        memory_reservation: c.memory_reservation().map(|m| m as u32),
         port_mappings,
         environment,
         secrets,
@@ -515,6 +519,9 @@ async fn register(aws: &Aws, r: &Resource, s: &TaskDefinitionSpec, known: &Known
                 .name(&c.name)
                 .image(&c.image)
                 .essential(c.essential)
+                .set_command((!c.command.is_empty()).then(|| c.command.clone()))
+                .set_cpu(c.cpu.map(|cpu| cpu as i32))
+                .set_memory_reservation(c.memory_reservation.map(|m| m as i32))
                 .set_port_mappings(Some(ports))
                 .set_environment(Some(env))
                 .set_secrets(Some(secrets))

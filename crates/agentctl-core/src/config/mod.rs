@@ -84,6 +84,11 @@ pub struct Config {
     pub alarms: Option<Alarms>,
     /// Run the CloudWatch agent sidecar publishing the agent's Prometheus metrics.
     pub metrics: bool,
+    /// Run the guard sidecar that protects tasks from scale-in while they run pipelines.
+    pub protect_running_pipelines: bool,
+    /// The sidecars' images (pinned by default).
+    pub metrics_image_url: String,
+    pub guard_image_url: String,
     /// `EXPORT_LOGS` of the agent.
     pub export_logs: bool,
     /// Name of the secret holding the agent's OAuth credentials.

@@ -286,6 +286,9 @@ pub(crate) fn validate(raw: &RawVars, credentials: CredentialsNeeded, diags: &mu
     let external_driver_location = r.string("external_driver_location");
     let log_retention_days = r.number("log_retention_days", 0..=3653, "retention in days");
     let metrics = r.bool("metrics");
+    let protect_running_pipelines = r.bool("protect_running_pipelines");
+    let metrics_image_url = r.string("metrics_image_url");
+    let guard_image_url = r.string("guard_image_url");
     let export_logs = r.bool("export_logs");
     let secret_name = check_secret_name(&mut r, &name);
     let access = super::access::read(&mut r, region.as_deref(), create_bucket);
@@ -325,6 +328,10 @@ pub(crate) fn validate(raw: &RawVars, credentials: CredentialsNeeded, diags: &mu
     }
     let (agent_cpu, agent_memory) = check_task_size(&mut r);
     check_image(&mut r, "image_url", &image_url, "public.ecr.aws/matillion/etl-agent:current");
+    for (var, image) in [("metrics_image_url", &metrics_image_url), ("guard_image_url", &guard_image_url)] {
+        let default = schema::lookup(var).and_then(|v| v.default).unwrap_or_default().trim_matches('"');
+        check_image(&mut r, var, image, default);
+    }
     check_retention(&mut r, "log_retention_days", log_retention_days);
     if let (Some(key), Some(region)) = (&kms_key_arn, &region) {
         check_kms_key(&mut r, key, region);
@@ -385,6 +392,14 @@ pub(crate) fn validate(raw: &RawVars, credentials: CredentialsNeeded, diags: &mu
                 .help("set desired_count to 1 or more when the agent should run"),
         );
     }
+    if protect_running_pipelines && capacity.as_ref().is_some_and(|c| c.spot_weight > 0) {
+        let span = r.span("capacity");
+        r.diags.push(
+            Diagnostic::warning("tasks on FARGATE_SPOT are stopped when AWS reclaims the capacity, protected or not: pipelines running on them fail")
+                .at(span)
+                .help("keep `capacity.spot_weight = 0` (or a `fargate_base` that holds the busy hours) for agents whose pipelines must not be cut off"),
+        );
+    }
     if let Some(region) = &region {
         check_names(&mut r, &name, region, create_bucket, script_runner.is_some());
     }
@@ -440,6 +455,9 @@ pub(crate) fn validate(raw: &RawVars, credentials: CredentialsNeeded, diags: &mu
         capacity,
         alarms,
         metrics,
+        protect_running_pipelines,
+        metrics_image_url,
+        guard_image_url,
         export_logs,
         secret_name,
         access,

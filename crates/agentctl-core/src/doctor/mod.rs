@@ -197,6 +197,8 @@ pub struct DoctorFacts {
     pub max_count: u32,
     /// Task CPU units (1024 = 1 vCPU).
     pub task_cpu: u32,
+    /// The agent task's sidecar images (metrics, guard), as the config runs them.
+    pub sidecars: Vec<SidecarImageFacts>,
     /// The script runner, when the config enables it.
     #[serde(default)]
     pub script_runner: Option<ScriptRunnerFacts>,
@@ -365,6 +367,18 @@ pub struct EgressRuleFacts {
     pub destination: String,
 }
 
+/// A sidecar's image in the agent's task: a task whose image cannot be
+/// pulled does not start, sidecar or not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SidecarImageFacts {
+    /// Its container name (`metrics`, `guard`).
+    pub container: String,
+    /// The variable that sets the image.
+    pub var: String,
+    pub image: String,
+    pub image_lookup: ImageLookup,
+}
+
 /// The script runner's image and the vCPU its tasks take.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScriptRunnerFacts {
@@ -403,6 +417,19 @@ impl DoctorFacts {
                 desired_count: r.desired_count,
                 task_cpu: r.cpu,
             }),
+            sidecars: [
+                (config.metrics, model::METRICS_CONTAINER, "metrics_image_url", &config.metrics_image_url),
+                (config.protect_running_pipelines, model::GUARD_CONTAINER, "guard_image_url", &config.guard_image_url),
+            ]
+            .into_iter()
+            .filter(|(on, ..)| *on)
+            .map(|(_, container, var, image)| SidecarImageFacts {
+                container: container.to_owned(),
+                var: var.to_owned(),
+                image: image.clone(),
+                image_lookup: ImageLookup::NotRead("the registry was not asked".into()),
+            })
+            .collect(),
             fargate_vcpu_quota: None,
             fargate_vcpu_in_use: None,
         }
@@ -431,6 +458,7 @@ pub fn evaluate(config: &Config, facts: &DoctorFacts) -> Checklist {
     let mut checks = vec![check_credentials(&facts.credentials)];
     checks.extend(check_network(config, facts, max_percent));
     checks.push(check_image(facts));
+    checks.extend(facts.sidecars.iter().map(|sidecar| check_sidecar_image(sidecar, facts)));
     if let Some(runner) = &facts.script_runner {
         checks.push(check_script_runner_image(runner, facts));
     }
@@ -903,6 +931,8 @@ struct PathContext<'a> {
     assign_public_ip: bool,
     image: Option<ImageRef>,
     image_text: &'a str,
+    /// The sidecars' images: (variable, image).
+    sidecars: Vec<(&'a str, &'a str)>,
     proxy: Option<&'a str>,
     matillion: Vec<String>,
     net: Option<&'a NetworkFacts>,
@@ -925,6 +955,7 @@ pub fn check_path_out(config: &Config, facts: &DoctorFacts) -> Check {
         assign_public_ip: config.assign_public_ip,
         image: ImageRef::parse(&facts.image).ok(),
         image_text: &facts.image,
+        sidecars: facts.sidecars.iter().map(|c| (c.var.as_str(), c.image.as_str())).collect(),
         proxy,
         matillion: matillion_hosts(&config.matillion_region).unwrap_or_else(|| vec!["Matillion".to_owned()]),
         net: facts.network.as_ref(),
@@ -1151,6 +1182,32 @@ fn without_internet(cx: &PathContext, subnet: &str, rt: &RouteTableFacts, cause:
             );
         }
     }
+    // The sidecars' images too: ECS pulls every image before the task starts.
+    let unreachable: Vec<(&str, &str)> = cx
+        .sidecars
+        .iter()
+        .copied()
+        .filter(|(_, image)| {
+            ImageRef::parse(image).ok().and_then(|i| i.private_ecr().map(|(_, region, _)| region)).as_deref()
+                != Some(cx.region)
+        })
+        .collect();
+    if !unreachable.is_empty() {
+        for (var, image) in &unreachable {
+            evidence.push(format!(
+                "the sidecar image {image} ({var}) cannot be pulled through VPC endpoints, and a task whose sidecar                  image cannot be pulled does not start either"
+            ));
+        }
+        let vars: Vec<&str> = unreachable.iter().map(|(var, _)| *var).collect();
+        return fail(
+            evidence,
+            format!(
+                "{fix}; or mirror the sidecar images into private ECR in {} and set {} to them (or turn the sidecars                  off: metrics = false, protect_running_pipelines = false)",
+                cx.region,
+                vars.join(" and ")
+            ),
+        );
+    }
     let (found, missing) = endpoint_coverage(cx, image, rt);
     if !found.is_empty() {
         evidence.push(format!("VPC endpoints in use: {}", found.join(", ")));
@@ -1265,9 +1322,26 @@ pub fn check_image(facts: &DoctorFacts) -> Check {
         var: "image_url",
         image: &facts.image,
         lookup: &facts.image_lookup,
-        matillion: "matillion/etl-agent",
+        usual: "public.ecr.aws/matillion/etl-agent:current",
     };
     image_check(&agent, facts)
+}
+
+/// A sidecar's image, checked as the agent's is.
+pub fn check_sidecar_image(sidecar: &SidecarImageFacts, facts: &DoctorFacts) -> Check {
+    let usual = crate::config::schema::lookup(&sidecar.var).and_then(|v| v.default).unwrap_or_default();
+    let image = ImageToCheck {
+        id: &format!("{}.{}", ids::IMAGE, sidecar.container),
+        title: &format!(
+            "The {} sidecar's image reference is well formed and its architecture matches the task (X86_64)",
+            sidecar.container
+        ),
+        var: &sidecar.var,
+        image: &sidecar.image,
+        lookup: &sidecar.image_lookup,
+        usual: usual.trim_matches('"'),
+    };
+    image_check(&image, facts)
 }
 
 /// The script runner's image, checked as the agent's is.
@@ -1278,25 +1352,25 @@ pub fn check_script_runner_image(runner: &ScriptRunnerFacts, facts: &DoctorFacts
         var: "script_runner_image_url",
         image: &runner.image,
         lookup: &runner.image_lookup,
-        matillion: "matillion/maia-script-runner",
+        usual: "public.ecr.aws/matillion/maia-script-runner:current",
     };
     image_check(&image, facts)
 }
 
 /// One image a task runs, and where it is configured.
 struct ImageToCheck<'a> {
-    id: &'static str,
-    title: &'static str,
-    var: &'static str,
+    id: &'a str,
+    title: &'a str,
+    var: &'a str,
     image: &'a str,
     lookup: &'a ImageLookup,
-    /// Matillion's repository of it on public.ecr.aws.
-    matillion: &'static str,
+    /// The image it usually is (its publisher's, on public.ecr.aws).
+    usual: &'a str,
 }
 
 fn image_check(i: &ImageToCheck, facts: &DoctorFacts) -> Check {
-    let (title, var) = (i.title, i.var);
-    let official = format!("public.ecr.aws/{}:current", i.matillion);
+    let (title, var, official) = (i.title, i.var, i.usual);
+    let published = ImageRef::parse(official).ok();
     let image = match ImageRef::parse(i.image) {
         Ok(image) => image,
         Err(e) => {
@@ -1334,8 +1408,7 @@ fn image_check(i: &ImageToCheck, facts: &DoctorFacts) -> Check {
         ImageLookup::Platforms(platforms) => {
             c.status = Status::Fail;
             c = c.with(format!("the image is built for {} only, not linux/amd64", platforms.join(", ")));
-            fixes
-                .push(format!("push a linux/amd64 build to {} (copy it from public.ecr.aws/{})", i.image, i.matillion));
+            fixes.push(format!("push a linux/amd64 build to {} (copy it from {official})", i.image));
         }
         ImageLookup::NotFound(why) => {
             c.status = Status::Fail;
@@ -1353,10 +1426,10 @@ fn image_check(i: &ImageToCheck, facts: &DoctorFacts) -> Check {
             ));
         }
     }
-    let matillion = image.registry.as_deref() == Some("public.ecr.aws") && image.repository == i.matillion;
-    if matillion && image.tag.is_none() && image.digest.is_none() {
+    let publishers = published.is_some_and(|p| p.registry == image.registry && p.repository == image.repository);
+    if publishers && image.tag.is_none() && image.digest.is_none() {
         c.status = c.status.max(Status::Warn);
-        c = c.with("no tag: the pull asks for :latest, which Matillion does not promise to publish");
+        c = c.with("no tag: the pull asks for :latest, which its publisher does not promise to publish");
         fixes.push(format!("add a tag: {official}"));
     }
     if let Some((account, region, _)) = image.private_ecr() {

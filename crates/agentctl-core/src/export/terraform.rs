@@ -992,6 +992,15 @@ fn container_definition(c: &ContainerSpec, log_groups: &[&Resource]) -> Value {
     if let Some(user) = &c.user {
         container["user"] = json!(user);
     }
+    if !c.command.is_empty() {
+        container["command"] = json!(c.command);
+    }
+    if let Some(cpu) = c.cpu {
+        container["cpu"] = json!(cpu);
+    }
+    if let Some(mib) = c.memory_reservation {
+        container["memoryReservation"] = json!(mib);
+    }
     // Only where there are some (the script runner's SSH port, which Service
     // Connect names): the agent serves nothing, and its definition stays as is.
     if !c.port_mappings.is_empty() {

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::iam;
+use super::sidecars::{self, SidecarLogs, METRICS_NAMESPACE};
 use super::*;
 use crate::cidr::Cidr;
 use crate::config::{Config, NetworkConfig, ScriptRunner, SecurityGroupConfig};
@@ -265,6 +266,9 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
         name: AGENT_CONTAINER.into(),
         image: config.image_url.clone(),
         essential: true,
+        command: vec![],
+        cpu: None,
+        memory_reservation: None,
         port_mappings: vec![],
         environment: agent_environment(config),
         secrets: vec![
@@ -289,8 +293,12 @@ pub fn build(config: &Config, ctx: &Context) -> Stack {
     let service_name = n.service.clone();
     let execution_role_arn = format!("arn:{part}:iam::{account}:role/{execution_role}");
     let mut containers = vec![container];
+    let sidecar_logs = SidecarLogs { group: &log_group, region };
     if config.metrics {
-        containers.push(metrics_sidecar(&cluster, &service_name, &log_group, region));
+        containers.push(sidecars::metrics(&config.metrics_image_url, &cluster, &service_name, &sidecar_logs));
+    }
+    if config.protect_running_pipelines {
+        containers.push(sidecars::guard(&config.guard_image_url, &sidecar_logs));
     }
     let family = n.family.clone();
     push(
@@ -503,64 +511,6 @@ fn agent_environment(c: &Config) -> Vec<KeyValue> {
     env
 }
 
-/// Namespace the metrics sidecar publishes the agent's Prometheus metrics in.
-pub const METRICS_NAMESPACE: &str = "Matillion/Agent";
-/// Name of the metrics sidecar container.
-pub const METRICS_CONTAINER: &str = "metrics";
-const METRICS_IMAGE: &str = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:latest";
-
-/// The CloudWatch agent scraping the agent's /actuator/prometheus and writing
-/// the four agent metrics as EMF into the agent's own log group. Not essential,
-/// and started after the agent: its failure never stops the agent.
-fn metrics_sidecar(cluster: &str, service: &str, log_group: &str, region: &str) -> ContainerSpec {
-    let prometheus = format!(
-        "global:\n  scrape_interval: 60s\nscrape_configs:\n  - job_name: agent\n    metrics_path: /actuator/prometheus\n    static_configs:\n      - targets: ['localhost:8080']\n        labels:\n          ClusterName: {cluster}\n          ServiceName: {service}\n"
-    );
-    let cw = serde_json::json!({
-        "logs": {
-            "metrics_collected": {
-                "prometheus": {
-                    "log_group_name": log_group,
-                    "prometheus_config_path": "env:PROMETHEUS_CONFIG_CONTENT",
-                    "emf_processor": {
-                        "metric_namespace": METRICS_NAMESPACE,
-                        "metric_declaration": [{
-                            "source_labels": ["job"],
-                            "label_matcher": "^agent$",
-                            "dimensions": [["ClusterName", "ServiceName"]],
-                            "metric_selectors": ["^app_active_task_count$", "^app_active_request_count$", "^app_open_sessions_count$", "^app_agent_status$"]
-                        }]
-                    }
-                }
-            },
-            "force_flush_interval": 60
-        }
-    });
-    ContainerSpec {
-        name: METRICS_CONTAINER.into(),
-        image: METRICS_IMAGE.into(),
-        essential: false,
-        port_mappings: vec![],
-        environment: vec![
-            KeyValue { name: "CW_CONFIG_CONTENT".into(), value: cw.to_string() },
-            KeyValue { name: "PROMETHEUS_CONFIG_CONTENT".into(), value: prometheus },
-        ],
-        secrets: vec![],
-        user: None,
-        // The CloudWatch agent writes its own state under /opt/aws.
-        readonly_root_filesystem: false,
-        mount_points: vec![],
-        log_driver: "awslogs".into(),
-        log_options: BTreeMap::from([
-            ("awslogs-group".to_owned(), log_group.to_owned()),
-            ("awslogs-region".to_owned(), region.to_owned()),
-            ("awslogs-stream-prefix".to_owned(), METRICS_CONTAINER.to_owned()),
-        ]),
-        stop_timeout: 10,
-        depends_on: vec![ContainerDependency { container_name: AGENT_CONTAINER.into(), condition: "START".into() }],
-    }
-}
-
 /// Name of the script runner's container.
 pub const SCRIPT_RUNNER_CONTAINER: &str = "script-runner";
 /// The SSH port the script runner listens on, and its name in the task.
@@ -680,6 +630,9 @@ fn push_script_runner(
         name: SCRIPT_RUNNER_CONTAINER.into(),
         image: runner.image_url.clone(),
         essential: true,
+        command: vec![],
+        cpu: None,
+        memory_reservation: None,
         port_mappings: vec![PortMapping { name: port_name.into(), container_port: port, protocol: "tcp".into() }],
         environment,
         secrets: vec![SecretRef {
@@ -853,7 +806,7 @@ fn scaling_and_alarms(config: &Config, n: &Names, push: &mut impl FnMut(Address,
             "notBreaching",
         ),
     ];
-    let floor = config.autoscaling.as_ref().map_or(config.desired_count, |a| a.min);
+    let floor = task_floor(config);
     if alarms.tasks_below_desired && floor > 0 {
         list.push(alarm(
             "tasks-below-desired",
@@ -880,7 +833,9 @@ fn scaling_and_alarms(config: &Config, n: &Names, push: &mut impl FnMut(Address,
             alarms.agent_saturation,
             "notBreaching",
         ));
-        if alarms.agent_not_running {
+        // Missing data breaches (an agent that stopped reporting is down), so
+        // a service allowed to run no task must not have it.
+        if alarms.agent_not_running && floor > 0 {
             list.push(alarm(
                 "agent-not-running",
                 format!("{service}: an agent reports it is not running"),
@@ -905,6 +860,13 @@ fn scaling_and_alarms(config: &Config, n: &Names, push: &mut impl FnMut(Address,
             vec![addr::SERVICE],
         );
     }
+}
+
+/// The fewest tasks the service may run at any time: the count, or the
+/// autoscaling minimum and any lower minimum (or maximum) a schedule sets.
+fn task_floor(config: &Config) -> u32 {
+    let Some(a) = &config.autoscaling else { return config.desired_count };
+    config.schedules.iter().flat_map(|s| [s.min, s.max]).flatten().fold(a.min, u32::min)
 }
 
 fn dashboard(config: &Config, cluster: &str, service: &str) -> serde_json::Value {

@@ -44,6 +44,8 @@ pub struct EcsServiceView {
     pub execution_role: String,
     /// ARN, without its random suffix, of the secret its tasks read at start.
     pub secret_arn: String,
+    /// Its tasks run the guard, which logs their running pipelines.
+    pub guarded: bool,
 }
 
 impl EcsServiceView {
@@ -85,6 +87,7 @@ impl Stack {
             container: container.name.clone(),
             image: container.image.clone(),
             memory_mib: td_spec.memory,
+            guarded: td_spec.containers.iter().any(|c| c.name == super::GUARD_CONTAINER),
             desired_count: svc.desired_count,
             execution_role: role_arn.rsplit('/').next().unwrap_or_default().to_owned(),
             secret_arn: secret.map_or_else(String::new, |s| {
@@ -120,6 +123,7 @@ mod tests {
         assert_eq!(agent.log_group, "/ecs/etl-agent");
         assert_eq!(agent.secret_arn, "arn:aws:secretsmanager:eu-west-1:123456789012:secret:etl-agent-credentials");
         assert_eq!(agent.execution_role, "etl-execution-role");
+        assert!(agent.guarded);
         let runner = s.ecs_service(ServiceRole::ScriptRunner).unwrap();
         assert_eq!(
             (runner.service.as_str(), runner.family.as_str(), runner.container.as_str(), runner.log_group.as_str()),
@@ -127,6 +131,7 @@ mod tests {
         );
         assert_eq!(runner.image, "public.ecr.aws/matillion/maia-script-runner:current");
         assert_eq!((runner.memory_mib, runner.desired_count), (8192, 1));
+        assert!(!runner.guarded, "the script runner runs no pipelines");
         assert_eq!(runner.secret_arn, "arn:aws:secretsmanager:eu-west-1:123456789012:secret:etl-runner-keypair");
         // Off: no script runner to address.
         assert_eq!(stack("").ecs_service(ServiceRole::ScriptRunner), None);

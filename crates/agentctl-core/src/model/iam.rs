@@ -205,6 +205,9 @@ pub fn task_role_policies(config: &Config, ctx: &Context) -> BTreeMap<String, Va
                 .map(|name| secret_arn_pattern(part, region, account, name))
                 .collect(),
             access: &config.access,
+            own_tasks_arn: config
+                .protect_running_pipelines
+                .then(|| format!("arn:{part}:ecs:{region}:{account}:task/{}/*", names::cluster(&config.name))),
         }),
     )]);
     if let Some(extra) = &config.access.extra_policy {
@@ -226,6 +229,9 @@ pub struct TaskPolicyInput<'a> {
     /// the script runner's keys): the agent may change none of them.
     pub protected_secrets: Vec<String>,
     pub access: &'a AgentAccess,
+    /// `arn:...:task/CLUSTER/*` when the guard sidecar sets the tasks' own
+    /// scale-in protection (through the ECS agent endpoint, as the task role).
+    pub own_tasks_arn: Option<String>,
 }
 
 /// What the running agent needs to run pipelines, per Matillion's documented
@@ -314,6 +320,14 @@ pub fn task_policy(input: &TaskPolicyInput) -> Value {
         "Action": SECRET_WRITES,
         "Resource": one_or_many(input.protected_secrets.clone())
     }));
+    if let Some(tasks) = &input.own_tasks_arn {
+        statements.push(json!({
+            "Sid": "ProtectBusyTasks",
+            "Effect": "Allow",
+            "Action": ["ecs:GetTaskProtection", "ecs:UpdateTaskProtection"],
+            "Resource": tasks
+        }));
+    }
     statements.push(json!({
         "Sid": "WriteOwnLogs",
         "Effect": "Allow",

@@ -9,6 +9,7 @@ mod build;
 mod ecs_service;
 pub mod iam;
 mod kinds;
+mod sidecars;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -18,6 +19,10 @@ use serde::Serialize;
 pub use build::{build, AGENT_CONTAINER, SCRIPT_RUNNER_CONTAINER, SCRIPT_RUNNER_DNS_NAME, SCRIPT_RUNNER_PORT};
 pub use ecs_service::{EcsServiceView, ServiceRole};
 pub use kinds::*;
+pub use sidecars::{
+    guard_log_stream, GUARD_CONTAINER, GUARD_LOG_PREFIX, GUARD_SCRIPT, GUARD_SHARE, METRICS_CONTAINER,
+    METRICS_NAMESPACE, METRICS_SHARE,
+};
 
 use crate::secret::SecretString;
 

@@ -128,24 +128,9 @@ impl Known {
     pub fn get(&self, addr: Address, attr: &str) -> Option<&str> {
         self.0.get(&format!("{addr}.{attr}")).map(String::as_str)
     }
-    /// Substitutes every `${...}` it knows; leaves the others in place.
+    /// Substitutes every reference it knows; leaves the others in place.
     pub fn resolve_str(&self, s: &str) -> String {
-        let mut out = String::with_capacity(s.len());
-        let mut rest = s;
-        while let Some(start) = rest.find("${") {
-            let Some(len) = rest[start..].find('}') else {
-                break;
-            };
-            let key = &rest[start + 2..start + len];
-            out.push_str(&rest[..start]);
-            match self.0.get(key) {
-                Some(v) => out.push_str(v),
-                None => out.push_str(&rest[start..=start + len]),
-            }
-            rest = &rest[start + len + 1..];
-        }
-        out.push_str(rest);
-        out
+        replace_references(s, |key| self.0.get(key).cloned())
     }
     pub fn resolve(&self, v: &Value) -> Value {
         match v {
@@ -157,10 +142,49 @@ impl Known {
     }
 }
 
+/// The next model reference in `s` (`${kind.key.attr}`, see
+/// `Address::reference`): where it starts, its length and its `kind.key.attr`.
+/// Other `${...}` (a shell script's parameter expansions) are text.
+fn next_reference(s: &str) -> Option<(usize, usize, &str)> {
+    let mut from = 0;
+    while let Some(found) = s[from..].find("${") {
+        let start = from + found;
+        let inner_start = start + 2;
+        let len = s[inner_start..].find('}').map(|end| end + 3);
+        if let Some(len) = len {
+            let inner = &s[inner_start..start + len - 1];
+            let parts: Vec<&str> = inner.split('.').collect();
+            let is_part = |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c));
+            if parts.len() == 3 && parts.iter().all(is_part) {
+                return Some((start, len, inner));
+            }
+        }
+        from = inner_start;
+    }
+    None
+}
+
+/// `s` with each model reference replaced by `with(kind.key.attr)`, or kept
+/// where that gives nothing.
+fn replace_references(s: &str, mut with: impl FnMut(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some((start, len, key)) = next_reference(rest) {
+        out.push_str(&rest[..start]);
+        match with(key) {
+            Some(v) => out.push_str(&v),
+            None => out.push_str(&rest[start..start + len]),
+        }
+        rest = &rest[start + len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// True when a value still holds a reference to something not yet created.
 pub fn has_unknown(v: &Value) -> bool {
     match v {
-        Value::String(s) => s.contains("${"),
+        Value::String(s) => next_reference(s).is_some(),
         Value::Array(items) => items.iter().any(has_unknown),
         Value::Object(m) => m.values().any(has_unknown),
         _ => false,
@@ -175,23 +199,10 @@ fn shown(v: &AttrValue) -> Shown {
     }
 }
 
-/// Replaces each unresolved `${...}` inside a value by "(known after apply)".
+/// Replaces each unresolved reference inside a value by "(known after apply)".
 fn mask_unknown(v: &Value) -> Value {
     match v {
-        Value::String(s) if s.contains("${") => {
-            let mut out = String::new();
-            let mut rest = s.as_str();
-            while let Some(start) = rest.find("${") {
-                let Some(len) = rest[start..].find('}') else {
-                    break;
-                };
-                out.push_str(&rest[..start]);
-                out.push_str(render::KNOWN_AFTER_APPLY);
-                rest = &rest[start + len + 1..];
-            }
-            out.push_str(rest);
-            Value::String(out)
-        }
+        Value::String(s) => Value::String(replace_references(s, |_| Some(render::KNOWN_AFTER_APPLY.to_owned()))),
         Value::Array(items) => Value::Array(items.iter().map(mask_unknown).collect()),
         Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), mask_unknown(v))).collect()),
         other => other.clone(),
@@ -211,7 +222,8 @@ fn all_attrs(resource: &Resource, known: &Known) -> Vec<(String, Shown)> {
                 AttrValue::Sensitive(_) => Shown::Sensitive,
                 AttrValue::Plain(v) => {
                     let v = known.resolve(&v);
-                    let whole_ref = matches!(&v, Value::String(s) if s.starts_with("${") && s.ends_with('}') && s.matches("${").count() == 1);
+                    let whole_ref =
+                        matches!(&v, Value::String(s) if next_reference(s).is_some_and(|(at, len, _)| at == 0 && len == s.len()));
                     if whole_ref { Shown::KnownAfterApply } else { Shown::Value(mask_unknown(&v)) }
                 }
             };
@@ -424,5 +436,26 @@ fn json_diff(path: &str, before: &Value, after: &Value, replace: bool, out: &mut
             forces_replacement: replace,
         }),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_model_references_are_references() {
+        let mut known = Known::default();
+        known.insert(crate::model::addr::SECRET, "arn", "arn:secret".into());
+        let shell = "n=${GUARD_INTERVAL_SECONDS:-15}; v=${line##*\\}}; t=$((${total:-0} + v))";
+        assert_eq!(known.resolve_str(shell), shell);
+        assert!(!has_unknown(&Value::String(shell.into())));
+        let mixed = format!("{shell} ${{secret.credentials.arn}}:client_id:: ${{subnet.a.id}}");
+        assert_eq!(known.resolve_str(&mixed), format!("{shell} arn:secret:client_id:: ${{subnet.a.id}}"));
+        assert!(has_unknown(&Value::String(known.resolve_str(&mixed))));
+        assert_eq!(
+            mask_unknown(&Value::String("x ${subnet.a.id} ${HOME}".into())),
+            Value::String(format!("x {} ${{HOME}}", render::KNOWN_AFTER_APPLY))
+        );
     }
 }

@@ -5,6 +5,7 @@ use agentctl_aws::ops::TaskInfo;
 use agentctl_aws::Clients;
 use agentctl_core::config::{CredentialsNeeded, Loaded};
 use agentctl_core::model::{self, EcsServiceView, ServiceRole};
+use agentctl_core::protection::until;
 use agentctl_core::rollout::DiagnosisContext;
 use agentctl_core::text::Table;
 
@@ -59,11 +60,20 @@ pub fn when(secs: Option<i64>) -> String {
     secs.map_or_else(|| "-".into(), |s| format_utc(s.max(0) as u64))
 }
 
-/// Tasks as a table: id, status, zone, IP, start, health, revision.
+/// Running tasks as a table: id, status, zone, IP, start, health, revision,
+/// scale-in protection and the pipelines the guard last counted.
 pub fn tasks_table(tasks: &[TaskInfo]) -> String {
+    let now = chrono::Utc::now().timestamp();
     let mut table = Table::new().indent(2);
-    table.row(["TASK", "STATUS", "AZ", "PRIVATE IP", "STARTED", "HEALTH", "REVISION"]);
+    table.row(["TASK", "STATUS", "AZ", "PRIVATE IP", "STARTED", "HEALTH", "REVISION", "PROTECTED", "PIPELINES"]);
     for t in tasks {
+        let protected = match t.protection {
+            Some(p) if p.protected => {
+                p.expires_at.map_or_else(|| "yes".into(), |at| format!("until {}", until(at, now)))
+            }
+            Some(_) => "no".into(),
+            None => "?".into(),
+        };
         table.row([
             t.id.clone(),
             t.last_status.clone(),
@@ -72,6 +82,8 @@ pub fn tasks_table(tasks: &[TaskInfo]) -> String {
             when(t.started_at),
             t.health.clone().unwrap_or_else(|| "-".into()),
             t.task_definition.rsplit('/').next().unwrap_or_default().to_owned(),
+            protected,
+            t.pipelines.map_or_else(|| "-".into(), |n| n.to_string()),
         ]);
     }
     table.render()

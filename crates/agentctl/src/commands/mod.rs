@@ -18,6 +18,7 @@ mod scale;
 mod status;
 mod tasks;
 mod unlock;
+mod unprotect;
 mod validate;
 
 use std::future::Future;
@@ -59,6 +60,7 @@ fn dispatch(command: Command, settings: &Settings, printer: &Printer) -> Result<
         Command::Scale(args) => block_on(scale::run(settings, printer, &args)),
         Command::Redeploy(args) => block_on(redeploy::run(settings, printer, &args)),
         Command::Rollback(args) => block_on(rollback::run(settings, printer, &args)),
+        Command::Unprotect(args) => block_on(unprotect::run(settings, printer, &args)),
         Command::Doctor => block_on(doctor::run(settings, printer)),
         Command::Cost(args) => cost::run(settings, printer, &args),
         Command::Export(ExportCommand::Terraform(args)) => export::terraform(settings, printer, &args),

@@ -28,7 +28,7 @@ pub async fn wait(
         return Ok(Code::Ok);
     }
     printer.note(&format!("Waiting for deployment {deployment} (up to {} s)...", args.timeout.as_secs()));
-    let target = Target { cluster: &s.cluster, service: &s.service, deployment, log_group: &s.log_group };
+    let target = Target::of(s, deployment);
     let opts = WatchOptions {
         timeout: args.timeout,
         fail_fast_after: args.fail_fast_after as usize,
@@ -70,6 +70,9 @@ fn show(r: &WatchReport, printer: &Printer) -> Code {
     };
     let mut text = Text::new();
     text.line(headline);
+    if let (Outcome::TimedOut { .. }, Some(held)) = (&r.outcome, &r.held) {
+        text.line(format_args!("{held}; `agentctl unprotect` lets them go now."));
+    }
     if !r.diagnoses.is_empty() {
         text.blank().line("Why tasks stopped:");
         for d in &r.diagnoses {

@@ -39,10 +39,7 @@ pub async fn run(settings: &Settings, printer: &Printer, args: &ScaleArgs) -> Re
         );
         return Ok(Code::Ok);
     }
-    let reached = ops::wait_running(aws, s, args.count, args.wait.timeout, |running, pending| {
-        printer.note(&format!("{running}/{} running, {pending} pending", args.count));
-    })
-    .await?;
+    let reached = ops::wait_running(aws, s, args.count, args.wait.timeout, printer).await?;
     let text = if reached {
         format!("{} runs {} tasks.\n", s.service, args.count)
     } else {

@@ -69,6 +69,13 @@ pub struct ContainerSpec {
     pub name: String,
     pub image: String,
     pub essential: bool,
+    /// Overrides the image's command; empty keeps it.
+    pub command: Vec<String>,
+    /// CPU units reserved for this container; `None` shares the task's.
+    pub cpu: Option<u32>,
+    /// MiB reserved for this container (a soft limit): what sidecars take is
+    /// known, the rest of the task's memory is the agent's.
+    pub memory_reservation: Option<u32>,
     /// Sorted. The agent's container has none: it serves nothing to others.
     pub port_mappings: Vec<PortMapping>,
     /// Sorted by name: ECS does not keep order and order means nothing.
