@@ -8,21 +8,9 @@ use std::collections::BTreeMap;
 
 use agentctl_core::policy::{evaluate, Decision, Request};
 use serde_json::Value;
-use support::{owned_resources, rt, Run, World, REGION};
+use support::{owned_resources, rt, World, REGION};
 
 const ACCOUNT: &str = "123456789012";
-
-fn apply(w: &World) -> Run {
-    let r = w.run(&["apply", "--yes"]);
-    r.expect_code(0);
-    r
-}
-
-fn no_changes(w: &World) {
-    let plan = w.run(&["plan", "--detailed-exitcode"]);
-    plan.expect_code(0);
-    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
-}
 
 /// The task role as AWS holds it: inline documents and attached policy ARNs.
 struct TaskRole {
@@ -85,7 +73,7 @@ fn a_plain_config_gives_the_agent_what_pipelines_need_and_every_narrowing_round_
     let w = World::new("rtc");
     let (user_secret, user_bucket) = user_secret_and_bucket(&w);
     w.config("");
-    let applied = apply(&w);
+    let applied = w.apply();
     assert!(
         applied.stdout.contains("Agent access: the agent can read and create every secret in us-east-1"),
         "{}",
@@ -153,9 +141,9 @@ fn a_plain_config_gives_the_agent_what_pipelines_need_and_every_narrowing_round_
         "secrets_access = \"read\"\nsecret_names = [\"warehouse-password\"]\nstaging_buckets = [\"{user_bucket}\"]\ncreate_bucket = false\ntask_role_policy_arns = [\"arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess\"]\ntask_role_policy = <<EOT\n{{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Sid\": \"Glue\", \"Effect\": \"Allow\", \"Action\": \"glue:GetTable\", \"Resource\": \"*\"}}]}}\nEOT\n"
     );
     w.config(&narrowed);
-    let applied = apply(&w);
+    let applied = w.apply();
     assert!(applied.stdout.contains("Agent access: the agent can read 1 secret name or prefix"), "{}", applied.stdout);
-    no_changes(&w);
+    w.expect_no_changes();
     let role = TaskRole::read(&w);
     assert_eq!(role.managed, ["arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess"]);
     assert_eq!(role.inline.keys().collect::<Vec<_>>(), ["agent-custom", "agent-task"]);
@@ -180,13 +168,13 @@ fn a_plain_config_gives_the_agent_what_pipelines_need_and_every_narrowing_round_
     let plan = w.run(&["plan", "--detailed-exitcode"]);
     plan.expect_code(2);
     assert!(plan.stdout.contains("AdministratorAccess"), "{}", plan.stdout);
-    apply(&w);
+    w.apply();
     assert_eq!(TaskRole::read(&w).managed, ["arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess"]);
 
     // --- every setting back ------------------------------------------------------
     w.config("");
-    apply(&w);
-    no_changes(&w);
+    w.apply();
+    w.expect_no_changes();
     let role = TaskRole::read(&w);
     assert!(role.managed.is_empty(), "{:?}", role.managed);
     assert_eq!(role.inline.keys().collect::<Vec<_>>(), ["agent-task"]);
@@ -211,14 +199,14 @@ fn a_plain_config_gives_the_agent_what_pipelines_need_and_every_narrowing_round_
 fn a_changed_secret_name_moves_the_credentials_and_leaves_no_secret_behind() {
     let w = World::new("rsn");
     w.config("secret_name = \"rsn-oauth-one\"");
-    apply(&w);
-    no_changes(&w);
+    w.apply();
+    w.expect_no_changes();
     w.config("secret_name = \"rsn-oauth-two\"");
     let plan = w.run(&["plan"]);
     plan.expect_code(0);
     assert!(plan.stdout.contains("rsn-oauth-two") && plan.stdout.contains("rsn-oauth-one"), "{}", plan.stdout);
-    apply(&w);
-    no_changes(&w);
+    w.apply();
+    w.expect_no_changes();
     let live = |w: &World| -> Vec<String> {
         rt().block_on(async {
             let sm = aws_sdk_secretsmanager::Client::new(&w.sdk().await);

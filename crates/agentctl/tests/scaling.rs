@@ -15,11 +15,6 @@ fn full(extra: &str) -> String {
     format!("metrics = true\n{AUTOSCALING}\n{SCHEDULES}\n{CAPACITY}\n{ALARMS}\n{extra}")
 }
 
-fn no_changes(w: &World) {
-    let p = w.run(&["plan", "--detailed-exitcode"]);
-    p.expect_code(0);
-}
-
 /// (name, expression, time zone, min, max)
 type ScheduleSeen = (String, String, Option<String>, Option<i32>, Option<i32>);
 
@@ -163,7 +158,7 @@ fn every_scaling_and_alarm_piece_is_created_updated_removed_and_destroyed() {
             assert!(cw.contains(m), "{m} not published: {cw}");
         }
     });
-    no_changes(&w);
+    w.expect_no_changes();
     let status = w.run(&["status"]);
     for e in [
         "Autoscaling: 1 to 6 tasks",
@@ -181,7 +176,7 @@ fn every_scaling_and_alarm_piece_is_created_updated_removed_and_destroyed() {
         let ecs = aws_sdk_ecs::Client::new(&w.sdk().await);
         ecs.update_service().cluster("scl").service("scl-agent").desired_count(5).send().await.unwrap();
     });
-    no_changes(&w);
+    w.expect_no_changes();
     w.config(&full("image_url = \"public.ecr.aws/matillion/etl-agent:stable\""));
     w.run(&["apply", "--yes"]).expect_code(0);
     rt().block_on(async {
@@ -214,7 +209,7 @@ fn every_scaling_and_alarm_piece_is_created_updated_removed_and_destroyed() {
     }
     assert!(plan.stdout.contains("0 to create") && plan.stdout.contains("0 to delete"), "{}", plan.stdout);
     w.run(&["apply", "--yes"]).expect_code(0);
-    no_changes(&w);
+    w.expect_no_changes();
     let s = seen(&w);
     assert!(s.policies.iter().any(|p| p.0 == "scl-cpu" && p.1 == 60.0));
     assert!(s.alarms.iter().any(|a| a.0 == "scl-cpu-high" && a.1 == 90.0));
@@ -237,7 +232,7 @@ fn every_scaling_and_alarm_piece_is_created_updated_removed_and_destroyed() {
         assert!(plan.stdout.contains(e), "plan lacks {e}:\n{}", plan.stdout);
     }
     w.run(&["apply", "--yes"]).expect_code(0);
-    no_changes(&w);
+    w.expect_no_changes();
     let s = seen(&w);
     assert!(s.target.is_none() && s.policies.is_empty() && s.schedules.is_empty(), "scaling left behind");
     assert!(

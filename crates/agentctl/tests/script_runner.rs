@@ -8,12 +8,6 @@ mod support;
 
 use support::{rt, World, RUNNER_KEYS};
 
-fn no_changes(w: &World) {
-    let plan = w.run(&["plan", "--detailed-exitcode"]);
-    plan.expect_code(0);
-    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
-}
-
 /// The names of the proxy log's requests, in the order they started.
 fn requests(w: &World) -> Vec<String> {
     let stats = w.proxy.as_ref().expect("a proxy").stats();
@@ -83,7 +77,7 @@ fn the_runner_is_applied_operated_turned_off_and_destroyed() {
         let port = &td.container_definitions()[0].port_mappings()[0];
         assert_eq!((port.name(), port.container_port()), (Some("ssh"), Some(2222)));
     });
-    no_changes(&w);
+    w.expect_no_changes();
     let outputs = w.run(&["outputs", "-o", "json"]);
     let outputs: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
     assert_eq!(outputs["script_runner_endpoint"], "script-runner:2222");
@@ -102,7 +96,7 @@ fn the_runner_is_applied_operated_turned_off_and_destroyed() {
     drift.expect_code(2);
     assert!(drift.stdout.contains("ecs_service.script_runner"), "{}", drift.stdout);
     w.run(&["apply", "--yes"]).expect_code(0);
-    no_changes(&w);
+    w.expect_no_changes();
     let doctor = w.run(&["doctor", "-o", "json"]);
     let checks: serde_json::Value = serde_json::from_str(&doctor.stdout).unwrap();
     let wiring =
@@ -142,7 +136,7 @@ fn the_runner_is_applied_operated_turned_off_and_destroyed() {
     for gone in ["maia-script-runner", "maia-runner-keypair", "maia-service-connect"] {
         assert!(!left.iter().any(|r| r.contains(gone)), "{gone} left behind: {left:#?}");
     }
-    no_changes(&w);
+    w.expect_no_changes();
 
     w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
     assert_eq!(support::owned_resources(&w), Vec::<String>::new());
@@ -204,7 +198,7 @@ fn the_newest_reference_example_with_the_runner_applies_and_destroys() {
     assert_eq!(resource("secret.runner_keypair").unwrap()["name"], "my-agent-runner-keypair");
     let applied = w.run(&["apply", "--yes"]);
     applied.expect_code(0);
-    no_changes(&w);
+    w.expect_no_changes();
     w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
     // Nothing is left: a plan would create everything again.
     let after = w.run(&["plan", "-o", "json"]);

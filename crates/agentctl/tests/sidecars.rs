@@ -12,17 +12,6 @@ use aws_sdk_ecs::types::ContainerDefinition;
 use serde_json::Value;
 use support::{rt, World};
 
-fn apply(w: &World) {
-    let r = w.run(&["apply", "--yes"]);
-    r.expect_code(0);
-}
-
-fn no_changes(w: &World) {
-    let plan = w.run(&["plan", "--detailed-exitcode"]);
-    plan.expect_code(0);
-    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
-}
-
 fn containers(w: &World) -> Vec<ContainerDefinition> {
     rt().block_on(async {
         let ecs = aws_sdk_ecs::Client::new(&w.sdk().await);
@@ -57,7 +46,7 @@ fn may_protect_own_tasks(w: &World, action: &str) -> bool {
 fn the_guard_is_deployed_by_default_and_removed_with_its_permissions() {
     let w = World::new("grd");
     w.config("");
-    apply(&w);
+    w.apply();
     let all = containers(&w);
     assert_eq!(all.iter().map(|c| c.name().unwrap()).collect::<Vec<_>>(), ["agent", "guard"]);
     let guard = named(&all, "guard").unwrap();
@@ -77,29 +66,29 @@ fn the_guard_is_deployed_by_default_and_removed_with_its_permissions() {
         assert!(may_protect_own_tasks(&w, action), "{action}");
     }
     // What ECS reads back (command, CPU, memory reservation) is what was asked.
-    no_changes(&w);
+    w.expect_no_changes();
 
     w.config("protect_running_pipelines = false\n");
     let plan = w.run(&["plan"]);
     plan.expect_code(0);
     assert!(plan.stdout.contains("task_definition.agent"), "{}", plan.stdout);
-    apply(&w);
+    w.apply();
     let all = containers(&w);
     assert_eq!(all.iter().map(|c| c.name().unwrap()).collect::<Vec<_>>(), ["agent"]);
     assert!(!may_protect_own_tasks(&w, "ecs:UpdateTaskProtection"));
-    no_changes(&w);
+    w.expect_no_changes();
 }
 
 #[test]
 fn a_new_sidecar_image_pin_is_a_new_revision_and_round_trips() {
     let w = World::new("pin");
     w.config("metrics = true\n");
-    apply(&w);
+    w.apply();
     let all = containers(&w);
     let metrics = named(&all, "metrics").unwrap();
     assert_eq!(metrics.image(), Some("public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300071.0b1720"));
     assert_eq!((metrics.cpu(), metrics.memory_reservation()), (64, Some(128)));
-    no_changes(&w);
+    w.expect_no_changes();
 
     let newer = "public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300072.0b1766";
     w.config(&format!("metrics = true\nmetrics_image_url = \"{newer}\"\n"));
@@ -107,7 +96,7 @@ fn a_new_sidecar_image_pin_is_a_new_revision_and_round_trips() {
     plan.expect_code(2);
     let line = plan.stdout.lines().find(|l| l.contains(newer)).unwrap_or_else(|| panic!("{}", plan.stdout));
     assert!(line.contains("].image") && line.contains("1.300071.0b1720\" -> "), "{line}");
-    apply(&w);
+    w.apply();
     assert_eq!(named(&containers(&w), "metrics").unwrap().image(), Some(newer));
-    no_changes(&w);
+    w.expect_no_changes();
 }

@@ -7,19 +7,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{rt, Run, World, CLIENT_ID, CLIENT_SECRET, OWNERSHIP_TAG};
-
-fn no_changes(w: &World) {
-    let plan = w.run(&["plan", "--detailed-exitcode"]);
-    plan.expect_code(0);
-    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
-}
-
-fn apply(w: &World) -> Run {
-    let r = w.run(&["apply", "--yes"]);
-    r.expect_code(0);
-    r
-}
+use support::{rt, World, CLIENT_ID, CLIENT_SECRET, OWNERSHIP_TAG};
 
 /// Everything of this deployment left in moto (support::owned_resources).
 fn owned(w: &World) -> Vec<String> {
@@ -31,9 +19,9 @@ fn new_vpc_apply_is_idempotent_and_destroy_leaves_nothing() {
     let w = World::new("e2e");
     w.config("tags = { team = \"data\" }");
     w.run(&["plan", "--detailed-exitcode"]).expect_code(2);
-    let applied = apply(&w);
+    let applied = w.apply();
     assert!(applied.stderr.contains("Apply complete: 14 created"), "{}", applied.stderr);
-    no_changes(&w);
+    w.expect_no_changes();
 
     // What AWS holds is what the design says.
     rt().block_on(async {
@@ -73,8 +61,8 @@ fn new_vpc_apply_is_idempotent_and_destroy_leaves_nothing() {
     assert_eq!(owned(&w), Vec::<String>::new(), "destroy left resources behind");
 
     // The secret sits in its recovery window: apply restores it.
-    apply(&w);
-    no_changes(&w);
+    w.apply();
+    w.expect_no_changes();
     w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
     assert_eq!(owned(&w), Vec::<String>::new());
 }
@@ -90,9 +78,9 @@ fn existing_vpc_with_new_subnets_leaves_the_vpc_alone() {
     w.config(&format!("use_existing_vpc = true\nvpc_id = \"{vpc_id}\"\ncidr_block = \"10.7.0.0/16\""));
     let plan = w.run(&["plan"]);
     assert!(plan.stdout.contains("uses existing VPC") && !plan.stdout.contains("vpc.main"), "{}", plan.stdout);
-    let applied = apply(&w);
+    let applied = w.apply();
     assert!(applied.stderr.contains("Apply complete: 11 created"), "{}", applied.stderr);
-    no_changes(&w);
+    w.expect_no_changes();
     w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
     assert_eq!(owned(&w), Vec::<String>::new());
     rt().block_on(async {
@@ -120,11 +108,11 @@ fn new_subnets_in_an_existing_vpc_go_in_its_first_free_ranges_and_stay_there() {
         r["attributes"]["cidr_block"].as_str().unwrap().to_owned()
     };
     assert_eq!([range("subnet.a"), range("subnet.b")], ["10.0.1.0/24", "10.0.4.0/24"]);
-    apply(&w);
-    no_changes(&w);
+    w.apply();
+    w.expect_no_changes();
     // A lower range frees up: ours keep theirs (a new pick would replace them).
     rt().block_on(async { ec2().await.delete_subnet().subnet_id(&theirs[0]).send().await.unwrap() });
-    no_changes(&w);
+    w.expect_no_changes();
     let doctor = w.run(&["doctor"]);
     assert!(doctor.stdout.contains("(10.0.1.0/24 and 10.0.4.0/24)"), "{}", doctor.stdout);
     w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
@@ -183,9 +171,9 @@ fn everything_existing_is_used_and_never_touched() {
         "use_existing_vpc = true\nvpc_id = \"{vpc}\"\nuse_existing_subnet = true\nsubnet_ids = [\"{}\", \"{}\"]\nuse_existing_security_group = true\nsecurity_group_ids = [\"{sg}\"]\nassign_public_ip = false",
         subnets[0], subnets[1]
     ));
-    let applied = apply(&w);
+    let applied = w.apply();
     assert!(applied.stderr.contains("Apply complete: 8 created"), "{}", applied.stderr);
-    no_changes(&w);
+    w.expect_no_changes();
     rt().block_on(async {
         let ecs = aws_sdk_ecs::Client::new(&w.sdk().await);
         let s = ecs.describe_services().cluster("exall").services("exall-agent").send().await.unwrap();
@@ -216,7 +204,7 @@ fn each_kind_of_change_plans_applies_and_converges() {
     let w = World::new("chg");
     let base = "tags = { team = \"data\" }";
     w.config(base);
-    apply(&w);
+    w.apply();
     let cases: &[(&str, &[&str])] = &[
         (
             "image_url = \"public.ecr.aws/matillion/etl-agent:stable\"",
@@ -236,8 +224,8 @@ fn each_kind_of_change_plans_applies_and_converges() {
         for e in *expected {
             assert!(plan.stdout.contains(e), "plan for `{extra}` should mention {e}:\n{}", plan.stdout);
         }
-        apply(&w);
-        no_changes(&w);
+        w.apply();
+        w.expect_no_changes();
     }
     // A new secret value: the plan says it changed, never what it is.
     let rotated = [("TF_VAR_client_secret", "csec-SENTINEL-rotated")];
@@ -259,7 +247,7 @@ fn each_kind_of_change_plans_applies_and_converges() {
 fn drift_made_out_of_band_is_planned_and_repaired() {
     let w = World::new("drift");
     w.config("tags = { team = \"data\" }");
-    apply(&w);
+    w.apply();
     rt().block_on(async {
         let cfg = w.sdk().await;
         aws_sdk_cloudwatchlogs::Client::new(&cfg)
@@ -283,8 +271,8 @@ fn drift_made_out_of_band_is_planned_and_repaired() {
     for e in ["log_group.agent", "7 -> 30", "iam_role.task", "tags.team", "AmazonS3FullAccess"] {
         assert!(plan.stdout.contains(e), "plan should show {e}:\n{}", plan.stdout);
     }
-    apply(&w);
-    no_changes(&w);
+    w.apply();
+    w.expect_no_changes();
     rt().block_on(async {
         let iam = aws_sdk_iam::Client::new(&w.sdk().await);
         assert!(iam
@@ -372,7 +360,7 @@ fn a_held_lock_stops_a_second_run_and_unlock_breaks_it() {
     assert!(owned(&w).iter().all(|r| r.starts_with("parameter")), "a locked apply changed AWS");
     w.run(&["unlock", "wrong-id"]).expect_code(1);
     w.run(&["unlock", "lock-42"]).expect_code(0);
-    apply(&w);
+    w.apply();
     w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
     assert_eq!(owned(&w), Vec::<String>::new(), "the lock is released after destroy");
 }
@@ -385,7 +373,7 @@ fn a_lock_left_by_a_killed_run_on_this_host_is_taken_over() {
     let pid = dead.id();
     dead.wait().unwrap();
     put_lock(&w, lock_value("lock-dead", pid, &hostname()));
-    let r = apply(&w);
+    let r = w.apply();
     assert!(r.stderr.contains("took over the lock"), "{}", r.stderr);
 }
 
@@ -465,8 +453,8 @@ fn kill_dash_9_during_apply_or_destroy_then_the_next_run_converges() {
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        apply(&w);
-        no_changes(&w);
+        w.apply();
+        w.expect_no_changes();
         let mut child = w
             .command(&["destroy", "--yes", "--force-delete-secret"])
             .stdout(std::process::Stdio::null())
@@ -503,9 +491,9 @@ fn an_untagged_bucket_from_a_killed_run_is_adopted_only_when_its_lock_says_so() 
     let mut value: serde_json::Value = serde_json::from_str(&lock_value("lock-k", pid, &hostname())).unwrap();
     value["pending"] = serde_json::json!([bucket]);
     put_lock(&w, value.to_string());
-    let r = apply(&w);
+    let r = w.apply();
     assert!(r.stdout.contains("s3_bucket.staging") && r.stdout.contains("update in place"), "{}", r.stdout);
-    no_changes(&w);
+    w.expect_no_changes();
     rt().block_on(async {
         let t = aws_sdk_s3::Client::new(&w.sdk().await).get_bucket_tagging().bucket(bucket).send().await.unwrap();
         assert!(t.tag_set().iter().any(|t| t.key() == OWNERSHIP_TAG && t.value() == "adopt"));
@@ -558,10 +546,10 @@ fn hardening_switches_apply_converge_turn_off_and_destroy() {
          bucket_access_logs_bucket = \"{logs_bucket}\"\nlog_retention_days = 365"
     );
     w.config(&switches);
-    let applied = apply(&w);
+    let applied = w.apply();
     // The usual 14, plus the flow log, its log group and its role.
     assert!(applied.stderr.contains("Apply complete: 17 created"), "{}", applied.stderr);
-    no_changes(&w);
+    w.expect_no_changes();
 
     // doctor sees the key in the execution role's policy.
     let doctor = w.run(&["doctor", "-o", "json"]);
@@ -624,8 +612,8 @@ fn hardening_switches_apply_converge_turn_off_and_destroy() {
     for expected in ["flow_log.vpc", "log_group.flow_logs", "iam_role.flow_logs", "access_logs", "expiration_days"] {
         assert!(plan.stdout.contains(expected), "plan should mention {expected}:\n{}", plan.stdout);
     }
-    apply(&w);
-    no_changes(&w);
+    w.apply();
+    w.expect_no_changes();
     rt().block_on(async {
         let cfg = w.sdk().await;
         let s3 = aws_sdk_s3::Client::new(&cfg);
@@ -642,8 +630,8 @@ fn hardening_switches_apply_converge_turn_off_and_destroy() {
 
     // On again, then destroy takes everything, the flow log first.
     w.config(&switches);
-    apply(&w);
-    no_changes(&w);
+    w.apply();
+    w.expect_no_changes();
     w.run(&["destroy", "--yes", "--force-delete-secret"]).expect_code(0);
     assert_eq!(owned(&w), Vec::<String>::new(), "destroy left resources behind");
 }
@@ -680,8 +668,8 @@ fn pinned_zones_place_the_subnets_and_a_zone_the_account_lacks_stops_before_any_
     assert_eq!(owned(&w), Vec::<String>::new(), "nothing may be created");
 
     w.config("availability_zones = [\"us-east-1c\", \"us-east-1d\"]");
-    apply(&w);
-    no_changes(&w);
+    w.apply();
+    w.expect_no_changes();
     rt().block_on(async {
         let ec2 = aws_sdk_ec2::Client::new(&w.sdk().await);
         let subnets = ec2

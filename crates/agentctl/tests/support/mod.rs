@@ -186,6 +186,20 @@ impl World {
         self.run_env(args, &[])
     }
 
+    /// `apply --yes`, which must succeed.
+    pub fn apply(&self) -> Run {
+        let r = self.run(&["apply", "--yes"]);
+        r.expect_code(0);
+        r
+    }
+
+    /// A plan that must show no change (what apply left matches the config).
+    pub fn expect_no_changes(&self) {
+        let plan = self.run(&["plan", "--detailed-exitcode"]);
+        plan.expect_code(0);
+        assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
+    }
+
     /// Like `run`, with some environment variables set or replaced for this run
     /// (another caller's access keys, say).
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
