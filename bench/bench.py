@@ -162,6 +162,10 @@ class Bench:
                 self.measure("status", "agentctl", [self.agentctl("status")])
                 self.measure("status", "aws CLI (3 commands)", self.aws_status(cluster, service))
             for i in range(a.repeat):
+                self.measure("usage (14 days)", "agentctl", [self.agentctl("usage")])
+                self.measure("usage (14 days)", "aws CLI (get-metric-statistics per metric)", self.aws_usage(cluster, service))
+                self.measure("list", "agentctl", [self.agentctl("list")])
+            for i in range(a.repeat):
                 img = IMAGES[i % 2]
                 self.measure("redeploy new image", "agentctl --no-wait", [self.agentctl("redeploy", "--image", img, "--no-wait")])
                 img = IMAGES[(i + 1) % 2]
@@ -203,6 +207,25 @@ class Bench:
             self.aws("ecs", "describe-services", "--cluster", cluster, "--services", service),
             self.aws("ecs", "list-tasks", "--cluster", cluster, "--service-name", service),
             self.aws("ecs", "describe-tasks", "--cluster", cluster, "--tasks", task),
+        ]
+
+    def aws_usage(self, cluster, service):
+        """The reference README's right-sizing recipe (get-metric-statistics, hourly, 14 days), once
+        per series usage reads: CPU, memory, running tasks, running pipelines."""
+        end = datetime.datetime.now(datetime.timezone.utc).replace(minute=0, second=0, microsecond=0)
+        start = end - datetime.timedelta(days=14)
+        dims = ["--dimensions", f"Name=ClusterName,Value={cluster}", f"Name=ServiceName,Value={service}"]
+        window = ["--start-time", start.isoformat(), "--end-time", end.isoformat(), "--period", "3600"]
+        series = [
+            ("ECS/ContainerInsights", "CpuUtilized"),
+            ("ECS/ContainerInsights", "MemoryUtilized"),
+            ("ECS/ContainerInsights", "RunningTaskCount"),
+            ("Matillion/Agent", "app_active_task_count"),
+        ]
+        return [
+            self.aws("cloudwatch", "get-metric-statistics", "--namespace", ns, "--metric-name", name, *dims, *window,
+                     "--statistics", "Average", "Maximum")
+            for ns, name in series
         ]
 
     def validate_timing(self):
@@ -268,6 +291,7 @@ def report(b, levels, resources, meta):
     # Ratios: peer time / agentctl time for the same operation.
     pairs = [
         ("status", "aws CLI (3 commands)", "status", "agentctl"),
+        ("usage (14 days)", "aws CLI (get-metric-statistics per metric)", "usage (14 days)", "agentctl"),
         ("redeploy new image", "ecs-deploy (no wait)", "redeploy new image", "agentctl --no-wait"),
         ("redeploy new image", "ecs-deploy (no wait)", "redeploy new image, wait", "agentctl"),
         ("redeploy same image", "aws CLI (1 command)", "redeploy same image", "agentctl --no-wait"),

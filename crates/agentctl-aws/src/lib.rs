@@ -6,6 +6,7 @@ mod adapters;
 pub mod apply;
 pub mod doctor;
 mod error;
+pub mod list;
 pub mod live;
 pub mod lock;
 pub mod logs;
@@ -16,6 +17,7 @@ pub mod protection;
 pub mod registry;
 pub mod rollout;
 mod sdk;
+pub mod usage;
 pub mod wait;
 
 pub use adapters::iam::decode_policy;

@@ -44,6 +44,8 @@ pub struct Clients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub quotas: aws_sdk_servicequotas::Client,
     pub cloudmap: aws_sdk_servicediscovery::Client,
+    /// The Resource Groups Tagging API: `list` finds deployments by their tag.
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 /// The clients, and the account and caller they act as (one round trip to
@@ -99,6 +101,19 @@ impl ClassifyRetry for FailFastWhenUnreachable {
     }
 }
 
+impl AwsSettings {
+    /// The region the SDK's default chain gives (AWS_REGION, AWS_DEFAULT_REGION,
+    /// the profile's `region`, instance metadata), for commands that work
+    /// without a config. Sends no request to AWS (instance metadata aside).
+    pub async fn default_region(&self) -> Option<String> {
+        let mut chain = aws_config::default_provider::region::DefaultRegionChain::builder();
+        if let Some(profile) = &self.profile {
+            chain = chain.profile_name(profile);
+        }
+        chain.build().region().await.map(|r| r.to_string())
+    }
+}
+
 impl Aws {
     /// Builds the clients and asks STS who we are: one round trip, and the
     /// account id every ARN and the bucket name needs.
@@ -137,6 +152,18 @@ impl Clients {
             (None, Some((var, url))) => format!("{url} ({var})"),
             (None, None) => format!("AWS's endpoints in {region}"),
         });
+        Clients::from_config(config, region, custom_endpoint)
+    }
+
+    /// The same clients in `region`: the same credentials (one provider and
+    /// its cache, not a new chain per region), profile, endpoint (an emulator
+    /// serves every region), retries and timeouts. Sends no request.
+    pub fn in_region(&self, region: &str) -> Clients {
+        let config = self.sdk_config.to_builder().region(Region::new(region.to_owned())).build();
+        Clients::from_config(config, region, self.custom_endpoint)
+    }
+
+    fn from_config(config: aws_types::SdkConfig, region: &str, custom_endpoint: bool) -> Clients {
         // Emulators serve buckets by path, not by virtual host.
         let s3_config = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(custom_endpoint)
@@ -158,6 +185,7 @@ impl Clients {
             cloudwatch: client!(aws_sdk_cloudwatch, &config),
             quotas: client!(aws_sdk_servicequotas, &config),
             cloudmap: client!(aws_sdk_servicediscovery, &config),
+            tagging: client!(aws_sdk_resourcegroupstagging, &config),
         }
     }
 
@@ -231,6 +259,7 @@ impl Aws {
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             quotas: aws_sdk_servicequotas::Client::new(&config),
             cloudmap: aws_sdk_servicediscovery::Client::new(&config),
+            tagging: aws_sdk_resourcegroupstagging::Client::new(&config),
         };
         Aws {
             clients,

@@ -444,7 +444,8 @@ pub struct TaskSize {
 }
 
 impl TaskSize {
-    fn new(cpu: u32, memory_mib: u32, ephemeral_gib: Option<u32>) -> TaskSize {
+    /// `ephemeral_gib`: `None` is Fargate's free 20 GiB.
+    pub fn new(cpu: u32, memory_mib: u32, ephemeral_gib: Option<u32>) -> TaskSize {
         let ephemeral_gib = ephemeral_gib.unwrap_or(FREE_EPHEMERAL_GIB);
         TaskSize {
             cpu,

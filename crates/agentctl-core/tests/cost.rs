@@ -248,18 +248,22 @@ fn bad_price_files_are_refused_with_the_reason() {
 
 #[test]
 fn storage_without_a_rate_is_left_out_and_said_so() {
-    // eu-west-1 has no ephemeral storage rate in the built-in table. vCPU and
-    // memory are priced (same rates as us-east-1: 42.5298 per task), storage is not.
-    let input = CostInput { ephemeral_gib: Some(30), ..CostInput::new("eu-west-1", 1024, 4096, 1) };
+    // sa-east-1 has no ephemeral storage rate in the built-in table. vCPU and
+    // memory are priced (730 × (0.0696 + 4 × 0.0076) = 73.00 per task), storage is not.
+    let input = CostInput { ephemeral_gib: Some(30), ..CostInput::new("sa-east-1", 1024, 4096, 1) };
     let e = est(&input);
     assert!(!e.complete);
-    assert_eq!((e.per_task.on_demand.ephemeral_storage.cents(), e.min.total.cents()), (0, 4253));
+    assert_eq!((e.per_task.on_demand.ephemeral_storage.cents(), e.min.total.cents()), (0, 7300));
     assert_eq!(e.warnings.len(), 1);
-    assert!(e.warnings[0].contains("ephemeral storage is not priced") && e.warnings[0].contains("eu-west-1"));
+    assert!(e.warnings[0].contains("ephemeral storage is not priced") && e.warnings[0].contains("sa-east-1"));
     let text = e.render_text();
     assert!(text.contains("INCOMPLETE") && text.contains("warning: ephemeral storage is not priced"), "{text}");
     // Without extra storage nothing is missing.
-    assert!(est(&CostInput::new("eu-west-1", 1024, 4096, 1)).complete);
+    assert!(est(&CostInput::new("sa-east-1", 1024, 4096, 1)).complete);
+    // eu-west-1 has its rate (Price List: 0.000122): 10 GiB × 0.000122 × 730 = 0.8906.
+    let e = est(&CostInput { ephemeral_gib: Some(30), ..CostInput::new("eu-west-1", 1024, 4096, 1) });
+    assert!(e.complete, "{:?}", e.warnings);
+    assert_eq!((e.per_task.on_demand.ephemeral_storage.cents(), e.min.total.cents()), (89, 4342));
 }
 
 #[test]

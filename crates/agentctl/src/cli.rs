@@ -68,6 +68,8 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Cluster, service, secret, roles, bucket, network of the deployment
     Outputs,
+    /// Every agentctl deployment in the account and region (or every enabled region); no config needed
+    List(ListArgs),
     /// Service state, deployments, running tasks, recent events, outputs
     Status(ServiceArg),
     /// Running and recently stopped tasks, with why they stopped
@@ -86,6 +88,8 @@ pub enum Command {
     Doctor,
     /// Monthly cost estimate for the config, with the next size down and up; no AWS call
     Cost(CostArgs),
+    /// What the agents really used (CPU, memory, tasks, pipelines) and the size, count and schedules that fit
+    Usage(UsageArgs),
     /// Hand the stack over to other tools
     #[command(subcommand)]
     Export(ExportCommand),
@@ -93,6 +97,23 @@ pub enum Command {
     Unlock(UnlockArgs),
     /// The smallest IAM policy that runs agentctl for this deployment (JSON); no AWS call
     IamPolicy(IamPolicyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// Days to read, up to 63 (CloudWatch keeps hourly data that long)
+    #[arg(long, default_value_t = 14, value_parser = clap::value_parser!(u32).range(1..=63))]
+    pub days: u32,
+    /// Also write the report as one self-contained HTML file (SVG charts, nothing loaded from the network)
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Every region enabled for the account, read at once
+    #[arg(long)]
+    pub all_regions: bool,
 }
 
 #[derive(Debug, Args)]

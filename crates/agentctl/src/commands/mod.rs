@@ -8,6 +8,7 @@ mod destroy;
 mod doctor;
 mod export;
 mod iam_policy;
+mod list;
 mod logs;
 mod outputs;
 mod plan;
@@ -19,6 +20,7 @@ mod status;
 mod tasks;
 mod unlock;
 mod unprotect;
+mod usage;
 mod validate;
 
 use std::future::Future;
@@ -54,6 +56,7 @@ fn dispatch(command: Command, settings: &Settings, printer: &Printer) -> Result<
         Command::Apply(args) => block_on(apply::run(settings, printer, &args)),
         Command::Destroy(args) => block_on(destroy::run(settings, printer, &args)),
         Command::Outputs => block_on(outputs::run(settings, printer)),
+        Command::List(args) => block_on(list::run(settings, printer, &args)),
         Command::Status(args) => block_on(status::run(settings, printer, args)),
         Command::Tasks(args) => block_on(tasks::run(settings, printer, args)),
         Command::Logs(args) => block_on(logs::run(settings, printer, &args)),
@@ -63,6 +66,7 @@ fn dispatch(command: Command, settings: &Settings, printer: &Printer) -> Result<
         Command::Unprotect(args) => block_on(unprotect::run(settings, printer, &args)),
         Command::Doctor => block_on(doctor::run(settings, printer)),
         Command::Cost(args) => cost::run(settings, printer, &args),
+        Command::Usage(args) => block_on(usage::run(settings, printer, &args)),
         Command::Export(ExportCommand::Terraform(args)) => export::terraform(settings, printer, &args),
         Command::Unlock(args) => block_on(unlock::run(settings, printer, &args)),
         Command::IamPolicy(args) => iam_policy::run(settings, printer, &args),
