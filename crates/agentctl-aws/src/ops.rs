@@ -9,7 +9,7 @@ use agentctl_core::rollout::{ServiceSnapshot, StoppedTask};
 use aws_sdk_ecs::types::{DesiredStatus, TaskDefinition};
 use serde::Serialize;
 
-use agentctl_core::protection::{held_message, Protection};
+use agentctl_core::protection::{held_message, Protection, UNPROTECT_HINT};
 
 use crate::error::{sdk, Error, Meaning};
 use crate::progress::{Event, Progress};
@@ -307,8 +307,7 @@ pub async fn wait_running(
                 Ok(tasks) => {
                     let message = held_message(&tasks, false, now);
                     if let Some(text) = message.as_ref().filter(|m| held.as_ref() != Some(*m)) {
-                        progress
-                            .event(&Event::Message { text: format!("{text}; `agentctl unprotect` lets them go now") });
+                        progress.event(&Event::Message { text: format!("{text}; {UNPROTECT_HINT}") });
                     }
                     held = message;
                 }

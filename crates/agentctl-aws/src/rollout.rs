@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use agentctl_core::model::EcsServiceView;
-use agentctl_core::protection::held_message;
+use agentctl_core::protection::{held_message, UNPROTECT_HINT};
 use agentctl_core::rollout::{
     self, ContainerStop, DeploymentSnapshot, Diagnosis, DiagnosisContext, ServiceEvent, ServiceSnapshot, StoppedTask,
     Verdict,
@@ -261,12 +261,8 @@ pub async fn watch(
                 match crate::protection::held_tasks(ecs, logs, &target.old_tasks(), now).await {
                     Ok(tasks) => {
                         let message = held_message(&tasks, true, now);
-                        if message.is_some() && message != held {
-                            let text = format!(
-                                "{}; `agentctl unprotect` lets them go now",
-                                message.as_deref().unwrap_or_default()
-                            );
-                            progress.event(&Event::Message { text });
+                        if let Some(text) = message.as_ref().filter(|m| held.as_ref() != Some(*m)) {
+                            progress.event(&Event::Message { text: format!("{text}; {UNPROTECT_HINT}") });
                         }
                         held = message;
                     }

@@ -23,6 +23,9 @@ pub fn pipelines_from_guard_log<S: AsRef<str>>(lines: &[S]) -> Option<u32> {
     })
 }
 
+/// What to run when protected tasks hold up a rollout that cannot wait.
+pub const UNPROTECT_HINT: &str = "`agentctl unprotect` lets them go now";
+
 /// A task that stays because it is protected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HeldTask {

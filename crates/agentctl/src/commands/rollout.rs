@@ -3,6 +3,7 @@
 use agentctl_aws::rollout::{self, Outcome, Target, WatchOptions, WatchReport};
 use agentctl_aws::Clients;
 use agentctl_core::model::{EcsServiceView, ServiceRole};
+use agentctl_core::protection::UNPROTECT_HINT;
 use agentctl_core::rollout::DiagnosisContext;
 use agentctl_core::text::Text;
 
@@ -71,7 +72,7 @@ fn show(r: &WatchReport, printer: &Printer) -> Code {
     let mut text = Text::new();
     text.line(headline);
     if let (Outcome::TimedOut { .. }, Some(held)) = (&r.outcome, &r.held) {
-        text.line(format_args!("{held}; `agentctl unprotect` lets them go now."));
+        text.line(format_args!("{held}; {UNPROTECT_HINT}."));
     }
     if !r.diagnoses.is_empty() {
         text.blank().line("Why tasks stopped:");
