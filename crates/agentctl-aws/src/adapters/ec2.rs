@@ -495,16 +495,19 @@ impl Adapter for RouteTableSpec {
 
     async fn delete(aws: &Aws, _: &str, live: &LiveResource, _: &Self, _: DeleteOptions) -> Result<(), Error> {
         let (id, what) = (&live.id, deleting(live));
-        for (_, association) in route_table_associations(aws, id).await? {
+        // Both subnets' associations at once.
+        let associations = route_table_associations(aws, id).await?;
+        let disassociations = associations.iter().map(|(_, association)| async move {
             aws.ec2
                 .disassociate_route_table()
-                .association_id(&association)
+                .association_id(association)
                 .send()
                 .await
                 .map_err(sdk(format!("disassociating route table {id}")))
                 .map(|_| ())
-                .or_else(|e| super::gone_ok(Err(e)))?;
-        }
+                .or_else(|e| super::gone_ok(Err(e)))
+        });
+        futures::future::try_join_all(disassociations).await?;
         aws.ec2.delete_route_table().route_table_id(id).send().await.map(|_| ()).map_err(sdk(&what))
     }
 }

@@ -161,14 +161,19 @@ impl Adapter for TaskDefinitionSpec {
             .await
             .map_err(sdk(format!("listing revisions of task definition {family}")))?;
         // Family prefix also matches "name-agent2": keep exact family only.
-        for arn in arns.iter().filter(|a| short(a).rsplit_once(':').map(|(f, _)| f) == Some(family.as_str())) {
-            aws.ecs
-                .deregister_task_definition()
-                .task_definition(arn)
-                .send()
-                .await
-                .map_err(sdk(format!("deregistering {arn}")))?;
-        }
+        // Every revision at once: they are independent (one round trip, not one each).
+        let deregistrations = arns
+            .iter()
+            .filter(|a| short(a).rsplit_once(':').map(|(f, _)| f) == Some(family.as_str()))
+            .map(|arn| async move {
+                aws.ecs
+                    .deregister_task_definition()
+                    .task_definition(arn)
+                    .send()
+                    .await
+                    .map_err(sdk(format!("deregistering {arn}")))
+            });
+        futures::future::try_join_all(deregistrations).await?;
         Ok(())
     }
 }
