@@ -555,11 +555,7 @@ fn price(input: &UsageInput, report: &mut Report, rec: &Recommendation, prices: 
         Some(e.per_task.on_demand.total.0 / e.hours_per_month)
     };
     let hours_per_month = cost::DEFAULT_HOURS_PER_MONTH;
-    let Some(tasks_now) =
-        Stats::of(input.series(Metric::RunningTasks)).map(|_| mean(input.series(Metric::RunningTasks)))
-    else {
-        return;
-    };
+    let Some(tasks_now) = mean(input.series(Metric::RunningTasks)) else { return };
     let (Some(now_rate), Some(after_rate)) =
         (rate(input.current.cpu, input.current.memory_mib), rate(rec.agent_cpu, rec.agent_memory))
     else {
@@ -581,10 +577,7 @@ fn price(input: &UsageInput, report: &mut Report, rec: &Recommendation, prices: 
                 .collect();
             per_hour.iter().sum::<f64>() / 168.0
         }
-        (None, Some(by_hour)) => {
-            let idle = idle_window(by_hour).map_or(0, |w| w.hours_per_week());
-            f64::from(rec.desired_count) * (168 - idle) as f64 / 168.0
-        }
+        // No autoscaling: no schedule either, so the count all week.
         _ => f64::from(rec.desired_count),
     };
     let now = tasks_now * now_rate * hours_per_month;
@@ -596,13 +589,10 @@ fn price(input: &UsageInput, report: &mut Report, rec: &Recommendation, prices: 
     report.savings_per_month = Some(round_cents(now - after));
 }
 
-fn mean(values: &[Option<f64>]) -> f64 {
+/// The average of the hours with data; `None` when there are none.
+fn mean(values: &[Option<f64>]) -> Option<f64> {
     let v: Vec<f64> = values.iter().flatten().copied().collect();
-    if v.is_empty() {
-        0.0
-    } else {
-        v.iter().sum::<f64>() / v.len() as f64
-    }
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
 fn round_cents(x: f64) -> f64 {
